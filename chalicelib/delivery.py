@@ -1,0 +1,41 @@
+"""Who receives a frame, and what happens when a socket is gone."""
+import json
+from typing import Iterable, Protocol
+
+from chalicelib.model import Connection
+from chalicelib.storage import UserStore
+
+
+class Pusher(Protocol):
+    def push(self, frames_by_connection: dict[Connection, list[dict]]) -> list[Connection]:
+        """Send each connection its frames, in parallel; answer the connections that are gone (410)."""
+
+
+def encode(frame: dict) -> bytes:
+    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class Delivery:
+    def __init__(self, users: UserStore, pusher: Pusher):
+        self.users = users
+        self._pusher = pusher
+
+    def reply(self, connection: Connection, frame: dict) -> None:
+        self._deliver({connection: [frame]})
+
+    def reply_many(self, connection: Connection, frames: list[dict]) -> None:
+        self._deliver({connection: frames})
+
+    def to_users(self, user_ids: Iterable[str], frame: dict, skip_connection_id: str | None = None) -> int:
+        """Push `frame` to every live socket of these users; answers how many sockets were tried."""
+        targets = {connection: [frame]
+                   for sockets in self.users.connections_of(user_ids).values()
+                   for connection in sockets if connection.connection_id != skip_connection_id}
+        self._deliver(targets)
+        return len(targets)
+
+    def _deliver(self, frames_by_connection: dict[Connection, list[dict]]) -> None:
+        if not frames_by_connection:
+            return
+        for gone in self._pusher.push(frames_by_connection):
+            self.users.remove_connection(gone)

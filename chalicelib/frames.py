@@ -1,0 +1,97 @@
+"""The client frames of the wire contract, validated into typed requests.
+
+Every shape error becomes a `bad_request` whose message names the field; unknown fields are ignored.
+"""
+import json
+from functools import cache
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+
+from chalicelib.errors import BadRequest, TooLarge
+from chalicelib.model import MAX_GROUP_MEMBERS
+
+MAX_FRAME_BYTES = 32 * 1024
+MAX_TEXT = 4096
+
+ChatId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+UserId = Annotated[str, StringConstraints(min_length=1, max_length=32)]
+Seq = Annotated[int, Field(ge=0)]
+
+
+class Frame(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
+    req: str | None = None
+
+
+class CreateChat(Frame):
+    action: Literal["create_chat"]
+    kind: Literal["direct", "group"]
+    user_id: UserId | None = None
+    name: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+    members: Annotated[list[UserId], Field(max_length=MAX_GROUP_MEMBERS)] | None = None
+
+
+class Send(Frame):
+    action: Literal["send"]
+    chat_id: ChatId
+    client_msg_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    kind: Literal["text", "image", "video", "file"]
+    text: Annotated[str, StringConstraints(max_length=MAX_TEXT)] | None = None
+    media_id: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+    reply_to: Annotated[int, Field(ge=1)] | None = None
+
+
+class History(Frame):
+    action: Literal["history"]
+    chat_id: ChatId
+    before: Annotated[int, Field(ge=1)] | None = None
+    limit: Annotated[int, Field(ge=1, le=100)] = 50
+
+
+class Heartbeat(Frame):
+    action: Literal["heartbeat"]
+
+
+ClientFrame = Annotated[Union[CreateChat, Send, History, Heartbeat], Field(discriminator="action")]
+
+
+@cache
+def _adapter() -> TypeAdapter:
+    return TypeAdapter(ClientFrame)
+
+
+def request_id(body: object) -> str | None:
+    """The frame's `req`, if it has a usable one, so that even an error can echo it."""
+    return body.get("req") if isinstance(body, dict) and isinstance(body.get("req"), str) else None
+
+
+def parse_json(raw: str | bytes | None) -> dict:
+    size = len(raw.encode() if isinstance(raw, str) else raw or b"")
+    if size > MAX_FRAME_BYTES:
+        raise TooLarge(f"frames are at most {MAX_FRAME_BYTES} bytes; this one has {size}")
+    try:
+        body = json.loads(raw or "")
+    except ValueError:
+        raise BadRequest("a frame must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise BadRequest("a frame must be a JSON object")
+    return body
+
+
+def parse(body: dict) -> Frame:
+    try:
+        return _adapter().validate_python(body)
+    except ValidationError as error:
+        raise BadRequest(_describe(error)) from None
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors(include_url=False)[0]
+    if first["type"] == "union_tag_not_found":
+        return "the frame needs an 'action'"
+    if first["type"] == "union_tag_invalid":
+        return f"unknown action {first['input'].get('action')!r}" if isinstance(first["input"], dict) \
+            else "unknown action"
+    location = ".".join(str(part) for part in first["loc"][1:]) or "frame"
+    return f"{location}: {first['msg']}"

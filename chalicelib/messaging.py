@@ -1,0 +1,127 @@
+"""Chats, sending, history and catch-up: the heart of Parley."""
+import json
+import uuid
+
+from chalicelib.delivery import Delivery
+from chalicelib.errors import BadRequest, Forbidden, NotFound
+from chalicelib.model import Chat, Member, Message, direct_chat_id, now_iso
+from chalicelib.receipts import Receipts
+from chalicelib.storage import ChatStore, UserStore
+
+MAX_REPLY_BYTES = 120 * 1024  # API Gateway's 128 KiB per message, less room for the envelope
+
+
+def size_of(value) -> int:
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def visible_after(member: Member) -> int:
+    """The highest seq a member may not read: members see their chat from the message that added them."""
+    return max(member.joined_seq - 1, 0)
+
+
+class Messaging:
+    def __init__(self, chats: ChatStore, users: UserStore, delivery: Delivery, receipts: Receipts):
+        self._chats = chats
+        self._users = users
+        self._delivery = delivery
+        self._receipts = receipts
+
+    def chat_of_member(self, user_id: str, chat_id: str) -> tuple[Chat, Member]:
+        chat = self._chats.get(chat_id)
+        if chat is None:
+            raise NotFound(f"no chat {chat_id!r}")
+        member = chat.member(user_id)
+        if member is None:
+            raise Forbidden("you are not a member of this chat")
+        return chat, member
+
+    def chats_of(self, user_id: str) -> list[Chat]:
+        chats = (self._chats.get(membership.chat_id) for membership in self._chats.memberships(user_id))
+        return [chat for chat in chats if chat is not None]
+
+    def create_direct(self, user_id: str, peer_id: str | None) -> Chat:
+        if not peer_id:
+            raise BadRequest("user_id is required for a direct chat")
+        peer_id = peer_id.lower()
+        if peer_id == user_id:
+            raise BadRequest("a direct chat needs another user")
+        if peer_id not in self._users.existing([peer_id]):
+            raise NotFound(f"no user {peer_id!r}")
+        draft = Chat(chat_id=direct_chat_id(user_id, peer_id), kind="direct", created_at=now_iso(),
+                     members=[Member(user_id=user_id), Member(user_id=peer_id)])
+        chat, created = self._chats.create(draft)
+        if created:
+            self._delivery.to_users(chat.member_ids, {"type": "chat", "chat": chat.to_wire()})
+        return chat
+
+    def send(self, sender_id: str, chat_id: str, client_msg_id: str, kind: str, text: str | None,
+             reply_to: int | None, connection_id: str | None = None) -> dict:
+        chat, _ = self.chat_of_member(sender_id, chat_id)
+        if kind == "text" and not text:
+            raise BadRequest("a text message needs a non-empty 'text'")
+        if kind != "text":
+            raise BadRequest(f"kind {kind!r} needs a media_id; media is not enabled on this stage")
+        if reply_to is not None and reply_to > chat.last_seq:
+            raise BadRequest(f"reply_to {reply_to} is beyond the chat's last seq {chat.last_seq}")
+        draft = Message(chat_id=chat.chat_id, seq=0, message_id=uuid.uuid4().hex, sender_id=sender_id,
+                        kind=kind, sent_at=now_iso(), text=text, reply_to=reply_to)
+        message, stored_now = self._chats.append(chat, draft, client_msg_id)
+        if stored_now:
+            self._delivery.to_users(chat.member_ids, {"type": "message", "message": message.to_wire()},
+                                    skip_connection_id=connection_id)
+            self._receipts.mark_own(chat, sender_id, message.seq)
+        return {"type": "sent", "chat_id": chat.chat_id, "client_msg_id": client_msg_id, "seq": message.seq,
+                "message_id": message.message_id, "sent_at": message.sent_at}
+
+    def history(self, user_id: str, chat_id: str, before: int | None, limit: int) -> dict:
+        chat, member = self.chat_of_member(user_id, chat_id)
+        upper = min(before or chat.last_seq + 1, chat.last_seq + 1)
+        floor = visible_after(member)
+        messages = [m for m in self._chats.messages_before(chat.chat_id, upper, limit + 1) if m.seq > floor]
+        has_more = len(messages) > limit
+        wire = [m.to_wire() for m in messages[-limit:]]
+        while wire and size_of(wire) > MAX_REPLY_BYTES:
+            wire.pop(0)
+            has_more = True
+        return {"chat_id": chat.chat_id, "messages": wire, "has_more": has_more}
+
+    def sync(self, user_id: str, cursors: dict[str, int], limit: int) -> list[dict]:
+        """Everything the user missed: `messages` frames per chat, then one `synced` summary (last)."""
+        memberships = self._chats.memberships(user_id)
+        heads = self._chats.heads(m.chat_id for m in memberships)
+        frames, summary = [], []
+        for membership in memberships:
+            head = heads.get(membership.chat_id)
+            known = cursors.get(membership.chat_id)
+            if head is None or (known is not None and head.last_seq <= known):
+                continue
+            start = max(known or 0, membership.joined_seq - 1, 0)
+            limited = head.last_seq - start > limit
+            if limited:
+                messages = self._chats.messages_before(head.chat_id, head.last_seq + 1, limit)
+            else:
+                messages = self._chats.messages_after(head.chat_id, start, limit)
+            frames.extend(self._message_frames(head.chat_id, messages))
+            entry = {"chat_id": head.chat_id, "kind": head.kind, "last_seq": head.last_seq,
+                     "delivered_seq": membership.delivered_seq, "read_seq": membership.read_seq,
+                     "limited": limited}
+            if head.name is not None:
+                entry["name"] = head.name
+            summary.append(entry)
+        return frames + [{"type": "synced", "chats": summary}]
+
+    @staticmethod
+    def _message_frames(chat_id: str, messages: list[Message]) -> list[dict]:
+        frames, batch, batch_bytes = [], [], 0
+        for message in messages:
+            wire = message.to_wire()
+            wire_bytes = size_of(wire) + 1
+            if batch and batch_bytes + wire_bytes > MAX_REPLY_BYTES:
+                frames.append({"type": "messages", "chat_id": chat_id, "messages": batch})
+                batch, batch_bytes = [], 0
+            batch.append(wire)
+            batch_bytes += wire_bytes
+        if batch:
+            frames.append({"type": "messages", "chat_id": chat_id, "messages": batch})
+        return frames

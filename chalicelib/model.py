@@ -1,0 +1,110 @@
+"""The domain objects every layer shares, and how they look on the wire."""
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+MAX_GROUP_MEMBERS = 500
+CONNECTION_LIFETIME = 2 * 60 * 60 + 5 * 60  # API Gateway closes a socket after 2 h; keep a margin
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def iso_from_epoch(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def direct_chat_id(user_a: str, user_b: str) -> str:
+    low, high = sorted((user_a, user_b))
+    return f"direct:{low}:{high}"
+
+
+def direct_members(chat_id: str) -> tuple[str, str] | None:
+    kind, _, rest = chat_id.partition(":")
+    low, sep, high = rest.partition(":")
+    return (low, high) if kind == "direct" and sep else None
+
+
+@dataclass(frozen=True)
+class Connection:
+    connection_id: str
+    user_id: str
+    device: str
+    endpoint: str
+    connected_at: int
+    seen_at: int
+
+
+@dataclass
+class Member:
+    user_id: str
+    role: str = "member"
+    joined_seq: int = 0
+    delivered_seq: int = 0
+    read_seq: int = 0
+
+    def to_wire(self) -> dict:
+        return {"user_id": self.user_id, "role": self.role}
+
+
+@dataclass
+class Chat:
+    chat_id: str
+    kind: str
+    created_at: str
+    last_seq: int = 0
+    name: str | None = None
+    members: list[Member] = field(default_factory=list)
+
+    def member(self, user_id: str) -> Member | None:
+        return next((m for m in self.members if m.user_id == user_id), None)
+
+    @property
+    def member_ids(self) -> list[str]:
+        return [m.user_id for m in self.members]
+
+    def to_wire(self) -> dict:
+        wire = {"chat_id": self.chat_id, "kind": self.kind, "members": [m.to_wire() for m in self.members],
+                "created_at": self.created_at, "last_seq": self.last_seq}
+        if self.name is not None:
+            wire["name"] = self.name
+        return wire
+
+
+@dataclass(frozen=True)
+class Membership:
+    """One of a user's chats, as the user's chat list sees it."""
+    chat_id: str
+    joined_seq: int
+    delivered_seq: int
+    read_seq: int
+
+
+@dataclass(frozen=True)
+class ChatHead:
+    """What a chat list needs of a chat without reading its members."""
+    chat_id: str
+    kind: str
+    last_seq: int
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Message:
+    chat_id: str
+    seq: int
+    message_id: str
+    sender_id: str
+    kind: str
+    sent_at: str
+    text: str | None = None
+    media_id: str | None = None
+    reply_to: int | None = None
+
+    def to_wire(self) -> dict:
+        wire = {"chat_id": self.chat_id, "seq": self.seq, "message_id": self.message_id,
+                "sender_id": self.sender_id, "kind": self.kind, "sent_at": self.sent_at}
+        for name in ("text", "reply_to"):
+            if getattr(self, name) is not None:
+                wire[name] = getattr(self, name)
+        return wire

@@ -1,0 +1,39 @@
+"""Turning REST requests into calls, and results and errors into responses."""
+import json
+
+from chalice import Response
+
+from chalicelib.errors import BadRequest, ParleyError
+from chalicelib.observability import logger
+
+
+def bearer_token(headers) -> str | None:
+    value = (headers.get("authorization") or "").strip()
+    scheme, _, token = value.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else value or None
+
+
+def json_body(raw: bytes | None) -> dict:
+    try:
+        body = json.loads(raw or b"")
+    except ValueError:
+        raise BadRequest("the body must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    return body
+
+
+def query_int(params: dict | None, name: str, default: int | None, low: int, high: int) -> int | None:
+    raw = (params or {}).get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise BadRequest(f"{name} must be a whole number from {low} to {high}")
+    return int(raw)
+
+
+def error_response(error: Exception) -> Response:
+    if not isinstance(error, ParleyError):
+        logger.exception("request failed")
+        error = ParleyError("internal error; try again")
+    return Response(body=error.to_wire(), status_code=error.status, headers={"Content-Type": "application/json"})

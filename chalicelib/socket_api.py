@@ -1,0 +1,104 @@
+"""The WebSocket API: the handshake, the frames of a live socket, and its end."""
+import time
+from urllib.parse import unquote
+
+from chalicelib import frames
+from chalicelib.errors import BadRequest, ParleyError
+from chalicelib.model import Connection, iso_from_epoch
+from chalicelib.observability import logger, metrics
+from chalicelib.services import Services
+
+MAX_DEVICE_ID = 64
+OWNER_CACHE_SIZE = 10_000
+
+
+def callback_endpoint(override: str | None, api_id: str, region: str, stage: str) -> str:
+    """Where @connections posts for this socket go (API Gateway's own domain, even behind a custom one)."""
+    return override or f"https://{api_id}.execute-api.{region}.amazonaws.com/{stage}"
+
+
+class SocketApi:
+    def __init__(self, services: Services, region: str, endpoint_override: str | None = None, clock=time.time):
+        self._services = services
+        self._region = region
+        self._endpoint_override = endpoint_override
+        self._clock = clock
+        self._owners: dict[str, Connection] = {}  # sockets never change owner: a warm container asks once
+        self._handlers = {
+            frames.CreateChat: self._create_chat,
+            frames.Send: self._send,
+            frames.History: self._history,
+            frames.Heartbeat: self._heartbeat,
+        }
+
+    def connect(self, connection_id: str, query: dict[str, str], api_id: str, stage: str) -> int:
+        """Admit the socket (HTTP 200) or refuse it at the handshake (400/401)."""
+        device = unquote(query.get("device") or "default")
+        if len(device) > MAX_DEVICE_ID:
+            return 400
+        try:
+            user_id = self._services.tokens.user_id(query.get("token"))
+        except ParleyError:
+            metrics.add_metric(name="RefusedHandshakes", unit="Count", value=1)
+            return 401
+        now = int(self._clock())
+        self._services.users.add_connection(Connection(
+            connection_id=connection_id, user_id=user_id, device=device,
+            endpoint=callback_endpoint(self._endpoint_override, api_id, self._region, stage),
+            connected_at=now, seen_at=now))
+        return 200
+
+    def disconnect(self, connection_id: str) -> None:
+        connection = self._owner(connection_id)
+        self._owners.pop(connection_id, None)
+        if connection is not None:
+            self._services.users.remove_connection(connection)
+
+    def receive(self, connection_id: str, raw: str | bytes | None) -> None:
+        connection = self._owner(connection_id)
+        if connection is None:
+            logger.warning("frame from an unknown connection")
+            return
+        body, request_id = None, None
+        try:
+            body = frames.parse_json(raw)
+            request_id = frames.request_id(body)
+            frame = frames.parse(body)
+            replies = self._handlers[type(frame)](connection, frame)
+        except ParleyError as error:
+            replies = [{"type": "error", **error.to_wire()}]
+        except Exception:
+            logger.exception("frame failed")
+            replies = [{"type": "error", "code": "internal", "message": "internal error; try again"}]
+        if request_id is not None:
+            replies = [{**reply, "req": request_id} for reply in replies]
+        if replies:
+            self._services.delivery.reply_many(connection, replies)
+
+    def _owner(self, connection_id: str) -> Connection | None:
+        if connection_id not in self._owners:
+            connection = self._services.users.connection(connection_id)
+            if connection is None:
+                return None
+            if len(self._owners) >= OWNER_CACHE_SIZE:
+                self._owners.clear()
+            self._owners[connection_id] = connection
+        return self._owners[connection_id]
+
+    def _create_chat(self, connection: Connection, frame: frames.CreateChat) -> list[dict]:
+        if frame.kind != "direct":
+            raise BadRequest("group chats are not enabled on this stage")
+        chat = self._services.messaging.create_direct(connection.user_id, frame.user_id)
+        return [{"type": "chat", "chat": chat.to_wire()}]
+
+    def _send(self, connection: Connection, frame: frames.Send) -> list[dict]:
+        sent = self._services.messaging.send(connection.user_id, frame.chat_id, frame.client_msg_id, frame.kind,
+                                             frame.text, frame.reply_to, connection.connection_id)
+        return [sent]
+
+    def _history(self, connection: Connection, frame: frames.History) -> list[dict]:
+        page = self._services.messaging.history(connection.user_id, frame.chat_id, frame.before, frame.limit)
+        return [{"type": "history", **page}]
+
+    def _heartbeat(self, connection: Connection, frame: frames.Heartbeat) -> list[dict]:
+        return [{"type": "pong", "server_time": iso_from_epoch(self._clock())}]

@@ -1,0 +1,57 @@
+"""What the logic needs of storage. `dynamodb.py` implements it on AWS; the tests keep an in-memory twin."""
+from typing import Iterable, Protocol
+
+from chalicelib.model import Chat, ChatHead, Connection, Member, Membership, Message
+
+
+class UserStore(Protocol):
+    """Who exists, and each user's live sockets."""
+
+    def register(self, user_id: str) -> None: ...
+
+    def existing(self, user_ids: Iterable[str]) -> set[str]: ...
+
+    def add_connection(self, connection: Connection) -> None: ...
+
+    def connection(self, connection_id: str) -> Connection | None: ...
+
+    def remove_connection(self, connection: Connection) -> None: ...
+
+    def connections_of(self, user_ids: Iterable[str]) -> dict[str, list[Connection]]:
+        """The live sockets of each user, in BatchGetItem-sized reads."""
+
+
+class ChatStore(Protocol):
+    def create(self, chat: Chat) -> tuple[Chat, bool]:
+        """Store a new chat with its members; if the id is taken, answer the stored chat and False."""
+
+    def get(self, chat_id: str) -> Chat | None:
+        """The chat with its members and its `last_seq`, read consistently."""
+
+    def memberships(self, user_id: str) -> list[Membership]: ...
+
+    def heads(self, chat_ids: Iterable[str]) -> dict[str, ChatHead]: ...
+
+    def append(self, chat: Chat, message: Message, client_msg_id: str) -> tuple[Message, bool]:
+        """Store `message` at the chat's next seq, once per (sender, client_msg_id).
+
+        Answers the stored message and whether this call stored it (False: a repeat, the original comes back).
+        """
+
+    def messages_after(self, chat_id: str, after: int, limit: int) -> list[Message]:
+        """Up to `limit` messages with seq > `after`, ascending."""
+
+    def messages_before(self, chat_id: str, before: int, limit: int) -> list[Message]:
+        """Up to `limit` of the newest messages with seq < `before`, ascending."""
+
+    def senders_between(self, chat_id: str, low: int, high: int) -> set[str]:
+        """Who sent the messages with low < seq <= high."""
+
+    def move_cursors(self, chat_id: str, member: Member, delivered_seq: int, read_seq: int) -> bool:
+        """Set a member's cursors if they still are what `member` says; False if someone moved them first."""
+
+    def shift_cursor_counts(self, chat_id: str, moves: dict[str, tuple[int, int]]) -> dict[str, dict[int, int]]:
+        """Move one member's count from one cursor value to another, per status, atomically.
+
+        `moves` maps a status to (old, new); answers each status' counts per cursor value after the move.
+        """

@@ -1,0 +1,319 @@
+"""DynamoDB implementations of the storage interfaces.
+
+Tables (declared in infra/parley.yaml):
+- connections: connection_id -> the socket's user and device; expires after API Gateway's 2 h limit.
+- users: user_id -> `connections` (a map of the user's live sockets, so the sockets of 100 users are one
+  BatchGetItem) and presence.
+- chats: one partition per chat. sk "meta" (kind, name, the `last_seq` counter), "member#{user}"
+  (role, cursors), "receipts" (how many members stand at each cursor value) and "send#{user}#{client_msg_id}"
+  (idempotency keys). Index `by_member` (member_id, chat_id) lists a user's chats.
+- messages: chat_id + seq.
+"""
+import random
+import time
+from dataclasses import replace
+from typing import Iterable
+
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+from chalicelib.model import Chat, ChatHead, Connection, Member, Membership, Message
+
+META = "meta"
+RECEIPTS = "receipts"
+MEMBER_PREFIX = "member#"
+BATCH_GET_LIMIT = 100
+APPEND_ATTEMPTS = 50
+
+
+def _member_sk(user_id: str) -> str:
+    return MEMBER_PREFIX + user_id
+
+
+def _int(value) -> int:
+    return int(value) if value is not None else 0
+
+
+def _query_all(table, **kwargs) -> list[dict]:
+    items, page = [], table.query(**kwargs)
+    items.extend(page["Items"])
+    while "LastEvaluatedKey" in page:
+        page = table.query(ExclusiveStartKey=page["LastEvaluatedKey"], **kwargs)
+        items.extend(page["Items"])
+    return items
+
+
+def _batch_get(resource, table_name: str, keys: list[dict], projection: str,
+               names: dict[str, str] | None = None) -> list[dict]:
+    """BatchGetItem in chunks of 100 keys, retrying what DynamoDB leaves unprocessed."""
+    items = []
+    for start in range(0, len(keys), BATCH_GET_LIMIT):
+        request = {table_name: {"Keys": keys[start:start + BATCH_GET_LIMIT], "ProjectionExpression": projection}}
+        if names:
+            request[table_name]["ExpressionAttributeNames"] = names
+        for attempt in range(8):
+            answer = resource.batch_get_item(RequestItems=request)
+            items.extend(answer["Responses"].get(table_name, []))
+            request = answer.get("UnprocessedKeys") or {}
+            if not request:
+                break
+            time.sleep(min(0.05 * 2 ** attempt, 1) * random.random())
+        else:
+            raise RuntimeError("DynamoDB left keys unprocessed after retries")
+    return items
+
+
+def _message_from_item(item: dict) -> Message:
+    return Message(chat_id=item["chat_id"], seq=int(item["seq"]), message_id=item["message_id"],
+                   sender_id=item["sender_id"], kind=item["kind"], sent_at=item["sent_at"],
+                   text=item.get("text"), media_id=item.get("media_id"),
+                   reply_to=_int(item["reply_to"]) if "reply_to" in item else None)
+
+
+def _message_item(message: Message) -> dict:
+    item = {"chat_id": message.chat_id, "seq": message.seq, "message_id": message.message_id,
+            "sender_id": message.sender_id, "kind": message.kind, "sent_at": message.sent_at}
+    for name in ("text", "media_id", "reply_to"):
+        if getattr(message, name) is not None:
+            item[name] = getattr(message, name)
+    return item
+
+
+class DynamoUserStore:
+    def __init__(self, resource, connections_table: str, users_table: str, lifetime: int):
+        self._resource = resource
+        self._connections = resource.Table(connections_table)
+        self._users = resource.Table(users_table)
+        self._users_name = users_table
+        self._lifetime = lifetime
+
+    def register(self, user_id: str) -> None:
+        self._users.update_item(Key={"user_id": user_id},
+                                UpdateExpression="SET connections = if_not_exists(connections, :none)",
+                                ExpressionAttributeValues={":none": {}})
+
+    def existing(self, user_ids: Iterable[str]) -> set[str]:
+        keys = [{"user_id": user_id} for user_id in dict.fromkeys(user_ids)]
+        return {item["user_id"] for item in _batch_get(self._resource, self._users_name, keys, "user_id")}
+
+    def add_connection(self, connection: Connection) -> None:
+        self._connections.put_item(Item={
+            "connection_id": connection.connection_id, "user_id": connection.user_id,
+            "device": connection.device, "endpoint": connection.endpoint,
+            "connected_at": connection.connected_at, "expires_at": connection.connected_at + self._lifetime})
+        entry = {"device": connection.device, "endpoint": connection.endpoint,
+                 "connected_at": connection.connected_at, "seen_at": connection.seen_at}
+        key = {"user_id": connection.user_id}
+        try:
+            self._users.update_item(Key=key, UpdateExpression="SET connections.#id = :entry",
+                                    ExpressionAttributeNames={"#id": connection.connection_id},
+                                    ExpressionAttributeValues={":entry": entry})
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ValidationException":
+                raise
+            # First socket of a user without a connections map yet.
+            self._users.update_item(Key=key, UpdateExpression="SET connections = :map",
+                                    ExpressionAttributeValues={":map": {connection.connection_id: entry}})
+
+    def connection(self, connection_id: str) -> Connection | None:
+        item = self._connections.get_item(Key={"connection_id": connection_id}).get("Item")
+        if not item:
+            return None
+        return Connection(connection_id=connection_id, user_id=item["user_id"], device=item["device"],
+                          endpoint=item["endpoint"], connected_at=int(item["connected_at"]),
+                          seen_at=int(item["connected_at"]))
+
+    def remove_connection(self, connection: Connection) -> None:
+        self._connections.delete_item(Key={"connection_id": connection.connection_id})
+        try:
+            self._users.update_item(Key={"user_id": connection.user_id}, UpdateExpression="REMOVE connections.#id",
+                                    ConditionExpression="attribute_exists(connections)",
+                                    ExpressionAttributeNames={"#id": connection.connection_id})
+        except self._users.meta.client.exceptions.ConditionalCheckFailedException:
+            pass
+
+    def connections_of(self, user_ids: Iterable[str]) -> dict[str, list[Connection]]:
+        keys = [{"user_id": user_id} for user_id in dict.fromkeys(user_ids)]
+        found: dict[str, list[Connection]] = {}
+        oldest_alive = int(time.time()) - self._lifetime
+        for item in _batch_get(self._resource, self._users_name, keys, "user_id, connections"):
+            found[item["user_id"]] = [
+                Connection(connection_id=cid, user_id=item["user_id"], device=entry["device"],
+                           endpoint=entry["endpoint"], connected_at=int(entry["connected_at"]),
+                           seen_at=int(entry["seen_at"]))
+                for cid, entry in item.get("connections", {}).items()
+                if int(entry["connected_at"]) > oldest_alive]
+        return found
+
+
+def _member_from_item(item: dict) -> Member:
+    return Member(user_id=item["member_id"], role=item["role"], joined_seq=_int(item.get("joined_seq")),
+                  delivered_seq=_int(item.get("delivered_seq")), read_seq=_int(item.get("read_seq")))
+
+
+def _counts(item: dict, status: str) -> dict[int, int]:
+    return {int(cursor): int(count) for cursor, count in item.get(status, {}).items() if int(count) > 0}
+
+
+class DynamoChatStore:
+    def __init__(self, resource, chats_table: str, messages_table: str):
+        self._resource = resource
+        self._client = resource.meta.client
+        self._chats = resource.Table(chats_table)
+        self._chats_name = chats_table
+        self._messages = resource.Table(messages_table)
+        self._messages_name = messages_table
+
+    def create(self, chat: Chat) -> tuple[Chat, bool]:
+        members = [m.user_id for m in chat.members]
+        meta = {"chat_id": chat.chat_id, "sk": META, "kind": chat.kind, "created_at": chat.created_at,
+                "last_seq": chat.last_seq}
+        if chat.name is not None:
+            meta["name"] = chat.name
+        receipts = {"chat_id": chat.chat_id, "sk": RECEIPTS,
+                    "delivered": {"0": len(members)}, "read": {"0": len(members)}}
+        actions = [{"Put": {"TableName": self._chats_name, "Item": meta,
+                            "ConditionExpression": "attribute_not_exists(chat_id)"}},
+                   {"Put": {"TableName": self._chats_name, "Item": receipts}}]
+        actions += [{"Put": {"TableName": self._chats_name, "Item": self._member_item(chat.chat_id, m)}}
+                    for m in chat.members]
+        try:
+            self._client.transact_write_items(TransactItems=actions)
+        except self._client.exceptions.TransactionCanceledException as error:
+            if error.response["CancellationReasons"][0]["Code"] != "ConditionalCheckFailed":
+                raise
+            return self.get(chat.chat_id), False
+        return chat, True
+
+    @staticmethod
+    def _member_item(chat_id: str, member: Member) -> dict:
+        return {"chat_id": chat_id, "sk": _member_sk(member.user_id), "member_id": member.user_id,
+                "role": member.role, "joined_seq": member.joined_seq,
+                "delivered_seq": member.delivered_seq, "read_seq": member.read_seq}
+
+    def get(self, chat_id: str) -> Chat | None:
+        # "member#..." sorts just before "meta": one query reads the members and the counter.
+        items = _query_all(self._chats, ConsistentRead=True,
+                           KeyConditionExpression=Key("chat_id").eq(chat_id) & Key("sk").between(MEMBER_PREFIX, META))
+        meta = next((item for item in items if item["sk"] == META), None)
+        if meta is None:
+            return None
+        members = [_member_from_item(item) for item in items if item["sk"].startswith(MEMBER_PREFIX)]
+        return Chat(chat_id=chat_id, kind=meta["kind"], created_at=meta["created_at"],
+                    last_seq=int(meta["last_seq"]), name=meta.get("name"), members=members)
+
+    def memberships(self, user_id: str) -> list[Membership]:
+        items = _query_all(self._chats, IndexName="by_member", KeyConditionExpression=Key("member_id").eq(user_id))
+        return [Membership(chat_id=item["chat_id"], joined_seq=_int(item.get("joined_seq")),
+                           delivered_seq=_int(item.get("delivered_seq")), read_seq=_int(item.get("read_seq")))
+                for item in items]
+
+    def heads(self, chat_ids: Iterable[str]) -> dict[str, ChatHead]:
+        keys = [{"chat_id": chat_id, "sk": META} for chat_id in dict.fromkeys(chat_ids)]
+        items = _batch_get(self._resource, self._chats_name, keys, "chat_id, kind, last_seq, #name",
+                           {"#name": "name"})
+        return {item["chat_id"]: ChatHead(chat_id=item["chat_id"], kind=item["kind"],
+                                          last_seq=int(item["last_seq"]), name=item.get("name"))
+                for item in items}
+
+    def append(self, chat: Chat, message: Message, client_msg_id: str) -> tuple[Message, bool]:
+        send_key = {"chat_id": chat.chat_id, "sk": f"send#{message.sender_id}#{client_msg_id}"}
+        expected = chat.last_seq
+        for attempt in range(APPEND_ATTEMPTS):
+            stored = replace(message, seq=expected + 1)
+            try:
+                self._client.transact_write_items(TransactItems=[
+                    {"Update": {"TableName": self._chats_name, "Key": {"chat_id": chat.chat_id, "sk": META},
+                                "UpdateExpression": "SET last_seq = :seq",
+                                "ConditionExpression": "last_seq = :expected",
+                                "ExpressionAttributeValues": {":seq": stored.seq, ":expected": expected}}},
+                    {"Put": {"TableName": self._messages_name, "Item": _message_item(stored),
+                             "ConditionExpression": "attribute_not_exists(seq)"}},
+                    {"Put": {"TableName": self._chats_name,
+                             "Item": {**send_key, "seq": stored.seq, "message_id": stored.message_id},
+                             "ConditionExpression": "attribute_not_exists(sk)"}},
+                ])
+                return stored, True
+            except self._client.exceptions.TransactionCanceledException as error:
+                counter, _, idempotency = (r["Code"] for r in error.response["CancellationReasons"])
+                if idempotency == "ConditionalCheckFailed":
+                    original = self._chats.get_item(Key=send_key, ConsistentRead=True)["Item"]
+                    return self._message(chat.chat_id, int(original["seq"])), False
+                if counter == "ConditionalCheckFailed":
+                    expected = self._last_seq(chat.chat_id)
+                else:  # a concurrent transaction on the counter: back off and try again
+                    time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+        raise RuntimeError(f"could not append to {chat.chat_id} after {APPEND_ATTEMPTS} attempts")
+
+    def _last_seq(self, chat_id: str) -> int:
+        item = self._chats.get_item(Key={"chat_id": chat_id, "sk": META}, ConsistentRead=True,
+                                    ProjectionExpression="last_seq")["Item"]
+        return int(item["last_seq"])
+
+    def _message(self, chat_id: str, seq: int) -> Message:
+        return _message_from_item(self._messages.get_item(Key={"chat_id": chat_id, "seq": seq},
+                                                          ConsistentRead=True)["Item"])
+
+    def messages_after(self, chat_id: str, after: int, limit: int) -> list[Message]:
+        page = self._messages.query(KeyConditionExpression=Key("chat_id").eq(chat_id) & Key("seq").gt(after),
+                                    Limit=limit)
+        return [_message_from_item(item) for item in page["Items"]]
+
+    def messages_before(self, chat_id: str, before: int, limit: int) -> list[Message]:
+        page = self._messages.query(KeyConditionExpression=Key("chat_id").eq(chat_id) & Key("seq").lt(before),
+                                    ScanIndexForward=False, Limit=limit)
+        return [_message_from_item(item) for item in reversed(page["Items"])]
+
+    def senders_between(self, chat_id: str, low: int, high: int) -> set[str]:
+        if high <= low:
+            return set()
+        items = _query_all(self._messages, ProjectionExpression="sender_id",
+                           KeyConditionExpression=Key("chat_id").eq(chat_id) & Key("seq").between(low + 1, high))
+        return {item["sender_id"] for item in items}
+
+    def move_cursors(self, chat_id: str, member: Member, delivered_seq: int, read_seq: int) -> bool:
+        try:
+            self._chats.update_item(
+                Key={"chat_id": chat_id, "sk": _member_sk(member.user_id)},
+                UpdateExpression="SET delivered_seq = :delivered, read_seq = :read",
+                ConditionExpression="delivered_seq = :old_delivered AND read_seq = :old_read",
+                ExpressionAttributeValues={":delivered": delivered_seq, ":read": read_seq,
+                                           ":old_delivered": member.delivered_seq, ":old_read": member.read_seq})
+            return True
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+
+    def shift_cursor_counts(self, chat_id: str,
+                            moves: dict[str, tuple[int | None, int | None]]) -> dict[str, dict[int, int]]:
+        updates, names, values = [], {}, {":zero": 0, ":one": 1}
+        for index, (status, (old, new)) in enumerate(moves.items()):
+            names[f"#s{index}"] = status
+            if new is not None:
+                names[f"#n{index}"] = str(new)
+                updates.append(f"#s{index}.#n{index} = if_not_exists(#s{index}.#n{index}, :zero) + :one")
+            if old is not None:
+                names[f"#o{index}"] = str(old)
+                updates.append(f"#s{index}.#o{index} = #s{index}.#o{index} - :one")
+        item = self._chats.update_item(Key={"chat_id": chat_id, "sk": RECEIPTS},
+                                       UpdateExpression="SET " + ", ".join(updates),
+                                       ExpressionAttributeNames=names, ExpressionAttributeValues=values,
+                                       ReturnValues="ALL_NEW")["Attributes"]
+        self._forget_empty_counts(chat_id, item)
+        return {status: _counts(item, status) for status in moves}
+
+    def _forget_empty_counts(self, chat_id: str, item: dict) -> None:
+        """Drop cursor values nobody stands at any more, so the receipts item stays small."""
+        empties = [(status, cursor) for status in ("delivered", "read")
+                   for cursor, count in item.get(status, {}).items() if int(count) <= 0]
+        if not empties:
+            return
+        names = {f"#s{i}": status for i, (status, _) in enumerate(empties)}
+        names.update({f"#c{i}": cursor for i, (_, cursor) in enumerate(empties)})
+        try:
+            self._chats.update_item(
+                Key={"chat_id": chat_id, "sk": RECEIPTS},
+                UpdateExpression="REMOVE " + ", ".join(f"#s{i}.#c{i}" for i in range(len(empties))),
+                ConditionExpression=" AND ".join(f"#s{i}.#c{i} <= :zero" for i in range(len(empties))),
+                ExpressionAttributeNames=names, ExpressionAttributeValues={":zero": 0})
+        except self._client.exceptions.ConditionalCheckFailedException:
+            pass  # someone moved onto one of them meanwhile; a later receipt tidies up

@@ -1,0 +1,38 @@
+"""`python -m devstack [--port N]`: the whole local stack in one process tree; Ctrl-C stops all of it."""
+import argparse
+import os
+import sys
+
+from aiohttp import web
+
+from devstack.aws import FAKE_CREDENTIALS, ROOT, deploy, free_port, start_moto
+from devstack.gateway import Gateway
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="devstack", description=__doc__)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
+    args = parser.parse_args()
+
+    moto_port = free_port()
+    moto = start_moto(moto_port)
+    try:
+        endpoint = f"http://127.0.0.1:{moto_port}"
+        os.environ.update(FAKE_CREDENTIALS)
+        os.environ.update(deploy(endpoint))
+        os.environ.update(AWS_ENDPOINT_URL=endpoint, CONNECTIONS_ENDPOINT=f"http://127.0.0.1:{args.port}",
+                          POWERTOOLS_METRICS_DISABLED="true", POWERTOOLS_LOG_LEVEL="WARNING")
+        sys.path.insert(0, str(ROOT))
+        import app
+
+        gateway = Gateway(app, args.port)
+        print(f"Parley local stack on http://127.0.0.1:{args.port} (REST /api, WebSocket /ws); moto on {endpoint}",
+              flush=True)
+        web.run_app(gateway.web_app(), host="127.0.0.1", port=args.port, print=None)
+    finally:
+        moto.terminate()
+        moto.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()

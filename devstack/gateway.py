@@ -1,0 +1,134 @@
+"""Stand-ins for API Gateway on one port: the REST stage at /api, the WebSocket stage at /ws, the
+@connections management API at /@connections/{id}, and the web client at /.
+
+Handlers run in a thread pool, as concurrent Lambda invocations would; the events they get have the shape
+API Gateway gives them.
+"""
+import asyncio
+import json
+import threading
+import time
+import uuid
+from base64 import b64decode
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from aiohttp import WSMsgType, web
+from chalice.config import Config
+from chalice.local import LambdaContext, LocalGateway, LocalGatewayException
+
+API_ID = "local"
+STAGE = "ws"
+MAX_MESSAGE_BYTES = 128 * 1024  # what API Gateway accepts per message (in 32 KB frames)
+WEBCLIENT = Path(__file__).resolve().parent.parent / "webclient"
+
+
+class Gateway:
+    def __init__(self, app_module, port: int, workers: int = 32):
+        self._app_module = app_module
+        self._port = port
+        self._rest = LocalGateway(app_module.app, Config.create(chalice_app=app_module.app, lambda_timeout=29))
+        # Chalice keeps the current request on the app object: one REST call at a time, as in one container.
+        self._rest_lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lambda")
+        self.sockets: dict[str, web.WebSocketResponse] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def web_app(self) -> web.Application:
+        app = web.Application(client_max_size=MAX_MESSAGE_BYTES * 2)
+        app.router.add_route("*", "/api/{path:.*}", self._rest_call)
+        app.router.add_get("/ws", self._websocket)
+        for prefix in ("/@connections", "/%40connections"):
+            app.router.add_route("*", prefix + "/{connection_id}", self._connections_api)
+        app.router.add_get("/", self._index)
+        if WEBCLIENT.is_dir():
+            app.router.add_static("/", WEBCLIENT)
+        return app
+
+    async def _invoke(self, handler, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._pool, handler, *args)
+
+    # REST -----------------------------------------------------------------------------------------------
+
+    async def _rest_call(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        path = "/" + request.match_info["path"] + (f"?{request.query_string}" if request.query_string else "")
+        headers = {key.lower(): value for key, value in request.headers.items()}
+        try:
+            answer = await self._invoke(self._rest_locked, request.method, path, headers, body)
+        except LocalGatewayException as error:
+            return web.Response(status=error.CODE, body=error.body, headers=error.headers)
+        payload = answer.get("body") or b""
+        if answer.get("isBase64Encoded"):
+            payload = b64decode(payload)
+        response_headers = {key: value for key, value in (answer.get("headers") or {}).items()
+                            if key.lower() not in ("content-length", "transfer-encoding")}
+        return web.Response(status=answer["statusCode"], body=payload, headers=response_headers)
+
+    def _rest_locked(self, method, path, headers, body):
+        with self._rest_lock:
+            return self._rest.handle_request(method=method, path=path, headers=headers, body=body)
+
+    # WebSocket ------------------------------------------------------------------------------------------
+
+    def _event(self, route: str, connection_id: str, body: str | None = None, query: dict | None = None) -> dict:
+        event = {"requestContext": {"routeKey": route, "eventType": {"$connect": "CONNECT",
+                                                                        "$disconnect": "DISCONNECT"}.get(route, "MESSAGE"),
+                                    "connectionId": connection_id, "apiId": API_ID, "stage": STAGE,
+                                    "domainName": f"127.0.0.1:{self._port}", "requestId": uuid.uuid4().hex,
+                                    "connectedAt": int(time.time() * 1000)},
+                 "isBase64Encoded": False}
+        if query is not None:
+            event["queryStringParameters"] = query or None
+        if body is not None:
+            event["body"] = body
+        return event
+
+    def _lambda(self, name: str, event: dict):
+        return getattr(self._app_module, name)(event, LambdaContext(name, 1024, 29_000))
+
+    async def _websocket(self, request: web.Request):
+        connection_id = uuid.uuid4().hex[:16]
+        answer = await self._invoke(self._lambda, "connect", self._event("$connect", connection_id,
+                                                                         query=dict(request.query)))
+        status = (answer or {}).get("statusCode", 200)
+        if status != 200:
+            return web.Response(status=status, text=(answer or {}).get("body") or "refused")
+        socket = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, autoping=True)
+        await socket.prepare(request)
+        self.sockets[connection_id] = socket
+        try:
+            async for frame in socket:
+                if frame.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    body = frame.data if frame.type == WSMsgType.TEXT else frame.data.decode(errors="replace")
+                    asyncio.ensure_future(self._invoke(self._lambda, "message",
+                                                       self._event("$default", connection_id, body=body)))
+        finally:
+            if self.sockets.pop(connection_id, None) is not None:
+                await self._invoke(self._lambda, "disconnect", self._event("$disconnect", connection_id))
+        return socket
+
+    # @connections -----------------------------------------------------------------------------------------
+
+    async def _connections_api(self, request: web.Request) -> web.Response:
+        socket = self.sockets.get(request.match_info["connection_id"])
+        if socket is None or socket.closed:
+            return web.json_response({"message": "Gone"}, status=410, headers={"x-amzn-ErrorType": "GoneException"})
+        if request.method == "POST":
+            data = await request.read()
+            if len(data) > MAX_MESSAGE_BYTES:
+                return web.json_response({"message": "Message too long"}, status=413,
+                                         headers={"x-amzn-ErrorType": "PayloadTooLargeException"})
+            await socket.send_str(data.decode())
+            return web.Response(status=200)
+        if request.method == "DELETE":
+            await socket.close()
+            return web.Response(status=204)
+        return web.json_response({"ConnectedAt": None, "Identity": {"SourceIp": "127.0.0.1"}})
+
+    async def _index(self, request: web.Request) -> web.StreamResponse:
+        if (WEBCLIENT / "index.html").is_file():
+            return web.FileResponse(WEBCLIENT / "index.html")
+        return web.Response(content_type="text/html", text=(
+            "<h1>Parley local stack</h1><p>REST: <code>/api</code> &middot; WebSocket: <code>/ws</code>"
+            " &middot; health: <a href='/api/health'>/api/health</a></p>"))
