@@ -9,9 +9,8 @@ from chalicelib.observability import logger, metrics
 from chalicelib.rest import bearer_token, error_response, json_body, query_int
 from chalicelib.services import services
 
-app = Chalice(app_name="parley")
+app = Chalice(app_name="parley", configure_logs=False)  # powertools owns the "parley" logger
 app.experimental_feature_flags.update(["WEBSOCKETS"])
-app.log.disabled = True  # powertools' logger speaks for the app
 
 
 @cache

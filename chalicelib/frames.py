@@ -66,17 +66,21 @@ def request_id(body: object) -> str | None:
     return body.get("req") if isinstance(body, dict) and isinstance(body.get("req"), str) else None
 
 
-def parse_json(raw: str | bytes | None) -> dict:
-    size = len(raw.encode() if isinstance(raw, str) else raw or b"")
-    if size > MAX_FRAME_BYTES:
-        raise TooLarge(f"frames are at most {MAX_FRAME_BYTES} bytes; this one has {size}")
+def decode(raw: str | bytes | None) -> dict:
     try:
         body = json.loads(raw or "")
     except ValueError:
+        check_size(raw)
         raise BadRequest("a frame must be a JSON object") from None
     if not isinstance(body, dict):
         raise BadRequest("a frame must be a JSON object")
     return body
+
+
+def check_size(raw: str | bytes | None) -> None:
+    size = len(raw.encode() if isinstance(raw, str) else raw or b"")
+    if size > MAX_FRAME_BYTES:
+        raise TooLarge(f"frames are at most {MAX_FRAME_BYTES} bytes; this one has {size}")
 
 
 def parse(body: dict) -> Frame:

@@ -1,10 +1,11 @@
 """Chats, sending, history and catch-up: the heart of Parley."""
 import json
+import time
 import uuid
 
 from chalicelib.delivery import Delivery
 from chalicelib.errors import BadRequest, Forbidden, NotFound
-from chalicelib.model import Chat, Member, Message, direct_chat_id, now_iso
+from chalicelib.model import SEND_LEASE, Chat, Member, Message, direct_chat_id, epoch_from_iso, now_iso
 from chalicelib.receipts import Receipts
 from chalicelib.storage import ChatStore, UserStore
 
@@ -78,7 +79,9 @@ class Messaging:
         chat, member = self.chat_of_member(user_id, chat_id)
         upper = min(before or chat.last_seq + 1, chat.last_seq + 1)
         floor = visible_after(member)
-        messages = [m for m in self._chats.messages_before(chat.chat_id, upper, limit + 1) if m.seq > floor]
+        page = self._chats.messages_before(chat.chat_id, upper, limit + 1)
+        messages = [m for m in self._closing_gaps(chat.chat_id, page, page[0].seq - 1 if page else 0)
+                    if m.seq > floor]
         has_more = len(messages) > limit
         wire = [m.to_wire() for m in messages[-limit:]]
         while wire and size_of(wire) > MAX_REPLY_BYTES:
@@ -100,8 +103,10 @@ class Messaging:
             limited = head.last_seq - start > limit
             if limited:
                 messages = self._chats.messages_before(head.chat_id, head.last_seq + 1, limit)
+                start = messages[0].seq - 1 if messages else start
             else:
                 messages = self._chats.messages_after(head.chat_id, start, limit)
+            messages = self._closing_gaps(head.chat_id, messages, start)
             frames.extend(self._message_frames(head.chat_id, messages))
             entry = {"chat_id": head.chat_id, "kind": head.kind, "last_seq": head.last_seq,
                      "delivered_seq": membership.delivered_seq, "read_seq": membership.read_seq,
@@ -110,6 +115,20 @@ class Messaging:
                 entry["name"] = head.name
             summary.append(entry)
         return frames + [{"type": "synced", "chats": summary}]
+
+    def _closing_gaps(self, chat_id: str, messages: list[Message], after: int) -> list[Message]:
+        """Fill the holes dead senders left between `after` and the messages read, once their lease is over.
+
+        A message's `sent_at` is taken after its seq is reserved, so a hole below a message sent more than
+        a lease ago can no longer be written by its sender.
+        """
+        complete, expected = [], after + 1
+        for message in messages:
+            if message.seq > expected and epoch_from_iso(message.sent_at) < time.time() - SEND_LEASE:
+                complete.extend(self._chats.fill_gap(chat_id, seq) for seq in range(expected, message.seq))
+            complete.append(message)
+            expected = message.seq + 1
+        return complete
 
     @staticmethod
     def _message_frames(chat_id: str, messages: list[Message]) -> list[dict]:

@@ -59,10 +59,11 @@ class SocketApi:
         if connection is None:
             logger.warning("frame from an unknown connection")
             return
-        body, request_id = None, None
+        request_id = None
         try:
-            body = frames.parse_json(raw)
+            body = frames.decode(raw)
             request_id = frames.request_id(body)
+            frames.check_size(raw)
             frame = frames.parse(body)
             replies = self._handlers[type(frame)](connection, frame)
         except ParleyError as error:

@@ -35,7 +35,7 @@ def wait_for_port(port: int, timeout: float = 30) -> None:
 
 def start_moto(port: int) -> subprocess.Popen:
     """moto in its own process, so that it gets a core of its own."""
-    process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+    process = subprocess.Popen([sys.executable, "-m", "devstack.moto_server", "--port", str(port)], cwd=ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                env={**os.environ, **FAKE_CREDENTIALS})
     wait_for_port(port)

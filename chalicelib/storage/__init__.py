@@ -38,6 +38,9 @@ class ChatStore(Protocol):
         Answers the stored message and whether this call stored it (False: a repeat, the original comes back).
         """
 
+    def fill_gap(self, chat_id: str, seq: int) -> Message:
+        """Close the hole a dead sender left at `seq` with an empty system message (or answer what is there)."""
+
     def messages_after(self, chat_id: str, after: int, limit: int) -> list[Message]:
         """Up to `limit` messages with seq > `after`, ascending."""
 

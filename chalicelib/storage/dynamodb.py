@@ -12,18 +12,20 @@ Tables (declared in infra/parley.yaml):
 import random
 import time
 from dataclasses import replace
+from decimal import Decimal
 from typing import Iterable
 
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from chalicelib.model import Chat, ChatHead, Connection, Member, Membership, Message
+from chalicelib.errors import Conflict
+from chalicelib.model import SEND_LEASE, Chat, ChatHead, Connection, Member, Membership, Message, now_iso
 
 META = "meta"
 RECEIPTS = "receipts"
 MEMBER_PREFIX = "member#"
 BATCH_GET_LIMIT = 100
-APPEND_ATTEMPTS = 50
+CLAIM_WAIT = 3  # seconds a repeated send waits for the first one to finish
 
 
 def _member_sk(user_id: str) -> str:
@@ -217,42 +219,75 @@ class DynamoChatStore:
                 for item in items}
 
     def append(self, chat: Chat, message: Message, client_msg_id: str) -> tuple[Message, bool]:
-        send_key = {"chat_id": chat.chat_id, "sk": f"send#{message.sender_id}#{client_msg_id}"}
-        expected = chat.last_seq
-        for attempt in range(APPEND_ATTEMPTS):
-            stored = replace(message, seq=expected + 1)
-            try:
-                self._client.transact_write_items(TransactItems=[
-                    {"Update": {"TableName": self._chats_name, "Key": {"chat_id": chat.chat_id, "sk": META},
-                                "UpdateExpression": "SET last_seq = :seq",
-                                "ConditionExpression": "last_seq = :expected",
-                                "ExpressionAttributeValues": {":seq": stored.seq, ":expected": expected}}},
-                    {"Put": {"TableName": self._messages_name, "Item": _message_item(stored),
-                             "ConditionExpression": "attribute_not_exists(seq)"}},
-                    {"Put": {"TableName": self._chats_name,
-                             "Item": {**send_key, "seq": stored.seq, "message_id": stored.message_id},
-                             "ConditionExpression": "attribute_not_exists(sk)"}},
-                ])
+        """Claim the idempotency key, reserve the next seq with an atomic counter, then write the message.
+
+        The counter never contends, however many senders a chat has. A sender that dies between reserving a
+        seq and recording it on its key leaves a hole that `fill_gap` closes once the lease is over.
+        """
+        key = {"chat_id": chat.chat_id, "sk": f"send#{message.sender_id}#{client_msg_id}"}
+        seq = None
+        try:
+            self._chats.put_item(Item={**key, "claimed_at": Decimal(str(time.time()))},
+                                 ConditionExpression="attribute_not_exists(sk)")
+        except self._client.exceptions.ConditionalCheckFailedException:
+            original, seq = self._wait_for_claim(key, chat.chat_id)
+            if original is not None:
+                return original, False
+        while True:
+            if seq is None:
+                seq = int(self._chats.update_item(
+                    Key={"chat_id": chat.chat_id, "sk": META}, UpdateExpression="ADD last_seq :one",
+                    ExpressionAttributeValues={":one": 1}, ReturnValues="UPDATED_NEW")["Attributes"]["last_seq"])
+                self._chats.update_item(Key=key, UpdateExpression="SET seq = :seq",
+                                        ExpressionAttributeValues={":seq": seq})
+            stored = replace(message, seq=seq, sent_at=now_iso())
+            if self._write(stored):
                 return stored, True
-            except self._client.exceptions.TransactionCanceledException as error:
-                counter, _, idempotency = (r["Code"] for r in error.response["CancellationReasons"])
-                if idempotency == "ConditionalCheckFailed":
-                    original = self._chats.get_item(Key=send_key, ConsistentRead=True)["Item"]
-                    return self._message(chat.chat_id, int(original["seq"])), False
-                if counter == "ConditionalCheckFailed":
-                    expected = self._last_seq(chat.chat_id)
-                else:  # a concurrent transaction on the counter: back off and try again
-                    time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
-        raise RuntimeError(f"could not append to {chat.chat_id} after {APPEND_ATTEMPTS} attempts")
+            seq = None  # the seq was closed as a gap after our lease ran out: take another
 
-    def _last_seq(self, chat_id: str) -> int:
-        item = self._chats.get_item(Key={"chat_id": chat_id, "sk": META}, ConsistentRead=True,
-                                    ProjectionExpression="last_seq")["Item"]
-        return int(item["last_seq"])
+    def _write(self, message: Message) -> bool:
+        try:
+            self._messages.put_item(Item=_message_item(message), ConditionExpression="attribute_not_exists(seq)")
+            return True
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
 
-    def _message(self, chat_id: str, seq: int) -> Message:
-        return _message_from_item(self._messages.get_item(Key={"chat_id": chat_id, "seq": seq},
-                                                          ConsistentRead=True)["Item"])
+    def _wait_for_claim(self, key: dict, chat_id: str) -> tuple[Message | None, int | None]:
+        """The message an earlier send with this key stored, waiting while that send is under way.
+
+        When the earlier send died (its lease is over), this one takes its claim over and answers
+        (None, the seq it had reserved, if any) to carry on in its place.
+        """
+        give_up = time.monotonic() + CLAIM_WAIT
+        while True:
+            claim = self._chats.get_item(Key=key, ConsistentRead=True)["Item"]
+            seq = int(claim["seq"]) if "seq" in claim else None
+            if seq is not None and (stored := self._message(chat_id, seq)) is not None:
+                return stored, None
+            if float(claim["claimed_at"]) < time.time() - SEND_LEASE and self._take_over(key, claim["claimed_at"]):
+                return None, seq
+            if time.monotonic() > give_up:
+                raise Conflict("this client_msg_id is being sent right now; send it again shortly")
+            time.sleep(0.02)
+
+    def _take_over(self, key: dict, claimed_at: Decimal) -> bool:
+        try:
+            self._chats.update_item(Key=key, UpdateExpression="SET claimed_at = :now",
+                                    ConditionExpression="claimed_at = :then",
+                                    ExpressionAttributeValues={":now": Decimal(str(time.time())), ":then": claimed_at})
+            return True
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+
+    def fill_gap(self, chat_id: str, seq: int) -> Message:
+        """Close a hole left by a sender that died after reserving `seq`, with an empty system message."""
+        gap = Message(chat_id=chat_id, seq=seq, message_id=f"gap-{seq}", sender_id="", kind="system",
+                      sent_at=now_iso())
+        return gap if self._write(gap) else self._message(chat_id, seq)
+
+    def _message(self, chat_id: str, seq: int) -> Message | None:
+        item = self._messages.get_item(Key={"chat_id": chat_id, "seq": seq}, ConsistentRead=True).get("Item")
+        return _message_from_item(item) if item else None
 
     def messages_after(self, chat_id: str, after: int, limit: int) -> list[Message]:
         page = self._messages.query(KeyConditionExpression=Key("chat_id").eq(chat_id) & Key("seq").gt(after),

@@ -1,0 +1,163 @@
+"""Drives a running local stack over real HTTP and real WebSockets."""
+import asyncio
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+import websockets
+
+from devstack.aws import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+LOGS = ROOT / "test-artifacts"
+PASSWORD = "Passw0rd!"
+
+
+@contextmanager
+def running_stack():
+    port = free_port()
+    LOGS.mkdir(exist_ok=True)
+    log = open(LOGS / f"devstack-{port}.log", "wb")
+    process = subprocess.Popen([sys.executable, "-m", "devstack", "--port", str(port)], cwd=ROOT,
+                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if http("GET", f"{base}/api/health")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the local stack did not start; see {log.name}")
+            time.sleep(0.1)
+        yield Stack(base)
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        log.close()
+
+
+def http(method: str, url: str, body=None, token: str | None = None, raw: bytes | None = None):
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, json.loads(answer.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+class Stack:
+    _names = itertools.count()
+
+    def __init__(self, base: str):
+        self.base = base
+        self.api = base + "/api"
+        self.ws = base.replace("http", "ws", 1) + "/ws"
+
+    def user(self, prefix: str = "user") -> "User":
+        """A new, signed-up, logged-in user with a name no other test uses."""
+        name = f"{prefix}{next(self._names)}_{os.getpid() % 1000}"
+        status, _ = http("POST", f"{self.api}/auth/signup", {"username": name, "password": PASSWORD})
+        assert status == 201
+        status, login = http("POST", f"{self.api}/auth/login", {"username": name, "password": PASSWORD})
+        assert status == 200
+        return User(self, name, login["id_token"])
+
+
+class User:
+    def __init__(self, stack: Stack, user_id: str, token: str):
+        self.stack, self.user_id, self.token = stack, user_id, token
+
+    def get(self, path: str):
+        return http("GET", self.stack.api + path, token=self.token)
+
+    def post(self, path: str, body):
+        return http("POST", self.stack.api + path, body, token=self.token)
+
+    async def connect(self, device: str = "phone") -> "Socket":
+        return await Socket.open(f"{self.stack.ws}?token={self.token}&device={device}")
+
+
+class Socket:
+    """A WebSocket whose replies are matched to requests by `req`; everything else queues as an event."""
+    _reqs = itertools.count()
+
+    def __init__(self, connection):
+        self.connection = connection
+        self.events: asyncio.Queue = asyncio.Queue()
+        self._waiting: dict[str, asyncio.Queue] = {}
+        self._reader = asyncio.ensure_future(self._read())
+
+    @classmethod
+    async def open(cls, url: str) -> "Socket":
+        return cls(await websockets.connect(url, max_size=2 ** 20))
+
+    async def _read(self):
+        try:
+            async for raw in self.connection:
+                frame = json.loads(raw)
+                queue = self._waiting.get(frame.get("req"))
+                await (queue or self.events).put(frame)
+        except websockets.ConnectionClosed:
+            pass
+
+    async def call(self, action: str, timeout: float = 10, **params) -> dict:
+        """Send one request; answer its (single) reply."""
+        return (await self.call_many(action, until=lambda frame: True, timeout=timeout, **params))[-1]
+
+    async def call_many(self, action: str, until, timeout: float = 10, **params) -> list[dict]:
+        req = f"r{next(self._reqs)}"
+        queue = self._waiting[req] = asyncio.Queue()
+        await self.connection.send(json.dumps({"action": action, "req": req, **params}))
+        replies = []
+        try:
+            while not replies or not until(replies[-1]):
+                replies.append(await asyncio.wait_for(queue.get(), timeout))
+                if replies[-1]["type"] == "error":
+                    break
+        finally:
+            del self._waiting[req]
+        return replies
+
+    async def send_raw(self, data) -> dict:
+        await self.connection.send(data)
+        return await self.next_event()
+
+    async def next_event(self, timeout: float = 10) -> dict:
+        return await asyncio.wait_for(self.events.get(), timeout)
+
+    async def events_of(self, kind: str, count: int, timeout: float = 20) -> list[dict]:
+        found = []
+        while len(found) < count:
+            frame = await self.next_event(timeout)
+            if frame["type"] == kind:
+                found.append(frame)
+        return found
+
+    async def no_event(self, wait: float = 0.5) -> None:
+        try:
+            frame = await asyncio.wait_for(self.events.get(), wait)
+        except asyncio.TimeoutError:
+            return
+        raise AssertionError(f"unexpected event {frame}")
+
+    async def close(self):
+        await self.connection.close()
+        await self._reader
