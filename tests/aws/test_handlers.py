@@ -1,0 +1,79 @@
+"""The Lambda handlers as API Gateway invokes them, on moto, with pushes recorded."""
+import json
+
+import boto3
+import pytest
+from chalice.test import Client
+
+from chalicelib.identity import Accounts, TokenVerifier
+from chalicelib.services import build
+from chalicelib.storage.dynamodb import DynamoChatStore, DynamoUserStore
+from tests import tokens
+from tests.fakes import RecordingPusher
+
+
+@pytest.fixture
+def app(aws, monkeypatch):
+    import app as parley
+    pusher = RecordingPusher()
+    dynamodb = boto3.resource("dynamodb")
+    services = build(DynamoUserStore(dynamodb, aws["CONNECTIONS_TABLE"], aws["USERS_TABLE"], 7500),
+                     DynamoChatStore(dynamodb, aws["CHATS_TABLE"], aws["MESSAGES_TABLE"]), pusher,
+                     TokenVerifier(f"https://cognito-idp.us-east-1.amazonaws.com/{aws['USER_POOL_ID']}",
+                                   aws["USER_POOL_CLIENT_ID"], aws["JWKS_URL"]),
+                     Accounts(boto3.client("cognito-idp"), aws["USER_POOL_ID"], aws["USER_POOL_CLIENT_ID"]))
+    monkeypatch.setattr(parley, "services", lambda: services)
+    parley.socket_api.cache_clear()
+    parley.pusher = pusher
+    yield parley
+    parley.socket_api.cache_clear()
+
+
+def ws_event(route: str, connection_id: str, body=None, query=None) -> dict:
+    return {"requestContext": {"routeKey": route, "connectionId": connection_id, "apiId": "abc123",
+                               "stage": "api", "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
+                               "eventType": "MESSAGE"},
+            "queryStringParameters": query, "body": body, "isBase64Encoded": False}
+
+
+def signed_up(client, name: str) -> str:
+    credentials = {"username": name, "password": "Passw0rd!"}
+    assert client.http.post("/auth/signup", body=json.dumps(credentials),
+                            headers={"Content-Type": "application/json"}).status_code == 201
+    login = client.http.post("/auth/login", body=json.dumps(credentials), headers={"Content-Type": "application/json"})
+    return json.loads(login.body)["id_token"]
+
+
+def test_connect_send_and_disconnect(app):
+    with Client(app.app) as client:
+        alice, bob = signed_up(client, "alice"), signed_up(client, "bob")
+        for connection_id, token in (("ca", alice), ("cb", bob)):
+            answer = client.lambda_.invoke("connect", ws_event("$connect", connection_id, query={"token": token}))
+            assert answer.payload["statusCode"] == 200
+        client.lambda_.invoke("message", ws_event("$default", "ca", json.dumps(
+            {"action": "create_chat", "req": "1", "kind": "direct", "user_id": "bob"})))
+        client.lambda_.invoke("message", ws_event("$default", "ca", json.dumps(
+            {"action": "send", "req": "2", "chat_id": "direct:alice:bob", "client_msg_id": "m", "kind": "text",
+             "text": "hi"})))
+        assert app.pusher.of_type("ca", "sent")[0]["req"] == "2"
+        assert app.pusher.of_type("cb", "message")[0]["message"]["text"] == "hi"
+        client.lambda_.invoke("disconnect", ws_event("$disconnect", "cb"))
+        assert app.services().users.connections_of(["bob"])["bob"] == []
+
+
+def test_forged_tokens_are_refused_at_connect(app):
+    with Client(app.app) as client:
+        claims = tokens.claims_of(signed_up(client, "alice"))
+        for token in (None, "junk", tokens.self_signed(claims), tokens.alg_none(claims), tokens.expired(claims)):
+            answer = client.lambda_.invoke("connect", ws_event("$connect", "c1", query={"token": token}))
+            assert answer.payload["statusCode"] == 401
+        assert app.services().users.connection("c1") is None
+
+
+def test_rest_errors_follow_the_contract(app):
+    with Client(app.app) as client:
+        token = signed_up(client, "alice")
+        missing = client.http.get("/chats/nope", headers={"Authorization": f"Bearer {token}"})
+        assert missing.status_code == 404 and json.loads(missing.body)["code"] == "not_found"
+        assert client.http.get("/me").status_code == 401
+        assert json.loads(client.http.get("/me", headers={"Authorization": token}).body) == {"user_id": "alice"}

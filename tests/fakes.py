@@ -1,0 +1,121 @@
+"""In-memory twins of the storage and delivery interfaces, for the logic's unit tests."""
+import copy
+import time
+from dataclasses import replace
+from typing import Iterable
+
+from chalicelib.model import CONNECTION_LIFETIME, Chat, ChatHead, Connection, Member, Membership, Message, now_iso
+
+
+class InMemoryUserStore:
+    def __init__(self, clock=time.time):
+        self.users: dict[str, dict[str, Connection]] = {}
+        self.by_id: dict[str, Connection] = {}
+        self._clock = clock
+
+    def register(self, user_id: str) -> None:
+        self.users.setdefault(user_id, {})
+
+    def existing(self, user_ids: Iterable[str]) -> set[str]:
+        return {user_id for user_id in user_ids if user_id in self.users}
+
+    def add_connection(self, connection: Connection) -> None:
+        self.users.setdefault(connection.user_id, {})[connection.connection_id] = connection
+        self.by_id[connection.connection_id] = connection
+
+    def connection(self, connection_id: str) -> Connection | None:
+        return self.by_id.get(connection_id)
+
+    def remove_connection(self, connection: Connection) -> None:
+        self.by_id.pop(connection.connection_id, None)
+        self.users.get(connection.user_id, {}).pop(connection.connection_id, None)
+
+    def connections_of(self, user_ids: Iterable[str]) -> dict[str, list[Connection]]:
+        oldest_alive = self._clock() - CONNECTION_LIFETIME
+        return {user_id: [c for c in self.users[user_id].values() if c.connected_at > oldest_alive]
+                for user_id in user_ids if user_id in self.users}
+
+
+class InMemoryChatStore:
+    def __init__(self):
+        self.chats: dict[str, Chat] = {}
+        self.messages: dict[str, dict[int, Message]] = {}
+        self.send_keys: dict[tuple[str, str, str], int] = {}
+        self.counts: dict[str, dict[str, dict[int, int]]] = {}
+
+    def create(self, chat: Chat) -> tuple[Chat, bool]:
+        if chat.chat_id in self.chats:
+            return self.get(chat.chat_id), False
+        self.chats[chat.chat_id] = copy.deepcopy(chat)
+        self.messages[chat.chat_id] = {}
+        self.counts[chat.chat_id] = {status: {0: len(chat.members)} for status in ("delivered", "read")}
+        return chat, True
+
+    def get(self, chat_id: str) -> Chat | None:
+        return copy.deepcopy(self.chats.get(chat_id))
+
+    def memberships(self, user_id: str) -> list[Membership]:
+        return [Membership(chat.chat_id, m.joined_seq, m.delivered_seq, m.read_seq)
+                for chat in self.chats.values() for m in chat.members if m.user_id == user_id]
+
+    def heads(self, chat_ids: Iterable[str]) -> dict[str, ChatHead]:
+        return {chat_id: ChatHead(chat_id, self.chats[chat_id].kind, self.chats[chat_id].last_seq,
+                                  self.chats[chat_id].name) for chat_id in chat_ids if chat_id in self.chats}
+
+    def append(self, chat: Chat, message: Message, client_msg_id: str) -> tuple[Message, bool]:
+        key = (chat.chat_id, message.sender_id, client_msg_id)
+        if key in self.send_keys:
+            return self.messages[chat.chat_id][self.send_keys[key]], False
+        stored_chat = self.chats[chat.chat_id]
+        stored_chat.last_seq += 1
+        stored = replace(message, seq=stored_chat.last_seq, sent_at=now_iso())
+        self.messages[chat.chat_id][stored.seq] = stored
+        self.send_keys[key] = stored.seq
+        return stored, True
+
+    def fill_gap(self, chat_id: str, seq: int) -> Message:
+        gap = Message(chat_id, seq, f"gap-{seq}", "", "system", now_iso())
+        return self.messages[chat_id].setdefault(seq, gap)
+
+    def messages_after(self, chat_id: str, after: int, limit: int) -> list[Message]:
+        return [m for seq, m in sorted(self.messages[chat_id].items()) if seq > after][:limit]
+
+    def messages_before(self, chat_id: str, before: int, limit: int) -> list[Message]:
+        older = [m for seq, m in sorted(self.messages[chat_id].items()) if seq < before]
+        return older[-limit:] if limit else []
+
+    def senders_between(self, chat_id: str, low: int, high: int) -> set[str]:
+        return {m.sender_id for seq, m in self.messages[chat_id].items() if low < seq <= high}
+
+    def move_cursors(self, chat_id: str, member: Member, delivered_seq: int, read_seq: int) -> bool:
+        stored = self.chats[chat_id].member(member.user_id)
+        if (stored.delivered_seq, stored.read_seq) != (member.delivered_seq, member.read_seq):
+            return False
+        stored.delivered_seq, stored.read_seq = delivered_seq, read_seq
+        return True
+
+    def shift_cursor_counts(self, chat_id: str, moves: dict[str, tuple[int | None, int | None]]):
+        for status, (old, new) in moves.items():
+            counts = self.counts[chat_id][status]
+            if new is not None:
+                counts[new] = counts.get(new, 0) + 1
+            if old is not None:
+                counts[old] -= 1
+        return {status: {c: n for c, n in self.counts[chat_id][status].items() if n > 0} for status in moves}
+
+
+class RecordingPusher:
+    """Keeps what would have been pushed, per connection id; connections in `gone` answer 410."""
+
+    def __init__(self):
+        self.frames: dict[str, list[dict]] = {}
+        self.gone: set[str] = set()
+
+    def push(self, frames_by_connection: dict[Connection, list[dict]]) -> list[Connection]:
+        for connection, frames in frames_by_connection.items():
+            if connection.connection_id not in self.gone:
+                self.frames.setdefault(connection.connection_id, []).extend(frames)
+        return [c for c in frames_by_connection if c.connection_id in self.gone]
+
+    def of_type(self, connection_id: str, kind: str) -> list[dict]:
+        return [frame for frame in self.frames.get(connection_id, []) if frame["type"] == kind]

@@ -1,0 +1,36 @@
+import itertools
+
+import pytest
+
+from chalicelib.model import Connection
+from chalicelib.services import build
+from tests.fakes import InMemoryChatStore, InMemoryUserStore, RecordingPusher
+
+
+class World:
+    """Parley's services on in-memory storage, with users and their sockets."""
+    _ids = itertools.count()
+
+    def __init__(self):
+        self.pusher = RecordingPusher()
+        self.services = build(users=InMemoryUserStore(), chats=InMemoryChatStore(), pusher=self.pusher,
+                              tokens=None, accounts=None)
+
+    def users(self, *names: str) -> None:
+        for name in names:
+            self.services.users.register(name)
+
+    def connect(self, user_id: str, device: str = "phone") -> str:
+        connection_id = f"c{next(self._ids)}"
+        self.services.users.add_connection(Connection(connection_id, user_id, device, "https://x/api", 10**10, 0))
+        return connection_id
+
+    def send(self, sender: str, chat_id: str, text: str = "hi", client_msg_id: str | None = None,
+             connection_id: str | None = None) -> dict:
+        return self.services.messaging.send(sender, chat_id, client_msg_id or f"m{next(self._ids)}", "text", text,
+                                            None, connection_id)
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
