@@ -128,3 +128,8 @@ def chat_messages(chat_id):
     params = app.current_request.query_params
     return services().messaging.history(caller(), chat_id, query_int(params, "before", None, 1, 2**53),
                                         query_int(params, "limit", 50, 1, 100))
+
+
+@route("/chats/{chat_id}/receipts")
+def chat_receipts(chat_id):
+    return services().receipts.cursors(caller(), chat_id)

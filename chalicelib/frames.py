@@ -53,7 +53,20 @@ class Heartbeat(Frame):
     action: Literal["heartbeat"]
 
 
-ClientFrame = Annotated[Union[CreateChat, Send, History, Heartbeat], Field(discriminator="action")]
+class Receipt(Frame):
+    action: Literal["receipt"]
+    chat_id: ChatId
+    seq: Seq
+    status: Literal["delivered", "read"]
+
+
+class Sync(Frame):
+    action: Literal["sync"]
+    cursors: Annotated[dict[ChatId, Seq], Field(max_length=10_000)] = {}
+    limit: Annotated[int, Field(ge=1, le=500)] = 100
+
+
+ClientFrame = Annotated[Union[CreateChat, Send, History, Heartbeat, Receipt, Sync], Field(discriminator="action")]
 
 
 @cache

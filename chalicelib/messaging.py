@@ -3,8 +3,9 @@ import json
 import time
 import uuid
 
+from chalicelib.access import chat_of_member
 from chalicelib.delivery import Delivery
-from chalicelib.errors import BadRequest, Forbidden, NotFound
+from chalicelib.errors import BadRequest, NotFound
 from chalicelib.model import SEND_LEASE, Chat, Member, Message, direct_chat_id, epoch_from_iso, now_iso
 from chalicelib.receipts import Receipts
 from chalicelib.storage import ChatStore, UserStore
@@ -29,13 +30,7 @@ class Messaging:
         self._receipts = receipts
 
     def chat_of_member(self, user_id: str, chat_id: str) -> tuple[Chat, Member]:
-        chat = self._chats.get(chat_id)
-        if chat is None:
-            raise NotFound(f"no chat {chat_id!r}")
-        member = chat.member(user_id)
-        if member is None:
-            raise Forbidden("you are not a member of this chat")
-        return chat, member
+        return chat_of_member(self._chats, user_id, chat_id)
 
     def chats_of(self, user_id: str) -> list[Chat]:
         chats = (self._chats.get(membership.chat_id) for membership in self._chats.memberships(user_id))

@@ -7,8 +7,9 @@ floor, the messages between the old and the new floor are now covered for everyo
 told once. Sending a message moves the sender's own cursors to it.
 """
 from chalicelib.delivery import Delivery
+from chalicelib.access import chat_of_member
 from chalicelib.errors import BadRequest
-from chalicelib.model import Chat, Member
+from chalicelib.model import Chat
 from chalicelib.storage import ChatStore
 
 STATUSES = ("delivered", "read")  # lowest to highest
@@ -27,39 +28,29 @@ def floor_before(counts_after: dict[int, int], old: int | None, new: int | None)
     return floor_of(counts)
 
 
-def moved_cursors(member: Member, status: str, seq: int) -> tuple[int, int]:
-    delivered = max(member.delivered_seq, seq)
-    read = max(member.read_seq, seq) if status == "read" else member.read_seq
-    return delivered, read
-
-
 class Receipts:
     def __init__(self, chats: ChatStore, delivery: Delivery):
         self._chats = chats
         self._delivery = delivery
 
-    def record(self, chat: Chat, user_id: str, status: str, seq: int) -> None:
+    def record(self, user_id: str, chat_id: str, status: str, seq: int) -> None:
+        chat, _ = chat_of_member(self._chats, user_id, chat_id)
         if seq > chat.last_seq:
             raise BadRequest(f"seq {seq} is beyond the chat's last seq {chat.last_seq}")
         self._advance(chat, user_id, status, seq)
+
+    def cursors(self, user_id: str, chat_id: str) -> dict:
+        chat, _ = chat_of_member(self._chats, user_id, chat_id)
+        return {"chat_id": chat_id, "receipts": [{"user_id": m.user_id, "delivered_seq": m.delivered_seq,
+                                                  "read_seq": m.read_seq} for m in chat.members]}
 
     def mark_own(self, chat: Chat, sender_id: str, seq: int) -> None:
         self._advance(chat, sender_id, "read", seq)
 
     def _advance(self, chat: Chat, user_id: str, status: str, seq: int) -> None:
-        member = chat.member(user_id)
-        while member is not None:
-            delivered, read = moved_cursors(member, status, seq)
-            if (delivered, read) == (member.delivered_seq, member.read_seq):
-                return
-            if self._chats.move_cursors(chat.chat_id, member, delivered, read):
-                break
-            member = (self._chats.get(chat.chat_id) or chat).member(user_id)  # raced by another device
-        else:
-            return
-        moves = {name: (old, new) for name, old, new in
-                 (("delivered", member.delivered_seq, delivered), ("read", member.read_seq, read)) if new != old}
-        self.shift(chat, user_id, moves)
+        moves = self._chats.raise_cursors(chat.chat_id, user_id, status, seq)
+        if moves:
+            self.shift(chat, user_id, moves)
 
     def shift(self, chat: Chat, actor_id: str | None, moves: dict[str, tuple[int | None, int | None]]) -> None:
         """Apply cursor moves (None: a member arrives or leaves) and tell senders whose messages got covered."""

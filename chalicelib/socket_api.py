@@ -29,6 +29,8 @@ class SocketApi:
             frames.Send: self._send,
             frames.History: self._history,
             frames.Heartbeat: self._heartbeat,
+            frames.Receipt: self._receipt,
+            frames.Sync: self._sync,
         }
 
     def connect(self, connection_id: str, query: dict[str, str], api_id: str, stage: str) -> int:
@@ -103,3 +105,10 @@ class SocketApi:
 
     def _heartbeat(self, connection: Connection, frame: frames.Heartbeat) -> list[dict]:
         return [{"type": "pong", "server_time": iso_from_epoch(self._clock())}]
+
+    def _receipt(self, connection: Connection, frame: frames.Receipt) -> list[dict]:
+        self._services.receipts.record(connection.user_id, frame.chat_id, frame.status, frame.seq)
+        return [{"type": "ok"}]
+
+    def _sync(self, connection: Connection, frame: frames.Sync) -> list[dict]:
+        return self._services.messaging.sync(connection.user_id, dict(frame.cursors), frame.limit)

@@ -5,7 +5,6 @@ Handlers run in a thread pool, as concurrent Lambda invocations would; the event
 API Gateway gives them.
 """
 import asyncio
-import json
 import threading
 import time
 import uuid
@@ -13,6 +12,7 @@ from base64 import b64decode
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import jwt
 from aiohttp import WSMsgType, web
 from chalice.config import Config
 from chalice.local import LambdaContext, LocalGateway, LocalGatewayException
@@ -32,6 +32,7 @@ class Gateway:
         self._rest_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lambda")
         self.sockets: dict[str, web.WebSocketResponse] = {}
+        self._about: dict[str, dict] = {}  # who holds each socket, for the drop control below
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def web_app(self) -> web.Application:
@@ -40,6 +41,8 @@ class Gateway:
         app.router.add_get("/ws", self._websocket)
         for prefix in ("/@connections", "/%40connections"):
             app.router.add_route("*", prefix + "/{connection_id}", self._connections_api)
+        app.router.add_get("/_devstack/sockets", self._list_sockets)
+        app.router.add_post("/_devstack/sockets/{connection_id}/drop", self._drop_socket)
         app.router.add_get("/", self._index)
         if WEBCLIENT.is_dir():
             app.router.add_static("/", WEBCLIENT)
@@ -97,6 +100,8 @@ class Gateway:
         socket = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, autoping=True)
         await socket.prepare(request)
         self.sockets[connection_id] = socket
+        self._about[connection_id] = {"connection_id": connection_id, "user_id": _unverified_user(request.query),
+                                      "device": request.query.get("device", "default"), "transport": request.transport}
         try:
             async for frame in socket:
                 if frame.type in (WSMsgType.TEXT, WSMsgType.BINARY):
@@ -104,6 +109,7 @@ class Gateway:
                     asyncio.ensure_future(self._invoke(self._lambda, "message",
                                                        self._event("$default", connection_id, body=body)))
         finally:
+            self._about.pop(connection_id, None)
             if self.sockets.pop(connection_id, None) is not None:
                 await self._invoke(self._lambda, "disconnect", self._event("$disconnect", connection_id))
         return socket
@@ -126,9 +132,32 @@ class Gateway:
             return web.Response(status=204)
         return web.json_response({"ConnectedAt": None, "Identity": {"SourceIp": "127.0.0.1"}})
 
+    # Fault control for tests ----------------------------------------------------------------------------
+
+    async def _list_sockets(self, request: web.Request) -> web.Response:
+        return web.json_response([{key: value for key, value in about.items() if key != "transport"}
+                                  for about in self._about.values()])
+
+    async def _drop_socket(self, request: web.Request) -> web.Response:
+        """Cut a socket the way a crashed phone does: no close frame, and no $disconnect for the app."""
+        connection_id = request.match_info["connection_id"]
+        about = self._about.pop(connection_id, None)
+        if about is None or self.sockets.pop(connection_id, None) is None:
+            return web.json_response({"message": "no such socket"}, status=404)
+        about["transport"].abort()
+        return web.Response(status=204)
+
     async def _index(self, request: web.Request) -> web.StreamResponse:
         if (WEBCLIENT / "index.html").is_file():
             return web.FileResponse(WEBCLIENT / "index.html")
         return web.Response(content_type="text/html", text=(
             "<h1>Parley local stack</h1><p>REST: <code>/api</code> &middot; WebSocket: <code>/ws</code>"
             " &middot; health: <a href='/api/health'>/api/health</a></p>"))
+
+
+def _unverified_user(query) -> str | None:
+    """Only to label sockets for the fault controls; the app verifies tokens itself."""
+    try:
+        return jwt.decode(query.get("token", ""), options={"verify_signature": False}).get("cognito:username")
+    except jwt.PyJWTError:
+        return None

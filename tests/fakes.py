@@ -4,7 +4,7 @@ import time
 from dataclasses import replace
 from typing import Iterable
 
-from chalicelib.model import CONNECTION_LIFETIME, Chat, ChatHead, Connection, Member, Membership, Message, now_iso
+from chalicelib.model import CONNECTION_LIFETIME, Chat, ChatHead, Connection, Membership, Message, now_iso
 
 
 class InMemoryUserStore:
@@ -87,12 +87,13 @@ class InMemoryChatStore:
     def senders_between(self, chat_id: str, low: int, high: int) -> set[str]:
         return {m.sender_id for seq, m in self.messages[chat_id].items() if low < seq <= high}
 
-    def move_cursors(self, chat_id: str, member: Member, delivered_seq: int, read_seq: int) -> bool:
-        stored = self.chats[chat_id].member(member.user_id)
-        if (stored.delivered_seq, stored.read_seq) != (member.delivered_seq, member.read_seq):
-            return False
-        stored.delivered_seq, stored.read_seq = delivered_seq, read_seq
-        return True
+    def raise_cursors(self, chat_id: str, user_id: str, status: str, seq: int) -> dict[str, tuple[int, int]]:
+        member = self.chats[chat_id].member(user_id)
+        moves = {"delivered": (member.delivered_seq, max(member.delivered_seq, seq))}
+        if status == "read":
+            moves["read"] = (member.read_seq, max(member.read_seq, seq))
+        member.delivered_seq, member.read_seq = moves["delivered"][1], moves.get("read", (0, member.read_seq))[1]
+        return {name: move for name, move in moves.items() if move[0] != move[1]}
 
     def shift_cursor_counts(self, chat_id: str, moves: dict[str, tuple[int | None, int | None]]):
         for status, (old, new) in moves.items():

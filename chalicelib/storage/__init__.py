@@ -1,7 +1,7 @@
 """What the logic needs of storage. `dynamodb.py` implements it on AWS; the tests keep an in-memory twin."""
 from typing import Iterable, Protocol
 
-from chalicelib.model import Chat, ChatHead, Connection, Member, Membership, Message
+from chalicelib.model import Chat, ChatHead, Connection, Membership, Message
 
 
 class UserStore(Protocol):
@@ -50,8 +50,11 @@ class ChatStore(Protocol):
     def senders_between(self, chat_id: str, low: int, high: int) -> set[str]:
         """Who sent the messages with low < seq <= high."""
 
-    def move_cursors(self, chat_id: str, member: Member, delivered_seq: int, read_seq: int) -> bool:
-        """Set a member's cursors if they still are what `member` says; False if someone moved them first."""
+    def raise_cursors(self, chat_id: str, user_id: str, status: str, seq: int) -> dict[str, tuple[int, int]]:
+        """Move a member's cursors up to `seq` (read implies delivered; never down), atomically.
+
+        Answers what moved, as status -> (old, new); empty if nothing did.
+        """
 
     def shift_cursor_counts(self, chat_id: str, moves: dict[str, tuple[int, int]]) -> dict[str, dict[int, int]]:
         """Move one member's count from one cursor value to another, per status, atomically.

@@ -25,6 +25,7 @@ META = "meta"
 RECEIPTS = "receipts"
 MEMBER_PREFIX = "member#"
 BATCH_GET_LIMIT = 100
+EMPTY_COUNTS_KEPT = 16  # cursor values nobody stands at, tolerated on the receipts item before a clean-up
 CLAIM_WAIT = 3  # seconds a repeated send waits for the first one to finish
 
 
@@ -306,17 +307,23 @@ class DynamoChatStore:
                            KeyConditionExpression=Key("chat_id").eq(chat_id) & Key("seq").between(low + 1, high))
         return {item["sender_id"] for item in items}
 
-    def move_cursors(self, chat_id: str, member: Member, delivered_seq: int, read_seq: int) -> bool:
-        try:
-            self._chats.update_item(
-                Key={"chat_id": chat_id, "sk": _member_sk(member.user_id)},
-                UpdateExpression="SET delivered_seq = :delivered, read_seq = :read",
-                ConditionExpression="delivered_seq = :old_delivered AND read_seq = :old_read",
-                ExpressionAttributeValues={":delivered": delivered_seq, ":read": read_seq,
-                                           ":old_delivered": member.delivered_seq, ":old_read": member.read_seq})
-            return True
-        except self._client.exceptions.ConditionalCheckFailedException:
-            return False
+    def raise_cursors(self, chat_id: str, user_id: str, status: str, seq: int) -> dict[str, tuple[int, int]]:
+        # DynamoDB has no max(): try the update that moves both cursors, then the one that moves read alone.
+        steps = [("delivered_seq < :seq", "SET delivered_seq = :seq, read_seq = :seq"),
+                 ("read_seq < :seq", "SET read_seq = :seq")] if status == "read" else \
+                [("delivered_seq < :seq", "SET delivered_seq = :seq")]
+        for condition, update in steps:
+            try:
+                old = self._chats.update_item(Key={"chat_id": chat_id, "sk": _member_sk(user_id)},
+                                              UpdateExpression=update, ConditionExpression=condition,
+                                              ExpressionAttributeValues={":seq": seq}, ReturnValues="ALL_OLD")
+            except self._client.exceptions.ConditionalCheckFailedException:
+                continue
+            before = {"delivered": int(old["Attributes"]["delivered_seq"]), "read": int(old["Attributes"]["read_seq"])}
+            moved = ("delivered", "read") if "delivered_seq" in update and "read_seq" in update else \
+                ("delivered",) if "delivered_seq" in update else ("read",)
+            return {name: (before[name], seq) for name in moved}
+        return {}
 
     def shift_cursor_counts(self, chat_id: str,
                             moves: dict[str, tuple[int | None, int | None]]) -> dict[str, dict[int, int]]:
@@ -328,18 +335,20 @@ class DynamoChatStore:
                 updates.append(f"#s{index}.#n{index} = if_not_exists(#s{index}.#n{index}, :zero) + :one")
             if old is not None:
                 names[f"#o{index}"] = str(old)
-                updates.append(f"#s{index}.#o{index} = #s{index}.#o{index} - :one")
+                # if_not_exists: concurrent moves of one member may land out of order, leaving a -1 a moment
+                updates.append(f"#s{index}.#o{index} = if_not_exists(#s{index}.#o{index}, :zero) - :one")
         item = self._chats.update_item(Key={"chat_id": chat_id, "sk": RECEIPTS},
                                        UpdateExpression="SET " + ", ".join(updates),
                                        ExpressionAttributeNames=names, ExpressionAttributeValues=values,
                                        ReturnValues="ALL_NEW")["Attributes"]
-        self._forget_empty_counts(chat_id, item)
+        if sum(int(count) == 0 for status in moves for count in item.get(status, {}).values()) > EMPTY_COUNTS_KEPT:
+            self._forget_empty_counts(chat_id, item)
         return {status: _counts(item, status) for status in moves}
 
     def _forget_empty_counts(self, chat_id: str, item: dict) -> None:
         """Drop cursor values nobody stands at any more, so the receipts item stays small."""
         empties = [(status, cursor) for status in ("delivered", "read")
-                   for cursor, count in item.get(status, {}).items() if int(count) <= 0]
+                   for cursor, count in item.get(status, {}).items() if int(count) == 0]
         if not empties:
             return
         names = {f"#s{i}": status for i, (status, _) in enumerate(empties)}
@@ -348,7 +357,7 @@ class DynamoChatStore:
             self._chats.update_item(
                 Key={"chat_id": chat_id, "sk": RECEIPTS},
                 UpdateExpression="REMOVE " + ", ".join(f"#s{i}.#c{i}" for i in range(len(empties))),
-                ConditionExpression=" AND ".join(f"#s{i}.#c{i} <= :zero" for i in range(len(empties))),
+                ConditionExpression=" AND ".join(f"#s{i}.#c{i} = :zero" for i in range(len(empties))),
                 ExpressionAttributeNames=names, ExpressionAttributeValues={":zero": 0})
         except self._client.exceptions.ConditionalCheckFailedException:
             pass  # someone moved onto one of them meanwhile; a later receipt tidies up

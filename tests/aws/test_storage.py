@@ -65,5 +65,8 @@ def test_cursor_counts_move_atomically(stores):
     assert chats.shift_cursor_counts("g", {"read": (0, 4)}) == {"read": {0: 2, 4: 1}}
     assert chats.shift_cursor_counts("g", {"read": (0, 4), "delivered": (0, 2)}) == \
         {"read": {0: 1, 4: 2}, "delivered": {0: 2, 2: 1}}
-    member = chats.get("g").member("a")
-    assert chats.move_cursors("g", member, 3, 2) and not chats.move_cursors("g", member, 5, 5)
+    assert chats.raise_cursors("g", "a", "delivered", 3) == {"delivered": (0, 3)}
+    assert chats.raise_cursors("g", "a", "read", 2) == {"read": (0, 2)}
+    assert chats.raise_cursors("g", "a", "read", 5) == {"delivered": (3, 5), "read": (2, 5)}
+    assert chats.raise_cursors("g", "a", "delivered", 4) == {}
+    assert chats.raise_cursors("g", "nobody", "read", 4) == {}

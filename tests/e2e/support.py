@@ -71,6 +71,12 @@ class Stack:
         self.api = base + "/api"
         self.ws = base.replace("http", "ws", 1) + "/ws"
 
+    def drop(self, user_id: str, device: str) -> None:
+        """Cut that socket as a crashed phone would: no close frame, no $disconnect."""
+        _, sockets = http("GET", f"{self.base}/_devstack/sockets")
+        (connection_id,) = [s["connection_id"] for s in sockets if (s["user_id"], s["device"]) == (user_id, device)]
+        assert http("POST", f"{self.base}/_devstack/sockets/{connection_id}/drop")[0] == 204
+
     def user(self, prefix: str = "user") -> "User":
         """A new, signed-up, logged-in user with a name no other test uses."""
         name = f"{prefix}{next(self._names)}_{os.getpid() % 1000}"
@@ -135,6 +141,16 @@ class Socket:
         finally:
             del self._waiting[req]
         return replies
+
+    async def sync(self, cursors: dict[str, int], limit: int | None = None) -> tuple[dict[str, list[dict]], dict]:
+        """Run a `sync`; answer the messages per chat and the `synced` frame."""
+        params = {"cursors": cursors} | ({"limit": limit} if limit else {})
+        frames = await self.call_many("sync", until=lambda frame: frame["type"] == "synced", **params)
+        assert frames[-1]["type"] == "synced", frames[-1]
+        messages: dict[str, list[dict]] = {}
+        for frame in frames[:-1]:
+            messages.setdefault(frame["chat_id"], []).extend(frame["messages"])
+        return messages, frames[-1]
 
     async def send_raw(self, data) -> dict:
         await self.connection.send(data)
