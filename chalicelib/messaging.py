@@ -1,8 +1,8 @@
 """Chats, sending, history and catch-up: the heart of Parley."""
 import json
-import time
 import uuid
 
+from chalicelib import clock
 from chalicelib.access import chat_of_member
 from chalicelib.delivery import Delivery
 from chalicelib.errors import BadRequest, NotFound
@@ -119,7 +119,7 @@ class Messaging:
         """
         complete, expected = [], after + 1
         for message in messages:
-            if message.seq > expected and epoch_from_iso(message.sent_at) < time.time() - SEND_LEASE:
+            if message.seq > expected and epoch_from_iso(message.sent_at) < clock.now() - SEND_LEASE:
                 complete.extend(self._chats.fill_gap(chat_id, seq) for seq in range(expected, message.seq))
             complete.append(message)
             expected = message.seq + 1

@@ -2,13 +2,15 @@
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from chalicelib import clock
+
 MAX_GROUP_MEMBERS = 500
 CONNECTION_LIFETIME = 2 * 60 * 60 + 5 * 60  # API Gateway closes a socket after 2 h; keep a margin
 SEND_LEASE = 60  # seconds; longer than any Lambda invocation behind API Gateway (29 s) can live
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(clock.now(), timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def epoch_from_iso(text: str) -> float:

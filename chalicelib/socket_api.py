@@ -1,8 +1,7 @@
 """The WebSocket API: the handshake, the frames of a live socket, and its end."""
-import time
 from urllib.parse import unquote
 
-from chalicelib import frames
+from chalicelib import clock, frames
 from chalicelib.errors import BadRequest, ParleyError
 from chalicelib.model import Connection, iso_from_epoch
 from chalicelib.observability import logger, metrics
@@ -18,11 +17,10 @@ def callback_endpoint(override: str | None, api_id: str, region: str, stage: str
 
 
 class SocketApi:
-    def __init__(self, services: Services, region: str, endpoint_override: str | None = None, clock=time.time):
+    def __init__(self, services: Services, region: str, endpoint_override: str | None = None):
         self._services = services
         self._region = region
         self._endpoint_override = endpoint_override
-        self._clock = clock
         self._owners: dict[str, Connection] = {}  # sockets never change owner: a warm container asks once
         self._handlers = {
             frames.CreateChat: self._create_chat,
@@ -43,7 +41,7 @@ class SocketApi:
         except ParleyError:
             metrics.add_metric(name="RefusedHandshakes", unit="Count", value=1)
             return 401
-        now = int(self._clock())
+        now = int(clock.now())
         self._services.users.add_connection(Connection(
             connection_id=connection_id, user_id=user_id, device=device,
             endpoint=callback_endpoint(self._endpoint_override, api_id, self._region, stage),
@@ -104,7 +102,7 @@ class SocketApi:
         return [{"type": "history", **page}]
 
     def _heartbeat(self, connection: Connection, frame: frames.Heartbeat) -> list[dict]:
-        return [{"type": "pong", "server_time": iso_from_epoch(self._clock())}]
+        return [{"type": "pong", "server_time": iso_from_epoch(clock.now())}]
 
     def _receipt(self, connection: Connection, frame: frames.Receipt) -> list[dict]:
         self._services.receipts.record(connection.user_id, frame.chat_id, frame.status, frame.seq)

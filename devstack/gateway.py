@@ -90,6 +90,9 @@ class Gateway:
     def _lambda(self, name: str, event: dict):
         return getattr(self._app_module, name)(event, LambdaContext(name, 1024, 29_000))
 
+    async def invoke_lambda(self, name: str, event: dict):
+        return await self._invoke(self._lambda, name, event)
+
     async def _websocket(self, request: web.Request):
         connection_id = uuid.uuid4().hex[:16]
         answer = await self._invoke(self._lambda, "connect", self._event("$connect", connection_id,

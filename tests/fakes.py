@@ -1,17 +1,16 @@
 """In-memory twins of the storage and delivery interfaces, for the logic's unit tests."""
 import copy
-import time
 from dataclasses import replace
 from typing import Iterable
 
+from chalicelib import clock
 from chalicelib.model import CONNECTION_LIFETIME, Chat, ChatHead, Connection, Membership, Message, now_iso
 
 
 class InMemoryUserStore:
-    def __init__(self, clock=time.time):
+    def __init__(self):
         self.users: dict[str, dict[str, Connection]] = {}
         self.by_id: dict[str, Connection] = {}
-        self._clock = clock
 
     def register(self, user_id: str) -> None:
         self.users.setdefault(user_id, {})
@@ -31,7 +30,7 @@ class InMemoryUserStore:
         self.users.get(connection.user_id, {}).pop(connection.connection_id, None)
 
     def connections_of(self, user_ids: Iterable[str]) -> dict[str, list[Connection]]:
-        oldest_alive = self._clock() - CONNECTION_LIFETIME
+        oldest_alive = clock.now() - CONNECTION_LIFETIME
         return {user_id: [c for c in self.users[user_id].values() if c.connected_at > oldest_alive]
                 for user_id in user_ids if user_id in self.users}
 

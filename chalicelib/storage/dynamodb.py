@@ -18,6 +18,7 @@ from typing import Iterable
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
+from chalicelib import clock
 from chalicelib.errors import Conflict
 from chalicelib.model import SEND_LEASE, Chat, ChatHead, Connection, Member, Membership, Message, now_iso
 
@@ -138,7 +139,7 @@ class DynamoUserStore:
     def connections_of(self, user_ids: Iterable[str]) -> dict[str, list[Connection]]:
         keys = [{"user_id": user_id} for user_id in dict.fromkeys(user_ids)]
         found: dict[str, list[Connection]] = {}
-        oldest_alive = int(time.time()) - self._lifetime
+        oldest_alive = int(clock.now()) - self._lifetime
         for item in _batch_get(self._resource, self._users_name, keys, "user_id, connections"):
             found[item["user_id"]] = [
                 Connection(connection_id=cid, user_id=item["user_id"], device=entry["device"],
@@ -228,7 +229,7 @@ class DynamoChatStore:
         key = {"chat_id": chat.chat_id, "sk": f"send#{message.sender_id}#{client_msg_id}"}
         seq = None
         try:
-            self._chats.put_item(Item={**key, "claimed_at": Decimal(str(time.time()))},
+            self._chats.put_item(Item={**key, "claimed_at": Decimal(str(clock.now()))},
                                  ConditionExpression="attribute_not_exists(sk)")
         except self._client.exceptions.ConditionalCheckFailedException:
             original, seq = self._wait_for_claim(key, chat.chat_id)
@@ -265,7 +266,7 @@ class DynamoChatStore:
             seq = int(claim["seq"]) if "seq" in claim else None
             if seq is not None and (stored := self._message(chat_id, seq)) is not None:
                 return stored, None
-            if float(claim["claimed_at"]) < time.time() - SEND_LEASE and self._take_over(key, claim["claimed_at"]):
+            if float(claim["claimed_at"]) < clock.now() - SEND_LEASE and self._take_over(key, claim["claimed_at"]):
                 return None, seq
             if time.monotonic() > give_up:
                 raise Conflict("this client_msg_id is being sent right now; send it again shortly")
@@ -275,7 +276,7 @@ class DynamoChatStore:
         try:
             self._chats.update_item(Key=key, UpdateExpression="SET claimed_at = :now",
                                     ConditionExpression="claimed_at = :then",
-                                    ExpressionAttributeValues={":now": Decimal(str(time.time())), ":then": claimed_at})
+                                    ExpressionAttributeValues={":now": Decimal(str(clock.now())), ":then": claimed_at})
             return True
         except self._client.exceptions.ConditionalCheckFailedException:
             return False

@@ -1,0 +1,105 @@
+"""The app's non-HTTP event sources, run locally as AWS would: SQS consumers and schedules.
+
+SQS queues are polled and their messages handed to the `@app.on_sqs_message` handler in SQS-shaped events;
+what the handler reports in `batchItemFailures` (or everything, if it raises) stays on the queue and comes
+back after the visibility timeout, as with a Lambda event source mapping that reports batch item failures.
+Schedules run at their rate, and on demand through POST /_devstack/schedules/{name}.
+"""
+import asyncio
+import re
+import time
+import uuid
+from datetime import datetime, timezone
+
+from aiohttp import web
+from chalice.app import ScheduledEventConfig, SQSEventConfig
+
+from chalicelib import clock
+
+VISIBILITY_TIMEOUT = 2  # seconds; short, so that redelivery shows quickly on the local stack
+UNIT_SECONDS = {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600, "day": 86400, "days": 86400}
+
+
+def rate_seconds(expression) -> float:
+    text = expression if isinstance(expression, str) else expression.to_string()
+    match = re.fullmatch(r"rate\((\d+) (\w+)\)", text)
+    if not match:
+        raise ValueError(f"the local stack runs rate() schedules only, not {text}")
+    return int(match[1]) * UNIT_SECONDS[match[2]]
+
+
+class Triggers:
+    def __init__(self, app_module, invoke, sqs):
+        self._app_module = app_module
+        self._invoke = invoke
+        self._sqs = sqs
+        self._offset = 0.0
+        self._tasks: list[asyncio.Task] = []
+        self._schedules = {source.name: source for source in app_module.app.event_sources
+                           if isinstance(source, ScheduledEventConfig)}
+        self._queues = [source for source in app_module.app.event_sources if isinstance(source, SQSEventConfig)]
+        clock.now = lambda: time.time() + self._offset
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post("/_devstack/schedules/{name}", self._run_schedule_now)
+        app.router.add_post("/_devstack/clock", self._advance_clock)
+        app.on_startup.append(self._start)
+        app.on_cleanup.append(self._stop)
+
+    async def _start(self, _app) -> None:
+        self._tasks = [asyncio.ensure_future(self._poll(source)) for source in self._queues]
+        self._tasks += [asyncio.ensure_future(self._every(source)) for source in self._schedules.values()]
+
+    async def _stop(self, _app) -> None:
+        for task in self._tasks:
+            task.cancel()
+
+    async def _poll(self, source: SQSEventConfig) -> None:
+        queue_url = await asyncio.to_thread(lambda: self._sqs.get_queue_url(QueueName=source.queue)["QueueUrl"])
+        queue_arn = f"arn:aws:sqs:us-east-1:123456789012:{source.queue}"
+        while True:
+            answer = await asyncio.to_thread(self._sqs.receive_message, QueueUrl=queue_url,
+                                             MaxNumberOfMessages=min(source.batch_size, 10),
+                                             VisibilityTimeout=VISIBILITY_TIMEOUT, AttributeNames=["All"])
+            messages = answer.get("Messages", [])
+            if not messages:
+                await asyncio.sleep(0.05)
+                continue
+            event = {"Records": [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                                  "attributes": m.get("Attributes", {}), "messageAttributes": {},
+                                  "md5OfBody": m["MD5OfBody"], "eventSource": "aws:sqs",
+                                  "eventSourceARN": queue_arn, "awsRegion": "us-east-1"} for m in messages]}
+            try:
+                result = await self._invoke(source.name, event)
+                failed = {item["itemIdentifier"] for item in (result or {}).get("batchItemFailures", [])}
+            except Exception:
+                failed = {m["MessageId"] for m in messages}
+            done = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                    for i, m in enumerate(messages) if m["MessageId"] not in failed]
+            if done:
+                await asyncio.to_thread(self._sqs.delete_message_batch, QueueUrl=queue_url, Entries=done)
+
+    async def _every(self, source: ScheduledEventConfig) -> None:
+        period = rate_seconds(source.schedule_expression)
+        while True:
+            await asyncio.sleep(period)
+            await self._run(source)
+
+    async def _run(self, source: ScheduledEventConfig):
+        event = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
+                 "account": "123456789012", "region": "us-east-1", "detail": {},
+                 "time": datetime.fromtimestamp(clock.now(), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                 "resources": [f"arn:aws:events:us-east-1:123456789012:rule/{source.name}"]}
+        return await self._invoke(source.name, event)
+
+    async def _run_schedule_now(self, request: web.Request) -> web.Response:
+        source = self._schedules.get(request.match_info["name"])
+        if source is None:
+            return web.json_response({"message": "no such schedule"}, status=404)
+        await self._run(source)
+        return web.Response(status=204)
+
+    async def _advance_clock(self, request: web.Request) -> web.Response:
+        """Move the app's clock forward (never back), for tests of what time alone changes."""
+        self._offset += max(0.0, float((await request.json())["advance_seconds"]))
+        return web.json_response({"now": clock.now()})
