@@ -3,8 +3,7 @@ from functools import cache, wraps
 
 from chalice import Chalice, Response
 
-from chalicelib import frames
-from chalicelib.config import settings
+from chalicelib.config import fanout_queue_name, settings
 from chalicelib.observability import logger, metrics
 from chalicelib.rest import bearer_token, error_response, json_body, query_int
 from chalicelib.services import services
@@ -56,6 +55,12 @@ def caller() -> str:
 
 def body() -> dict:
     return json_body(app.current_request.raw_body)
+
+
+def request_as(action: str, **fields):
+    """The body validated as the WebSocket action it mirrors (pydantic loads on first use, not at cold start)."""
+    from chalicelib import frames
+    return frames.parse({**body(), **fields, "action": action})
 
 
 @app.on_ws_connect()
@@ -112,9 +117,24 @@ def list_chats():
 
 @route("/chats", methods=["POST"])
 def create_chat():
-    user_id, request = caller(), frames.parse({**body(), "action": "create_chat"})
-    chat = services().messaging.create_direct(user_id, request.user_id)
+    user_id, request = caller(), request_as("create_chat")
+    chat = services().create_chat(user_id, request.kind, request.user_id, request.name, request.members)
     return Response(body={"chat": chat.to_wire()}, status_code=201)
+
+
+@route("/chats/{chat_id}/members", methods=["POST"])
+def add_members(chat_id):
+    user_id, request = caller(), request_as("add_members", chat_id=chat_id)
+    return {"chat": services().groups.add_members(user_id, chat_id, request.user_ids).to_wire()}
+
+
+@route("/chats/{chat_id}/members/{member_id}", methods=["DELETE"])
+def remove_member(chat_id, member_id):
+    user_id = caller()
+    if member_id.lower() == user_id:
+        services().groups.leave(user_id, chat_id)
+        return {}
+    return {"chat": services().groups.remove_members(user_id, chat_id, [member_id]).to_wire()}
 
 
 @route("/chats/{chat_id}")
@@ -133,3 +153,8 @@ def chat_messages(chat_id):
 @route("/chats/{chat_id}/receipts")
 def chat_receipts(chat_id):
     return services().receipts.cursors(caller(), chat_id)
+
+
+@app.on_sqs_message(queue=fanout_queue_name(), batch_size=10)
+def fan_out(event):
+    return services().fanout.run_batch(event.to_dict())

@@ -13,6 +13,7 @@ class Settings:
     messages_table: str
     user_pool_id: str
     user_pool_client_id: str
+    fanout_queue_url: str
     # Overrides for a stand-in of AWS (the local stack); on AWS both are derived.
     jwks_url: str | None = None
     connections_endpoint: str | None = None
@@ -20,6 +21,11 @@ class Settings:
     @property
     def token_issuer(self) -> str:
         return f"https://cognito-idp.{self.region}.amazonaws.com/{self.user_pool_id}"
+
+
+def fanout_queue_name() -> str:
+    """Read when the app is loaded (Chalice wires the SQS trigger at deploy time), so it has a default."""
+    return os.environ.get("FANOUT_QUEUE_NAME", "parley-dev-fanout")
 
 
 @cache
@@ -33,6 +39,7 @@ def settings() -> Settings:
         messages_table=env["MESSAGES_TABLE"],
         user_pool_id=env["USER_POOL_ID"],
         user_pool_client_id=env["USER_POOL_CLIENT_ID"],
+        fanout_queue_url=env["FANOUT_QUEUE_URL"],
         jwks_url=env.get("JWKS_URL") or None,
         connections_endpoint=env.get("CONNECTIONS_ENDPOINT") or None,
     )

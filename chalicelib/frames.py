@@ -66,7 +66,25 @@ class Sync(Frame):
     limit: Annotated[int, Field(ge=1, le=500)] = 100
 
 
-ClientFrame = Annotated[Union[CreateChat, Send, History, Heartbeat, Receipt, Sync], Field(discriminator="action")]
+class AddMembers(Frame):
+    action: Literal["add_members"]
+    chat_id: ChatId
+    user_ids: Annotated[list[UserId], Field(min_length=1, max_length=MAX_GROUP_MEMBERS)]
+
+
+class RemoveMembers(Frame):
+    action: Literal["remove_members"]
+    chat_id: ChatId
+    user_ids: Annotated[list[UserId], Field(min_length=1, max_length=MAX_GROUP_MEMBERS)]
+
+
+class Leave(Frame):
+    action: Literal["leave"]
+    chat_id: ChatId
+
+
+ClientFrame = Annotated[Union[CreateChat, Send, History, Heartbeat, Receipt, Sync, AddMembers, RemoveMembers, Leave],
+                        Field(discriminator="action")]
 
 
 @cache

@@ -5,8 +5,10 @@ import uuid
 from chalicelib import clock
 from chalicelib.access import chat_of_member
 from chalicelib.delivery import Delivery
+from chalicelib.fanout import Fanout
 from chalicelib.errors import BadRequest, NotFound
 from chalicelib.model import SEND_LEASE, Chat, Member, Message, direct_chat_id, epoch_from_iso, now_iso
+from chalicelib.observability import metrics
 from chalicelib.receipts import Receipts
 from chalicelib.storage import ChatStore, UserStore
 
@@ -23,10 +25,11 @@ def visible_after(member: Member) -> int:
 
 
 class Messaging:
-    def __init__(self, chats: ChatStore, users: UserStore, delivery: Delivery, receipts: Receipts):
+    def __init__(self, chats: ChatStore, users: UserStore, delivery: Delivery, fanout: Fanout, receipts: Receipts):
         self._chats = chats
         self._users = users
         self._delivery = delivery
+        self._fanout = fanout
         self._receipts = receipts
 
     def chat_of_member(self, user_id: str, chat_id: str) -> tuple[Chat, Member]:
@@ -64,11 +67,18 @@ class Messaging:
                         kind=kind, sent_at=now_iso(), text=text, reply_to=reply_to)
         message, stored_now = self._chats.append(chat, draft, client_msg_id)
         if stored_now:
-            self._delivery.to_users(chat.member_ids, {"type": "message", "message": message.to_wire()},
-                                    skip_connection_id=connection_id)
+            metrics.add_metric(name="MessagesSent", unit="Count", value=1)
+            self._fanout.to_members(chat, {"type": "message", "message": message.to_wire()}, connection_id)
             self._receipts.mark_own(chat, sender_id, message.seq)
         return {"type": "sent", "chat_id": chat.chat_id, "client_msg_id": client_msg_id, "seq": message.seq,
                 "message_id": message.message_id, "sent_at": message.sent_at}
+
+    def post_system(self, chat: Chat, event: dict, text: str) -> Message:
+        """Append a `system` message recording a change to the chat; answers it (not yet pushed)."""
+        draft = Message(chat_id=chat.chat_id, seq=0, message_id=uuid.uuid4().hex, sender_id="", kind="system",
+                        sent_at=now_iso(), text=text, event=event)
+        message, _ = self._chats.append(chat, draft, draft.message_id)
+        return message
 
     def history(self, user_id: str, chat_id: str, before: int | None, limit: int) -> dict:
         chat, member = self.chat_of_member(user_id, chat_id)

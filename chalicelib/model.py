@@ -107,11 +107,12 @@ class Message:
     text: str | None = None
     media_id: str | None = None
     reply_to: int | None = None
+    event: dict | None = None  # what a `system` message records: {"type", "by", "user_ids"}
 
     def to_wire(self) -> dict:
         wire = {"chat_id": self.chat_id, "seq": self.seq, "message_id": self.message_id,
                 "sender_id": self.sender_id, "kind": self.kind, "sent_at": self.sent_at}
-        for name in ("text", "reply_to"):
+        for name in ("text", "reply_to", "event"):
             if getattr(self, name) is not None:
                 wire[name] = getattr(self, name)
         return wire

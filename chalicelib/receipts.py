@@ -19,13 +19,26 @@ def floor_of(counts: dict[int, int]) -> int:
     return min((cursor for cursor, count in counts.items() if count > 0), default=0)
 
 
-def floor_before(counts_after: dict[int, int], old: int | None, new: int | None) -> int:
+def floor_without(counts: dict[int, int], cursor: int) -> int:
+    """The lowest cursor of the other members, when one member stands at `cursor`."""
+    return floor_of({**counts, cursor: counts.get(cursor, 0) - 1})
+
+
+def floor_before(counts_after: dict[int, int], changes: dict[int, int]) -> int:
     counts = dict(counts_after)
-    if new is not None:
-        counts[new] = counts.get(new, 0) - 1
-    if old is not None:
-        counts[old] = counts.get(old, 0) + 1
+    for cursor, delta in changes.items():
+        counts[cursor] = counts.get(cursor, 0) - delta
     return floor_of(counts)
+
+
+def move(old: int | None, new: int | None) -> dict[int, int]:
+    """The count changes of one member moving from `old` to `new` (None: arriving, or leaving)."""
+    changes: dict[int, int] = {}
+    if old is not None:
+        changes[old] = changes.get(old, 0) - 1
+    if new is not None:
+        changes[new] = changes.get(new, 0) + 1
+    return changes
 
 
 class Receipts:
@@ -48,32 +61,32 @@ class Receipts:
         self._advance(chat, sender_id, "read", seq)
 
     def _advance(self, chat: Chat, user_id: str, status: str, seq: int) -> None:
-        moves = self._chats.raise_cursors(chat.chat_id, user_id, status, seq)
-        if moves:
-            self.shift(chat, user_id, moves)
+        moved = self._chats.raise_cursors(chat.chat_id, user_id, status, seq)
+        if moved:
+            self.shift(chat, {name: move(old, new) for name, (old, new) in moved.items()},
+                       actor_id=user_id, actor_cursor=seq)
 
-    def shift(self, chat: Chat, actor_id: str | None, moves: dict[str, tuple[int | None, int | None]]) -> None:
-        """Apply cursor moves (None: a member arrives or leaves) and tell senders whose messages got covered."""
-        counts = self._chats.shift_cursor_counts(chat.chat_id, moves)
+    def shift(self, chat: Chat, changes: dict[str, dict[int, int]], actor_id: str | None = None,
+              actor_cursor: int | None = None) -> None:
+        """Apply members' cursor count changes and tell the senders whose messages got covered for everyone."""
+        counts = self._chats.shift_cursor_counts(chat.chat_id, changes)
         covered = {}
-        for status, (old, new) in moves.items():
-            before, after = floor_before(counts[status], old, new), floor_of(counts[status])
+        for status, status_changes in changes.items():
+            before, after = floor_before(counts[status], status_changes), floor_of(counts[status])
             if after > before:
                 covered[status] = (before, after)
         highest_status: dict[str, str] = {}
         for status in STATUSES:  # read overwrites delivered: each sender hears once, of the highest status
             if status in covered:
-                for sender in self._chats.senders_between(chat.chat_id, *covered[status]) - {actor_id}:
+                for sender in self._chats.senders_between(chat.chat_id, *covered[status]) - {actor_id, ""}:
                     highest_status[sender] = status
-        for status in STATUSES:
-            senders = [sender for sender, reached in highest_status.items() if reached == status]
-            if senders:
-                frame = self._receipt(chat, actor_id, status, covered[status][1], moves[status][1])
-                self._delivery.to_users(senders, frame)
-
-    @staticmethod
-    def _receipt(chat: Chat, actor_id: str | None, status: str, floor: int, actor_cursor: int | None) -> dict:
-        if chat.kind == "direct" and actor_id and actor_cursor:
-            return {"type": "receipt", "chat_id": chat.chat_id, "user_id": actor_id, "status": status,
-                    "seq": actor_cursor}
-        return {"type": "receipt", "chat_id": chat.chat_id, "status": status, "seq": floor}
+        receipts: dict[tuple, list[str]] = {}
+        for sender, status in highest_status.items():
+            if chat.kind == "direct":
+                frame = (("user_id", actor_id), ("status", status), ("seq", actor_cursor))
+            else:  # the lowest cursor among the members other than this sender
+                sender_cursor = getattr(chat.member(sender), f"{status}_seq", 0) if chat.member(sender) else 0
+                frame = (("status", status), ("seq", floor_without(counts[status], sender_cursor)))
+            receipts.setdefault(frame, []).append(sender)
+        for frame, senders in receipts.items():
+            self._delivery.to_users(senders, {"type": "receipt", "chat_id": chat.chat_id, **dict(frame)})

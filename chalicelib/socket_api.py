@@ -1,8 +1,6 @@
 """The WebSocket API: the handshake, the frames of a live socket, and its end."""
-from urllib.parse import unquote
-
 from chalicelib import clock, frames
-from chalicelib.errors import BadRequest, ParleyError
+from chalicelib.errors import ParleyError
 from chalicelib.model import Connection, iso_from_epoch
 from chalicelib.observability import logger, metrics
 from chalicelib.services import Services
@@ -29,11 +27,14 @@ class SocketApi:
             frames.Heartbeat: self._heartbeat,
             frames.Receipt: self._receipt,
             frames.Sync: self._sync,
+            frames.AddMembers: self._add_members,
+            frames.RemoveMembers: self._remove_members,
+            frames.Leave: self._leave,
         }
 
     def connect(self, connection_id: str, query: dict[str, str], api_id: str, stage: str) -> int:
         """Admit the socket (HTTP 200) or refuse it at the handshake (400/401)."""
-        device = unquote(query.get("device") or "default")
+        device = query.get("device") or "default"
         if len(device) > MAX_DEVICE_ID:
             return 400
         try:
@@ -87,10 +88,21 @@ class SocketApi:
         return self._owners[connection_id]
 
     def _create_chat(self, connection: Connection, frame: frames.CreateChat) -> list[dict]:
-        if frame.kind != "direct":
-            raise BadRequest("group chats are not enabled on this stage")
-        chat = self._services.messaging.create_direct(connection.user_id, frame.user_id)
+        chat = self._services.create_chat(connection.user_id, frame.kind, frame.user_id, frame.name,
+                                          list(frame.members or []))
         return [{"type": "chat", "chat": chat.to_wire()}]
+
+    def _add_members(self, connection: Connection, frame: frames.AddMembers) -> list[dict]:
+        chat = self._services.groups.add_members(connection.user_id, frame.chat_id, list(frame.user_ids))
+        return [{"type": "chat", "chat": chat.to_wire()}]
+
+    def _remove_members(self, connection: Connection, frame: frames.RemoveMembers) -> list[dict]:
+        chat = self._services.groups.remove_members(connection.user_id, frame.chat_id, list(frame.user_ids))
+        return [{"type": "chat", "chat": chat.to_wire()}]
+
+    def _leave(self, connection: Connection, frame: frames.Leave) -> list[dict]:
+        self._services.groups.leave(connection.user_id, frame.chat_id)
+        return [{"type": "ok"}]
 
     def _send(self, connection: Connection, frame: frames.Send) -> list[dict]:
         sent = self._services.messaging.send(connection.user_id, frame.chat_id, frame.client_msg_id, frame.kind,

@@ -34,6 +34,7 @@ class Triggers:
         self._invoke = invoke
         self._sqs = sqs
         self._offset = 0.0
+        self._failures: dict[str, int] = {}  # handler name -> invocations still to crash
         self._tasks: list[asyncio.Task] = []
         self._schedules = {source.name: source for source in app_module.app.event_sources
                            if isinstance(source, ScheduledEventConfig)}
@@ -43,6 +44,7 @@ class Triggers:
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/_devstack/schedules/{name}", self._run_schedule_now)
         app.router.add_post("/_devstack/clock", self._advance_clock)
+        app.router.add_post("/_devstack/faults/{name}", self._crash_next)
         app.on_startup.append(self._start)
         app.on_cleanup.append(self._stop)
 
@@ -70,6 +72,9 @@ class Triggers:
                                   "md5OfBody": m["MD5OfBody"], "eventSource": "aws:sqs",
                                   "eventSourceARN": queue_arn, "awsRegion": "us-east-1"} for m in messages]}
             try:
+                if self._failures.get(source.name, 0) > 0:
+                    self._failures[source.name] -= 1
+                    raise RuntimeError(f"injected crash of {source.name}")
                 result = await self._invoke(source.name, event)
                 failed = {item["itemIdentifier"] for item in (result or {}).get("batchItemFailures", [])}
             except Exception:
@@ -97,6 +102,11 @@ class Triggers:
         if source is None:
             return web.json_response({"message": "no such schedule"}, status=404)
         await self._run(source)
+        return web.Response(status=204)
+
+    async def _crash_next(self, request: web.Request) -> web.Response:
+        """Make the next N invocations of an SQS consumer crash before it runs (as a dead container would)."""
+        self._failures[request.match_info["name"]] = int((await request.json())["count"])
         return web.Response(status=204)
 
     async def _advance_clock(self, request: web.Request) -> web.Response:

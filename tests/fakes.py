@@ -4,7 +4,7 @@ from dataclasses import replace
 from typing import Iterable
 
 from chalicelib import clock
-from chalicelib.model import CONNECTION_LIFETIME, Chat, ChatHead, Connection, Membership, Message, now_iso
+from chalicelib.model import CONNECTION_LIFETIME, Chat, ChatHead, Connection, Member, Membership, Message, now_iso
 
 
 class InMemoryUserStore:
@@ -53,6 +53,18 @@ class InMemoryChatStore:
     def get(self, chat_id: str) -> Chat | None:
         return copy.deepcopy(self.chats.get(chat_id))
 
+    def reserve_seats(self, chat_id: str, count: int, limit: int) -> bool:
+        return len(self.chats[chat_id].members) + count <= limit
+
+    def add_members(self, chat_id: str, members: list[Member]) -> None:
+        self.chats[chat_id].members.extend(copy.deepcopy(members))
+
+    def remove_members(self, chat_id: str, user_ids: list[str]) -> None:
+        self.chats[chat_id].members = [m for m in self.chats[chat_id].members if m.user_id not in user_ids]
+
+    def set_role(self, chat_id: str, user_id: str, role: str) -> None:
+        self.chats[chat_id].member(user_id).role = role
+
     def memberships(self, user_id: str) -> list[Membership]:
         return [Membership(chat.chat_id, m.joined_seq, m.delivered_seq, m.read_seq)
                 for chat in self.chats.values() for m in chat.members if m.user_id == user_id]
@@ -94,14 +106,12 @@ class InMemoryChatStore:
         member.delivered_seq, member.read_seq = moves["delivered"][1], moves.get("read", (0, member.read_seq))[1]
         return {name: move for name, move in moves.items() if move[0] != move[1]}
 
-    def shift_cursor_counts(self, chat_id: str, moves: dict[str, tuple[int | None, int | None]]):
-        for status, (old, new) in moves.items():
+    def shift_cursor_counts(self, chat_id: str, deltas: dict[str, dict[int, int]]) -> dict[str, dict[int, int]]:
+        for status, changes in deltas.items():
             counts = self.counts[chat_id][status]
-            if new is not None:
-                counts[new] = counts.get(new, 0) + 1
-            if old is not None:
-                counts[old] -= 1
-        return {status: {c: n for c, n in self.counts[chat_id][status].items() if n > 0} for status in moves}
+            for cursor, delta in changes.items():
+                counts[cursor] = counts.get(cursor, 0) + delta
+        return {status: {c: n for c, n in self.counts[chat_id][status].items() if n > 0} for status in deltas}
 
 
 class RecordingPusher:
@@ -119,3 +129,13 @@ class RecordingPusher:
 
     def of_type(self, connection_id: str, kind: str) -> list[dict]:
         return [frame for frame in self.frames.get(connection_id, []) if frame["type"] == kind]
+
+
+class RecordingQueue:
+    """Keeps fan-out tasks until a test runs them, as the SQS consumer would."""
+
+    def __init__(self):
+        self.tasks: list[dict] = []
+
+    def enqueue(self, tasks: list[dict]) -> None:
+        self.tasks.extend(tasks)

@@ -1,7 +1,7 @@
 """What the logic needs of storage. `dynamodb.py` implements it on AWS; the tests keep an in-memory twin."""
 from typing import Iterable, Protocol
 
-from chalicelib.model import Chat, ChatHead, Connection, Membership, Message
+from chalicelib.model import Chat, ChatHead, Connection, Member, Membership, Message
 
 
 class UserStore(Protocol):
@@ -27,6 +27,16 @@ class ChatStore(Protocol):
 
     def get(self, chat_id: str) -> Chat | None:
         """The chat with its members and its `last_seq`, read consistently."""
+
+    def reserve_seats(self, chat_id: str, count: int, limit: int) -> bool:
+        """Count `count` more members in, unless that would pass `limit` (then False)."""
+
+    def add_members(self, chat_id: str, members: list[Member]) -> None:
+        """Store members whose seats are reserved."""
+
+    def remove_members(self, chat_id: str, user_ids: list[str]) -> None: ...
+
+    def set_role(self, chat_id: str, user_id: str, role: str) -> None: ...
 
     def memberships(self, user_id: str) -> list[Membership]: ...
 
@@ -56,8 +66,8 @@ class ChatStore(Protocol):
         Answers what moved, as status -> (old, new); empty if nothing did.
         """
 
-    def shift_cursor_counts(self, chat_id: str, moves: dict[str, tuple[int, int]]) -> dict[str, dict[int, int]]:
-        """Move one member's count from one cursor value to another, per status, atomically.
+    def shift_cursor_counts(self, chat_id: str, deltas: dict[str, dict[int, int]]) -> dict[str, dict[int, int]]:
+        """Add `deltas` (status -> cursor value -> change in members standing there) atomically.
 
-        `moves` maps a status to (old, new); answers each status' counts per cursor value after the move.
+        Answers, per status in `deltas`, the positive counts per cursor value after the change.
         """

@@ -71,13 +71,13 @@ def _message_from_item(item: dict) -> Message:
     return Message(chat_id=item["chat_id"], seq=int(item["seq"]), message_id=item["message_id"],
                    sender_id=item["sender_id"], kind=item["kind"], sent_at=item["sent_at"],
                    text=item.get("text"), media_id=item.get("media_id"),
-                   reply_to=_int(item["reply_to"]) if "reply_to" in item else None)
+                   reply_to=_int(item["reply_to"]) if "reply_to" in item else None, event=item.get("event"))
 
 
 def _message_item(message: Message) -> dict:
     item = {"chat_id": message.chat_id, "seq": message.seq, "message_id": message.message_id,
             "sender_id": message.sender_id, "kind": message.kind, "sent_at": message.sent_at}
-    for name in ("text", "media_id", "reply_to"):
+    for name in ("text", "media_id", "reply_to", "event"):
         if getattr(message, name) is not None:
             item[name] = getattr(message, name)
     return item
@@ -171,7 +171,7 @@ class DynamoChatStore:
     def create(self, chat: Chat) -> tuple[Chat, bool]:
         members = [m.user_id for m in chat.members]
         meta = {"chat_id": chat.chat_id, "sk": META, "kind": chat.kind, "created_at": chat.created_at,
-                "last_seq": chat.last_seq}
+                "last_seq": chat.last_seq, "member_count": len(members)}
         if chat.name is not None:
             meta["name"] = chat.name
         receipts = {"chat_id": chat.chat_id, "sk": RECEIPTS,
@@ -179,15 +179,43 @@ class DynamoChatStore:
         actions = [{"Put": {"TableName": self._chats_name, "Item": meta,
                             "ConditionExpression": "attribute_not_exists(chat_id)"}},
                    {"Put": {"TableName": self._chats_name, "Item": receipts}}]
-        actions += [{"Put": {"TableName": self._chats_name, "Item": self._member_item(chat.chat_id, m)}}
-                    for m in chat.members]
         try:
             self._client.transact_write_items(TransactItems=actions)
         except self._client.exceptions.TransactionCanceledException as error:
             if error.response["CancellationReasons"][0]["Code"] != "ConditionalCheckFailed":
                 raise
             return self.get(chat.chat_id), False
+        self._put_members(chat.chat_id, chat.members)
         return chat, True
+
+    def _put_members(self, chat_id: str, members: list[Member]) -> None:
+        with self._chats.batch_writer() as batch:  # 25 items a request, unprocessed ones retried
+            for member in members:
+                batch.put_item(Item=self._member_item(chat_id, member))
+
+    def reserve_seats(self, chat_id: str, count: int, limit: int) -> bool:
+        try:
+            self._chats.update_item(Key={"chat_id": chat_id, "sk": META}, UpdateExpression="ADD member_count :count",
+                                    ConditionExpression="member_count <= :room",
+                                    ExpressionAttributeValues={":count": count, ":room": limit - count})
+            return True
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+
+    def add_members(self, chat_id: str, members: list[Member]) -> None:
+        self._put_members(chat_id, members)
+
+    def remove_members(self, chat_id: str, user_ids: list[str]) -> None:
+        with self._chats.batch_writer() as batch:
+            for user_id in user_ids:
+                batch.delete_item(Key={"chat_id": chat_id, "sk": _member_sk(user_id)})
+        self._chats.update_item(Key={"chat_id": chat_id, "sk": META}, UpdateExpression="ADD member_count :count",
+                                ExpressionAttributeValues={":count": -len(user_ids)})
+
+    def set_role(self, chat_id: str, user_id: str, role: str) -> None:
+        self._chats.update_item(Key={"chat_id": chat_id, "sk": _member_sk(user_id)}, UpdateExpression="SET #role = :role",
+                                ConditionExpression="attribute_exists(sk)", ExpressionAttributeNames={"#role": "role"},
+                                ExpressionAttributeValues={":role": role})
 
     @staticmethod
     def _member_item(chat_id: str, member: Member) -> dict:
@@ -326,25 +354,22 @@ class DynamoChatStore:
             return {name: (before[name], seq) for name in moved}
         return {}
 
-    def shift_cursor_counts(self, chat_id: str,
-                            moves: dict[str, tuple[int | None, int | None]]) -> dict[str, dict[int, int]]:
-        updates, names, values = [], {}, {":zero": 0, ":one": 1}
-        for index, (status, (old, new)) in enumerate(moves.items()):
-            names[f"#s{index}"] = status
-            if new is not None:
-                names[f"#n{index}"] = str(new)
-                updates.append(f"#s{index}.#n{index} = if_not_exists(#s{index}.#n{index}, :zero) + :one")
-            if old is not None:
-                names[f"#o{index}"] = str(old)
-                # if_not_exists: concurrent moves of one member may land out of order, leaving a -1 a moment
-                updates.append(f"#s{index}.#o{index} = if_not_exists(#s{index}.#o{index}, :zero) - :one")
+    def shift_cursor_counts(self, chat_id: str, deltas: dict[str, dict[int, int]]) -> dict[str, dict[int, int]]:
+        updates, names, values = [], {}, {":zero": 0}
+        for s_index, (status, changes) in enumerate(deltas.items()):
+            names[f"#s{s_index}"] = status
+            for c_index, (cursor, delta) in enumerate(changes.items()):
+                path, value = f"#s{s_index}.#c{s_index}_{c_index}", f":d{s_index}_{c_index}"
+                names[f"#c{s_index}_{c_index}"], values[value] = str(cursor), delta
+                # if_not_exists even when leaving: one member's moves may land out of order, leaving -1 a moment
+                updates.append(f"{path} = if_not_exists({path}, :zero) + {value}")
         item = self._chats.update_item(Key={"chat_id": chat_id, "sk": RECEIPTS},
                                        UpdateExpression="SET " + ", ".join(updates),
                                        ExpressionAttributeNames=names, ExpressionAttributeValues=values,
                                        ReturnValues="ALL_NEW")["Attributes"]
-        if sum(int(count) == 0 for status in moves for count in item.get(status, {}).values()) > EMPTY_COUNTS_KEPT:
+        if sum(int(count) == 0 for status in deltas for count in item.get(status, {}).values()) > EMPTY_COUNTS_KEPT:
             self._forget_empty_counts(chat_id, item)
-        return {status: _counts(item, status) for status in moves}
+        return {status: _counts(item, status) for status in deltas}
 
     def _forget_empty_counts(self, chat_id: str, item: dict) -> None:
         """Drop cursor values nobody stands at any more, so the receipts item stays small."""

@@ -113,7 +113,7 @@ class Socket:
 
     @classmethod
     async def open(cls, url: str) -> "Socket":
-        return cls(await websockets.connect(url, max_size=2 ** 20))
+        return cls(await websockets.connect(url, max_size=2 ** 20, open_timeout=60))
 
     async def _read(self):
         try:

@@ -9,8 +9,8 @@ from tests import tokens
 from tests.e2e.support import Socket, http
 
 
-def run(scenario):
-    return asyncio.run(asyncio.wait_for(scenario, 120))
+def run(scenario, timeout: float = 120):
+    return asyncio.run(asyncio.wait_for(scenario, timeout))
 
 
 def direct_chat(alice, bob) -> str:

@@ -4,7 +4,7 @@ import pytest
 
 from chalicelib.model import Connection
 from chalicelib.services import build
-from tests.fakes import InMemoryChatStore, InMemoryUserStore, RecordingPusher
+from tests.fakes import InMemoryChatStore, InMemoryUserStore, RecordingPusher, RecordingQueue
 
 
 class World:
@@ -13,8 +13,9 @@ class World:
 
     def __init__(self):
         self.pusher = RecordingPusher()
+        self.queue = RecordingQueue()
         self.services = build(users=InMemoryUserStore(), chats=InMemoryChatStore(), pusher=self.pusher,
-                              tokens=None, accounts=None)
+                              tokens=None, accounts=None, fanout_queue=self.queue)
 
     def users(self, *names: str) -> None:
         for name in names:

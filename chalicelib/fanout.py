@@ -1,0 +1,67 @@
+"""Getting a chat's frames to its members: straight from the sending Lambda for small chats, through a queue
+for large groups, so that a `send` returns at once whatever the group's size.
+
+Above the threshold, the members are split into tasks of RECIPIENTS_PER_TASK users; an SQS consumer turns
+each task into one BatchGetItem of sockets and parallel pushes. A task fails (and SQS redelivers it) only
+before it pushes anything, since a push that fails is logged and left to `sync`, never raised.
+"""
+import json
+from typing import Protocol
+
+from chalicelib.delivery import Delivery
+from chalicelib.model import Chat
+from chalicelib.observability import metrics
+
+FANOUT_THRESHOLD = 100  # members
+RECIPIENTS_PER_TASK = 100  # one BatchGetItem of sockets per task
+
+
+class FanoutQueue(Protocol):
+    def enqueue(self, tasks: list[dict]) -> None: ...
+
+
+class SqsFanoutQueue:
+    BATCH = 10  # SendMessageBatch's limit
+
+    def __init__(self, sqs, queue_url: str):
+        self._sqs = sqs
+        self._url = queue_url
+
+    def enqueue(self, tasks: list[dict]) -> None:
+        for start in range(0, len(tasks), self.BATCH):
+            entries = [{"Id": str(i), "MessageBody": json.dumps(task, separators=(",", ":"))}
+                       for i, task in enumerate(tasks[start:start + self.BATCH])]
+            for _ in range(3):
+                failed = {f["Id"] for f in self._sqs.send_message_batch(QueueUrl=self._url,
+                                                                         Entries=entries).get("Failed", [])}
+                entries = [entry for entry in entries if entry["Id"] in failed]
+                if not entries:
+                    break
+            else:
+                raise RuntimeError(f"SQS refused {len(entries)} fan-out tasks")
+
+
+class Fanout:
+    def __init__(self, delivery: Delivery, queue: FanoutQueue | None, threshold: int = FANOUT_THRESHOLD):
+        self._delivery = delivery
+        self._queue = queue
+        self._threshold = threshold
+
+    def to_members(self, chat: Chat, frame: dict, skip_connection_id: str | None = None) -> None:
+        user_ids = chat.member_ids
+        metrics.add_metric(name="FanoutMembers", unit="Count", value=len(user_ids))
+        if self._queue is None or len(user_ids) <= self._threshold:
+            self._delivery.to_users(user_ids, frame, skip_connection_id)
+            return
+        self._queue.enqueue([{"user_ids": user_ids[start:start + RECIPIENTS_PER_TASK], "frame": frame,
+                              "skip_connection_id": skip_connection_id}
+                             for start in range(0, len(user_ids), RECIPIENTS_PER_TASK)])
+
+    def run(self, task: dict) -> None:
+        self._delivery.to_users(task["user_ids"], task["frame"], task.get("skip_connection_id"))
+
+    def run_batch(self, event: dict) -> dict:
+        """An SQS batch of tasks; answers the failed ones as `batchItemFailures` for redelivery."""
+        from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+        return process_partial_response(event=event, processor=BatchProcessor(event_type=EventType.SQS),
+                                        record_handler=lambda record: self.run(json.loads(record.body)))
