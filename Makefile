@@ -17,6 +17,7 @@ run: $(INSTALLED)
 	$(BIN)/python -m devstack --port $(PORT)
 
 test: $(INSTALLED)
+	cd sdk && ../$(BIN)/python -m pytest
 	$(BIN)/python -m pytest
 
 bench: $(INSTALLED)

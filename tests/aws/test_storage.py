@@ -62,9 +62,10 @@ def test_append_is_gap_free_and_idempotent_under_concurrency(stores):
 def test_cursor_counts_move_atomically(stores):
     _, chats = stores
     chat, _ = chats.create(Chat("g", "group", "t", name="g", members=[Member("a"), Member("b"), Member("c")]))
-    assert chats.shift_cursor_counts("g", {"read": (0, 4)}) == {"read": {0: 2, 4: 1}}
-    assert chats.shift_cursor_counts("g", {"read": (0, 4), "delivered": (0, 2)}) == \
+    assert chats.shift_cursor_counts("g", {"read": {0: -1, 4: 1}}) == {"read": {0: 2, 4: 1}}
+    assert chats.shift_cursor_counts("g", {"read": {0: -1, 4: 1}, "delivered": {0: -1, 2: 1}}) == \
         {"read": {0: 1, 4: 2}, "delivered": {0: 2, 2: 1}}
+    assert chats.shift_cursor_counts("g", {"read": {9: -1}}) == {"read": {0: 1, 4: 2}}  # -1 until its +1 lands
     assert chats.raise_cursors("g", "a", "delivered", 3) == {"delivered": (0, 3)}
     assert chats.raise_cursors("g", "a", "read", 2) == {"read": (0, 2)}
     assert chats.raise_cursors("g", "a", "read", 5) == {"delivered": (3, 5), "read": (2, 5)}

@@ -1,0 +1,224 @@
+"""The ``parley`` command line."""
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import json
+import logging
+import mimetypes
+import sys
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import asdict
+from typing import TextIO
+
+import aiohttp
+
+from .client import ParleyClient, Tokens
+from .config import load_config, save_config
+from .cursors import ChatCursors
+from .errors import ParleyError
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+
+
+class UsageError(Exception):
+    """A command that cannot run as asked: exit status 2, like argparse's own usage errors."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    with _sdk_log_on_stderr():
+        try:
+            asyncio.run(args.run(args))
+        except KeyboardInterrupt:
+            return 130
+        except UsageError as error:
+            print(f"parley {args.command_name}: {error}", file=sys.stderr)
+            return 2
+        except (ParleyError, aiohttp.ClientError, OSError) as error:
+            print(f"parley: {error}", file=sys.stderr)
+            return 1
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="parley", description="Chat on a Parley server from the terminal.")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    def command(name: str, run, summary: str) -> argparse.ArgumentParser:
+        subparser = commands.add_parser(name, help=summary, description=summary)
+        subparser.set_defaults(run=run, command_name=name)
+        return subparser
+
+    for name, run, summary in (
+        ("signup", _signup, "create an account, then log in as it"),
+        ("login", _login, "log in and remember the tokens"),
+    ):
+        account = command(name, run, summary)
+        account.add_argument("username")
+        account.add_argument("--password", help="prompted for when not given")
+        account.add_argument(
+            "--url", default=DEFAULT_URL, help="the server's root URL (default: %(default)s)"
+        )
+        account.add_argument("--rest-url", help="the REST stage URL, on AWS (instead of --url)")
+        account.add_argument("--ws-url", help="the WebSocket stage URL, on AWS (instead of --url)")
+
+    command("chats", _chats, "list your chats")
+
+    send = command("send", _send, "send a text message")
+    send.add_argument("chat_id", nargs="?", metavar="CHAT_ID")
+    send.add_argument("text", metavar="TEXT")
+    send.add_argument("--to", metavar="USER", help="to the direct chat with USER (instead of CHAT_ID)")
+
+    tail = command("tail", _tail, "print messages and events as they arrive")
+    tail.add_argument("chat_id", nargs="?", metavar="CHAT_ID", help="only this chat's")
+    tail.add_argument(
+        "-n", "--lines", type=int, default=10, help="earlier messages to show per chat (default: 10)"
+    )
+
+    upload = command("upload", _upload, "upload a file and send it as a message")
+    upload.add_argument("chat_id", metavar="CHAT_ID")
+    upload.add_argument("file", metavar="FILE")
+    upload.add_argument("--type", help="its content type (default: guessed from the file name)")
+    return parser
+
+
+@contextlib.contextmanager
+def _sdk_log_on_stderr() -> Iterator[None]:
+    """Let the SDK's notices (reconnecting, giving up) reach stderr while a command runs."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("parley: %(message)s"))
+    sdk_log = logging.getLogger("parley_sdk")
+    level = sdk_log.level
+    sdk_log.addHandler(handler)
+    sdk_log.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        sdk_log.removeHandler(handler)
+        sdk_log.setLevel(level)
+
+
+async def _signup(args: argparse.Namespace) -> None:
+    password = args.password or _ask_password(confirm=True)
+    async with _client_for(args) as client:
+        await client.signup(args.username, password)
+        await _log_in(client, args.username, password)
+
+
+async def _login(args: argparse.Namespace) -> None:
+    password = args.password or _ask_password(confirm=False)
+    async with _client_for(args) as client:
+        await _log_in(client, args.username, password)
+
+
+def _ask_password(confirm: bool) -> str:
+    password = getpass.getpass("Password: ")
+    if confirm and getpass.getpass("Again: ") != password:
+        raise UsageError("the passwords differ")
+    return password
+
+
+def _client_for(args: argparse.Namespace) -> ParleyClient:
+    return ParleyClient(args.url, rest_url=args.rest_url, ws_url=args.ws_url)
+
+
+async def _log_in(client: ParleyClient, username: str, password: str) -> None:
+    user_id = await client.login(username, password)
+    save_config({"rest_url": client.rest_url, "ws_url": client.ws_url, "tokens": asdict(client.tokens)})
+    print(f"logged in as {user_id}")
+
+
+@contextlib.asynccontextmanager
+async def _logged_in() -> AsyncIterator[ParleyClient]:
+    """A client for the saved login; tokens it refreshed on the way are saved back."""
+    config = load_config()
+    if "tokens" not in config:
+        raise UsageError("not logged in: run `parley login USER` first")
+    tokens = Tokens(**config["tokens"])
+    client = ParleyClient(rest_url=config["rest_url"], ws_url=config["ws_url"], tokens=tokens)
+    try:
+        yield client
+    finally:
+        await client.close()
+        if client.tokens != tokens:
+            save_config({**config, "tokens": asdict(client.tokens)})
+
+
+async def _chats(args: argparse.Namespace) -> None:
+    async with _logged_in() as client:
+        for chat in await client.chats():
+            title = chat.get("name") or ", ".join(member["user_id"] for member in chat["members"])
+            print(f"{chat['chat_id']}\t{chat['kind']}\t{title}\t{chat['last_seq']} messages")
+
+
+async def _send(args: argparse.Namespace) -> None:
+    if (args.chat_id is None) == (args.to is None):
+        raise UsageError("give either CHAT_ID or --to USER")
+    async with _logged_in() as client:
+        await client.connect()
+        chat_id = args.chat_id or (await client.create_direct(args.to))["chat_id"]
+        sent = await client.send_text(chat_id, args.text)
+        print(f"sent {chat_id} #{sent['seq']}")
+
+
+async def _tail(args: argparse.Namespace) -> None:
+    async with _logged_in() as client:
+        chats = await client.chats()
+        client.cursors = ChatCursors(
+            {chat["chat_id"]: max(0, chat["last_seq"] - args.lines) for chat in chats}
+        )
+        await client.connect()
+        async for event in client.events():
+            if args.chat_id in (None, _chat_of(event)):
+                print(_describe(event), flush=True)
+
+
+def _chat_of(event: dict) -> str | None:
+    if event["type"] in ("message", "chat"):
+        return event[event["type"]]["chat_id"]
+    return event.get("chat_id")
+
+
+def _describe(event: dict) -> str:
+    if event["type"] != "message":
+        details = {key: value for key, value in event.items() if key != "type"}
+        return f"* {event['type']} {json.dumps(details)}"
+    message = event["message"]
+    body = message.get("text", "")
+    if "media" in message:
+        media = message["media"]
+        body = f"<{message['kind']}: {media.get('filename', media['media_id'])}> {body}".rstrip()
+    return f"[{message['chat_id']} #{message['seq']} {message['sent_at']}] {message['sender_id']}: {body}"
+
+
+async def _upload(args: argparse.Namespace) -> None:
+    content_type = args.type or mimetypes.guess_type(args.file)[0] or "application/octet-stream"
+    kind = next((kind for kind in ("image", "video") if content_type.startswith(f"{kind}/")), "file")
+    async with _logged_in() as client:
+        await client.connect()
+        progress_bar = ProgressBar(sys.stderr)
+        media_id = await client.upload(args.chat_id, args.file, content_type, progress=progress_bar)
+        progress_bar.finish()
+        sent = await client.send_media(args.chat_id, media_id, kind)
+        print(f"sent {args.chat_id} #{sent['seq']} ({kind} {media_id})")
+
+
+class ProgressBar:
+    """``[###############...............]  50%  1.2 of 2.4 MB``, redrawn in place."""
+
+    WIDTH = 30
+
+    def __init__(self, stream: TextIO):
+        self._stream = stream
+
+    def __call__(self, sent: int, total: int) -> None:
+        filled = self.WIDTH * sent // total if total else self.WIDTH
+        percent = 100 * sent // total if total else 100
+        bar = "#" * filled + "." * (self.WIDTH - filled)
+        self._stream.write(f"\r[{bar}] {percent:3d}%  {sent / 1e6:.1f} of {total / 1e6:.1f} MB")
+        self._stream.flush()
+
+    def finish(self) -> None:
+        self._stream.write("\n")

@@ -1,0 +1,428 @@
+"""``ParleyClient``: the REST API, the WebSocket actions and an ordered, deduplicated event stream."""
+
+import asyncio
+import io
+import json
+import os
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+import aiohttp
+
+from .cursors import ChatCursors, Gap
+from .errors import ParleyError
+from .socket import CONNECTED, ReconnectingSocket
+from .upload import ProgressCallback, post_presigned
+
+HISTORY_PAGE = 100
+"""The largest ``limit`` the server accepts for ``history``."""
+
+TOKEN_REFRESH_MARGIN = 60.0
+"""Seconds before expiry at which the id token is refreshed, so no request goes out with a stale one."""
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """The login a client keeps (``client.tokens``); save it to build a logged-in client later."""
+
+    user_id: str
+    id_token: str
+    refresh_token: str
+    expires_at: float
+    """Unix time at which ``id_token`` expires."""
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    messages: dict[str, list[dict]]
+    """Per chat id, the messages after its cursor, ascending."""
+    chats: list[dict]
+    """The ``synced`` frame's chats, each with ``chat_id``, ``last_seq``, ``limited``, ..."""
+
+
+class ParleyClient:
+    """A Parley user: REST calls, and after ``connect()`` the WebSocket actions and ``events()``.
+
+    ``base_url`` is the local stack's root (``http://127.0.0.1:8000``): REST is ``base_url/api`` and the
+    WebSocket ``ws://.../ws``. On AWS, give ``rest_url`` and ``ws_url`` (the two stage URLs) instead.
+    Replies are the contract's objects as plain dicts, without ``type`` and ``req``.
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        rest_url: str | None = None,
+        ws_url: str | None = None,
+        tokens: Tokens | None = None,
+        cursors: Mapping[str, int] | None = None,
+        request_timeout: float = 30.0,
+        heartbeat_interval: float = 30.0,
+        max_backoff: float = 30.0,
+    ):
+        if base_url is not None:
+            base_url = base_url.rstrip("/")
+            rest_url = rest_url or f"{base_url}/api"
+            ws_url = ws_url or re.sub(r"^http", "ws", base_url) + "/ws"
+        if rest_url is None or ws_url is None:
+            raise ValueError("give base_url, or both rest_url and ws_url")
+        self.rest_url = rest_url.rstrip("/")
+        self.ws_url = ws_url
+        self.tokens = tokens
+        self.cursors = ChatCursors(cursors)
+        """Where ``events()`` is in each chat; seed it through ``cursors=`` to resume from saved ones."""
+        self._request_timeout = request_timeout
+        self._heartbeat_interval = heartbeat_interval
+        self._max_backoff = max_backoff
+        self._http: aiohttp.ClientSession | None = None
+        self._refreshing = asyncio.Lock()
+        self._socket: ReconnectingSocket | None = None
+
+    async def __aenter__(self) -> "ParleyClient":
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the WebSocket (``events()`` then ends) and the HTTP session."""
+        if self._socket is not None:
+            await self._socket.close()
+            self._socket = None
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+
+    @property
+    def user_id(self) -> str | None:
+        return self.tokens.user_id if self.tokens else None
+
+    # Identity
+
+    async def signup(self, username: str, password: str) -> str:
+        """Create an account; returns its user_id. Does not log in."""
+        reply = await self._rest(
+            "POST", "/auth/signup", {"username": username, "password": password}, authorized=False
+        )
+        return reply["user_id"]
+
+    async def login(self, username: str, password: str) -> str:
+        """Log in and keep the tokens (see ``tokens``); returns the user_id."""
+        reply = await self._rest(
+            "POST", "/auth/login", {"username": username, "password": password}, authorized=False
+        )
+        self.tokens = Tokens(
+            user_id=reply["user_id"],
+            id_token=reply["id_token"],
+            refresh_token=reply["refresh_token"],
+            expires_at=time.time() + reply["expires_in"],
+        )
+        return self.tokens.user_id
+
+    async def id_token(self) -> str:
+        """The current id token, refreshed first if it is about to expire."""
+        if self.tokens is None:
+            raise ParleyError("unauthorized", "not logged in: call login() first")
+        async with self._refreshing:
+            if time.time() > self.tokens.expires_at - TOKEN_REFRESH_MARGIN:
+                reply = await self._rest(
+                    "POST", "/auth/refresh", {"refresh_token": self.tokens.refresh_token}, authorized=False
+                )
+                self.tokens = replace(
+                    self.tokens, id_token=reply["id_token"], expires_at=time.time() + reply["expires_in"]
+                )
+        return self.tokens.id_token
+
+    # REST
+
+    async def health(self) -> dict:
+        return await self._rest("GET", "/health", authorized=False)
+
+    async def me(self) -> dict:
+        return await self._rest("GET", "/me")
+
+    async def chats(self) -> list[dict]:
+        return (await self._rest("GET", "/chats"))["chats"]
+
+    async def chat(self, chat_id: str) -> dict:
+        return (await self._rest("GET", f"/chats/{quote(chat_id, safe='')}"))["chat"]
+
+    async def create_chat(
+        self,
+        kind: str,
+        *,
+        user_id: str | None = None,
+        name: str | None = None,
+        members: list[str] | None = None,
+    ) -> dict:
+        """``create_chat("direct", user_id=...)`` or ``create_chat("group", name=..., members=[...])``."""
+        body = _without_none(kind=kind, user_id=user_id, name=name, members=members)
+        return (await self._rest("POST", "/chats", body))["chat"]
+
+    async def history(self, chat_id: str, before: int | None = None, limit: int | None = None) -> dict:
+        """``{"chat_id", "messages": [ascending], "has_more"}``: the newest messages before ``before``."""
+        params = _without_none(before=before, limit=limit)
+        return await self._rest("GET", f"/chats/{quote(chat_id, safe='')}/messages", params=params)
+
+    async def receipts(self, chat_id: str) -> list[dict]:
+        """Per member: ``{"user_id", "delivered_seq", "read_seq"}``."""
+        return (await self._rest("GET", f"/chats/{quote(chat_id, safe='')}/receipts"))["receipts"]
+
+    async def presence(self, user_ids: list[str]) -> list[dict]:
+        """Per user: ``{"user_id", "status": "online"|"offline", "last_seen"}``."""
+        return (await self._rest("POST", "/presence", {"user_ids": user_ids}))["users"]
+
+    async def media(self, media_id: str) -> dict:
+        """The media object, with fresh URLs."""
+        return (await self._rest("GET", f"/media/{quote(media_id, safe='')}"))["media"]
+
+    async def _rest(
+        self,
+        method: str,
+        path: str,
+        body: dict | None = None,
+        *,
+        params: dict | None = None,
+        authorized: bool = True,
+    ) -> dict:
+        headers = {"Authorization": f"Bearer {await self.id_token()}"} if authorized else {}
+        if self._http is None:
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._request_timeout))
+        async with self._http.request(
+            method, self.rest_url + path, json=body, params=params, headers=headers
+        ) as response:
+            text = await response.text()
+        try:
+            reply = json.loads(text)
+        except ValueError:
+            reply = text
+        if response.status >= 400:
+            raise ParleyError.from_http(response.status, reply)
+        return reply
+
+    # WebSocket
+
+    async def connect(self, device: str | None = None) -> None:
+        """Open the WebSocket, which then reconnects by itself until ``close()``; raises if refused."""
+        if self._socket is not None:
+            raise RuntimeError("already connected")
+
+        async def connect_url() -> str:
+            query = _without_none(token=await self.id_token(), device=device)
+            return f"{self.ws_url}?{urlencode(query)}"
+
+        socket = ReconnectingSocket(
+            connect_url,
+            request_timeout=self._request_timeout,
+            heartbeat_interval=self._heartbeat_interval,
+            max_backoff=self._max_backoff,
+        )
+        await socket.open()
+        self._socket = socket
+
+    async def send_text(
+        self, chat_id: str, text: str, reply_to: int | None = None, *, client_msg_id: str | None = None
+    ) -> dict:
+        """Send a text message; returns ``{"chat_id", "client_msg_id", "seq", "message_id", "sent_at"}``.
+
+        If the socket drops before the answer, the send is repeated after the reconnect with the same
+        ``client_msg_id`` (a new uuid4 unless given), so the server stores it once.
+        """
+        return await self._send(chat_id, client_msg_id, kind="text", text=text, reply_to=reply_to)
+
+    async def send_media(
+        self,
+        chat_id: str,
+        media_id: str,
+        kind: str,
+        reply_to: int | None = None,
+        *,
+        client_msg_id: str | None = None,
+    ) -> dict:
+        """Send an uploaded item as a message of ``kind`` ``image``, ``video`` or ``file``."""
+        return await self._send(chat_id, client_msg_id, kind=kind, media_id=media_id, reply_to=reply_to)
+
+    async def _send(self, chat_id: str, client_msg_id: str | None, **fields) -> dict:
+        frame = _without_none(
+            action="send", chat_id=chat_id, client_msg_id=client_msg_id or str(uuid.uuid4()), **fields
+        )
+        # The reply also goes to events(), which counts our own message as seen without yielding it.
+        frames = await self._connected_socket().request(frame, also_incoming=True)
+        return _payload(frames[-1])
+
+    async def create_direct(self, user_id: str) -> dict:
+        """The direct chat with ``user_id``, created if there is none yet."""
+        return (await self._ask("create_chat", kind="direct", user_id=user_id))["chat"]
+
+    async def create_group(self, name: str, members: list[str]) -> dict:
+        return (await self._ask("create_chat", retry=False, kind="group", name=name, members=members))["chat"]
+
+    async def add_members(self, chat_id: str, user_ids: list[str]) -> dict:
+        return (await self._ask("add_members", retry=False, chat_id=chat_id, user_ids=user_ids))["chat"]
+
+    async def remove_members(self, chat_id: str, user_ids: list[str]) -> dict:
+        return (await self._ask("remove_members", retry=False, chat_id=chat_id, user_ids=user_ids))["chat"]
+
+    async def leave(self, chat_id: str) -> None:
+        await self._ask("leave", retry=False, chat_id=chat_id)
+
+    async def receipt(self, chat_id: str, seq: int, status: str) -> None:
+        """Mark everything up to ``seq`` as ``delivered`` or ``read``."""
+        await self._ask("receipt", chat_id=chat_id, seq=seq, status=status)
+
+    async def typing(self, chat_id: str, state: str) -> None:
+        """``state`` is ``start`` or ``stop``. Sent without ``req``: an error arrives through ``events()``."""
+        await self._connected_socket().send({"action": "typing", "chat_id": chat_id, "state": state})
+
+    async def heartbeat(self) -> dict:
+        """``{"server_time"}``. The client already sends one every ``heartbeat_interval`` seconds."""
+        return await self._ask("heartbeat")
+
+    async def sync(self, cursors: Mapping[str, int] | None = None, limit: int | None = None) -> SyncResult:
+        """What happened after ``cursors`` (``{chat_id: last seq seen}``; none: like a new device)."""
+        frames = await self._connected_socket().request(
+            _without_none(action="sync", cursors=dict(cursors or {}), limit=limit), final_type="synced"
+        )
+        messages: dict[str, list[dict]] = {}
+        for frame in frames[:-1]:
+            messages.setdefault(frame["chat_id"], []).extend(frame["messages"])
+        return SyncResult(messages=messages, chats=frames[-1]["chats"])
+
+    async def history_ws(self, chat_id: str, before: int | None = None, limit: int | None = None) -> dict:
+        """``history`` over the WebSocket: ``{"chat_id", "messages": [ascending], "has_more"}``."""
+        return await self._ask("history", **_without_none(chat_id=chat_id, before=before, limit=limit))
+
+    async def media_url(self, media_id: str) -> dict:
+        """The media object, with fresh URLs."""
+        return (await self._ask("media_url", media_id=media_id))["media"]
+
+    async def upload(
+        self,
+        chat_id: str,
+        source: str | os.PathLike | bytes,
+        content_type: str,
+        filename: str | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> str:
+        """Upload a file (a path, or bytes with a ``filename``) into a chat; returns its media_id.
+
+        ``progress(sent, total)`` is called as the body of the presigned POST goes out, in bytes.
+        Send it with ``send_media`` (it may still be ``pending``; a ``media`` event follows).
+        """
+        if filename is None:
+            if isinstance(source, bytes):
+                raise ValueError("filename is required when uploading bytes")
+            filename = Path(source).name
+        with io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb") as file:
+            size = file.seek(0, os.SEEK_END)
+            file.seek(0)
+            slot = await self._ask(
+                "upload", chat_id=chat_id, filename=filename, content_type=content_type, size=size
+            )
+            if size > slot["max_size"]:
+                raise ParleyError("too_large", f"{filename} is {size} bytes, more than {slot['max_size']}")
+            await post_presigned(slot["url"], slot["fields"], file, filename, content_type, progress)
+        return slot["media_id"]
+
+    async def _ask(self, action: str, *, retry: bool = True, **params) -> dict:
+        """One request, one reply frame. ``retry=False`` for actions that must not run twice."""
+        frames = await self._connected_socket().request({"action": action, **params}, retry=retry)
+        return _payload(frames[-1])
+
+    def _connected_socket(self) -> ReconnectingSocket:
+        if self._socket is None:
+            raise RuntimeError("not connected: call connect() first")
+        return self._socket
+
+    # Events
+
+    async def events(self) -> AsyncIterator[dict]:
+        """Server events as they come, across reconnects, until ``close()``.
+
+        Messages come as ``{"type": "message", "message"}``, each once and in seq order per chat,
+        whether they arrived live, through the ``sync`` run after every (re)connect, or through the
+        ``history`` calls that fill holes; messages this connection sent are not repeated here. Other
+        events (``receipt``, ``typing``, ``presence``, ``chat``, ``media``, ``error`` without ``req``)
+        are passed through as they arrive. Read it from one task at a time.
+        """
+        async for item in self._connected_socket().incoming():
+            if item is CONNECTED:
+                ready = await self._catch_up()
+            elif item.get("type") == "message":
+                ready = self.cursors.add(item["message"])
+            elif item.get("type") == "sent":
+                ready = self.cursors.add_own(item["chat_id"], item["seq"])
+            else:
+                yield item
+                continue
+            ready += await self._fill_gaps()
+            for message in ready:
+                yield {"type": "message", "message": message}
+
+    async def _catch_up(self) -> list[dict]:
+        result = await self.sync(self.cursors.snapshot())
+        ready = []
+        for chat in result.chats:
+            if not self.cursors.knows(chat["chat_id"]):
+                # A chat new to us starts where sync starts it (its newest messages), as on a new device.
+                batch = result.messages.get(chat["chat_id"])
+                ready += self.cursors.start(
+                    chat["chat_id"], batch[0]["seq"] - 1 if batch else chat["last_seq"]
+                )
+        # A known chat whose batch was `limited` now has a gap, which _fill_gaps backfills.
+        for batch in result.messages.values():
+            for message in batch:
+                ready += self.cursors.add(message)
+        return ready
+
+    async def _fill_gaps(self) -> list[dict]:
+        ready = []
+        while gaps := self.cursors.gaps():
+            for gap in gaps:
+                ready += await self._fill(gap)
+            if self.cursors.gaps() == gaps:
+                raise ParleyError("internal", f"history does not have the missing messages: {gaps}")
+        return ready
+
+    async def _fill(self, gap: Gap) -> list[dict]:
+        if gap.after_seq is None:
+            # First seen mid-stream: start with its newest messages, as sync does for an unknown chat.
+            page = await self.history_ws(gap.chat_id, before=gap.before_seq, limit=HISTORY_PAGE)
+            messages = page["messages"]
+            ready = self.cursors.start(
+                gap.chat_id, messages[0]["seq"] - 1 if messages else gap.before_seq - 1
+            )
+        else:
+            messages = await self._history_between(gap.chat_id, gap.after_seq, gap.before_seq)
+            ready = []
+        for message in messages:
+            ready += self.cursors.add(message)
+        return ready
+
+    async def _history_between(self, chat_id: str, after_seq: int, before_seq: int) -> list[dict]:
+        """The messages strictly between two seqs, fetched newest page first."""
+        messages: list[dict] = []
+        while before_seq > after_seq + 1:
+            page = await self.history_ws(
+                chat_id, before=before_seq, limit=min(HISTORY_PAGE, before_seq - after_seq - 1)
+            )
+            older = [message for message in page["messages"] if message["seq"] > after_seq]
+            messages[:0] = older
+            if not older or not page["has_more"]:
+                break
+            before_seq = older[0]["seq"]
+        return messages
+
+
+def _payload(frame: dict) -> dict:
+    """A reply without its envelope: the same shape as the REST answer."""
+    return {key: value for key, value in frame.items() if key not in ("type", "req")}
+
+
+def _without_none(**fields) -> dict:
+    return {key: value for key, value in fields.items() if value is not None}

@@ -1,0 +1,354 @@
+"""An in-memory stand-in for a Parley server: just the parts of the contract the SDK's tests need.
+
+REST and a fake S3 presigned-POST endpoint run on an aiohttp test server, the WebSocket on
+``websockets``, each on a free port of 127.0.0.1. Tests steer it: store messages without pushing
+them, push repeats, drop sockets, lose replies.
+"""
+
+import asyncio
+import contextlib
+import itertools
+import json
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import UTC, datetime
+from urllib.parse import parse_qs, urlsplit
+
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+PASSWORD = "Secret-123"
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float = 5) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+class Refused(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class FakeParley:
+    def __init__(self):
+        self.passwords: dict[str, str] = {}
+        self.token_owners: dict[str, str] = {}
+        self.token_lifetime = 3600
+        self.refreshes = 0
+        self.chats: dict[str, dict] = {}
+        self.sockets: dict[str, list[ServerConnection]] = defaultdict(list)
+        self.received: list[dict] = []
+        self.handshakes = 0
+        self.sync_limit = 100
+        self.answer_heartbeats = True
+        self.lose_reply_to: Callable[[dict], bool] = lambda frame: False
+        self.s3_status = 204
+        self.uploads: list[dict] = []
+        self._counter = itertools.count(1)
+
+    async def __aenter__(self) -> "FakeParley":
+        app = web.Application()
+        app.router.add_post("/api/auth/signup", self._signup)
+        app.router.add_post("/api/auth/login", self._login)
+        app.router.add_post("/api/auth/refresh", self._refresh)
+        app.router.add_get("/api/me", self._me)
+        app.router.add_get("/api/chats", self._chats)
+        app.router.add_get("/api/chats/{chat_id}/messages", self._messages)
+        app.router.add_post("/s3", self._s3_post)
+        self._http = TestServer(app, host="127.0.0.1")
+        await self._http.start_server()
+        self._ws_server = await serve(self._serve_socket, "127.0.0.1", 0, process_request=self._check_token)
+        ws_port = self._ws_server.sockets[0].getsockname()[1]
+        self.rest_url = str(self._http.make_url("/api"))
+        self.ws_url = f"ws://127.0.0.1:{ws_port}/ws"
+        self.upload_url = str(self._http.make_url("/s3"))
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        self._ws_server.close()
+        await self._ws_server.wait_closed()
+        await self._http.close()
+
+    # Steering, for tests
+
+    def add_user(self, user_id: str) -> None:
+        self.passwords[user_id] = PASSWORD
+
+    def create_direct(self, a: str, b: str) -> str:
+        chat_id = "-".join(sorted((a, b)))
+        self.chats.setdefault(
+            chat_id, {"chat_id": chat_id, "kind": "direct", "members": [a, b], "messages": [], "sent": {}}
+        )
+        return chat_id
+
+    async def store(self, chat_id: str, sender: str, text: str, *, push: bool = True) -> dict:
+        """A message from someone else's device; pushed to the members' sockets unless ``push=False``."""
+        message = self._append(chat_id, sender, {"kind": "text", "text": text})
+        if push:
+            await self.push(message)
+        return message
+
+    async def push(self, message: dict, *, skip: ServerConnection | None = None) -> None:
+        chat = self.chats[message["chat_id"]]
+        await self._send_to_members(chat, {"type": "message", "message": message}, skip=skip)
+
+    def drop(self, user_id: str) -> None:
+        """Cut the user's sockets without a closing handshake, like a lost network."""
+        for ws in self.sockets[user_id]:
+            ws.transport.abort()
+
+    def frames(self, action: str) -> list[dict]:
+        return [frame for frame in self.received if frame.get("action") == action]
+
+    # REST
+
+    async def _signup(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        if body["username"] in self.passwords:
+            return _error(409, "conflict", "username taken")
+        self.passwords[body["username"]] = body["password"]
+        return web.json_response({"user_id": body["username"]}, status=201)
+
+    async def _login(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        if self.passwords.get(body["username"]) != body["password"]:
+            return _error(401, "unauthorized", "bad credentials")
+        return web.json_response(
+            {
+                "user_id": body["username"],
+                "id_token": self._new_token(body["username"]),
+                "refresh_token": f"refresh-{body['username']}",
+                "expires_in": self.token_lifetime,
+            }
+        )
+
+    async def _refresh(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.refreshes += 1
+        user_id = body["refresh_token"].removeprefix("refresh-")
+        return web.json_response({"id_token": self._new_token(user_id), "expires_in": self.token_lifetime})
+
+    async def _me(self, request: web.Request) -> web.Response:
+        return web.json_response({"user_id": self._user_of(request)})
+
+    async def _chats(self, request: web.Request) -> web.Response:
+        user_id = self._user_of(request)
+        chats = [_chat_view(chat) for chat in self.chats.values() if user_id in chat["members"]]
+        return web.json_response({"chats": chats})
+
+    async def _messages(self, request: web.Request) -> web.Response:
+        self._user_of(request)
+        chat = self.chats.get(request.match_info["chat_id"])
+        if chat is None:
+            return _error(404, "not_found", "no such chat")
+        before = int(request.query.get("before", 10**9))
+        limit = int(request.query.get("limit", 50))
+        return web.json_response({"chat_id": chat["chat_id"], **_page(chat, before, limit)})
+
+    async def _s3_post(self, request: web.Request) -> web.Response:
+        fields, file = {}, None
+        async for part in await request.multipart():
+            if file is not None:
+                return web.Response(status=400, text="<Error>fields after the file</Error>")
+            if part.name == "file":
+                file = {
+                    "filename": part.filename,
+                    "content_type": part.headers["Content-Type"],
+                    "data": await part.read(),
+                }
+            else:
+                fields[part.name] = await part.text()
+        self.uploads.append({"fields": fields, **file})
+        return web.Response(
+            status=self.s3_status, text="" if self.s3_status < 300 else "<Error>AccessDenied</Error>"
+        )
+
+    def _new_token(self, user_id: str) -> str:
+        token = f"token-{user_id}-{next(self._counter)}"
+        self.token_owners[token] = user_id
+        return token
+
+    def _user_of(self, request: web.Request) -> str:
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if token not in self.token_owners:
+            raise web.HTTPUnauthorized(text=json.dumps({"code": "unauthorized", "message": "bad token"}))
+        return self.token_owners[token]
+
+    # WebSocket
+
+    def _check_token(self, connection: ServerConnection, request):
+        token = parse_qs(urlsplit(request.path).query).get("token", [""])[0]
+        if token not in self.token_owners:
+            return connection.respond(401, "bad token\n")
+        self.handshakes += 1
+        return None
+
+    async def _serve_socket(self, ws: ServerConnection) -> None:
+        token = parse_qs(urlsplit(ws.request.path).query)["token"][0]
+        user_id = self.token_owners[token]
+        self.sockets[user_id].append(ws)
+        try:
+            async for raw in ws:
+                frame = json.loads(raw)
+                self.received.append(frame)
+                replies = await self._act(user_id, ws, frame)
+                if self.lose_reply_to(frame):
+                    ws.transport.abort()
+                    break
+                for reply in replies:
+                    await ws.send(json.dumps(reply))
+        except ConnectionClosed:
+            pass
+        finally:
+            self.sockets[user_id].remove(ws)
+
+    async def _act(self, user_id: str, ws: ServerConnection, frame: dict) -> list[dict]:
+        handler = getattr(self, f"_on_{frame.get('action')}", None)
+        try:
+            if handler is None:
+                raise Refused("bad_request", "unknown action")
+            replies = await handler(user_id, ws, frame)
+        except Refused as refused:
+            replies = [{"type": "error", "code": refused.code, "message": refused.message}]
+        return [{**reply, "req": frame["req"]} for reply in replies] if "req" in frame else replies
+
+    async def _on_heartbeat(self, user_id, ws, frame) -> list[dict]:
+        return [{"type": "pong", "server_time": _now()}] if self.answer_heartbeats else []
+
+    async def _on_create_chat(self, user_id, ws, frame) -> list[dict]:
+        if frame["kind"] == "direct":
+            chat = self.chats[self.create_direct(user_id, frame["user_id"])]
+        else:
+            chat_id = f"group-{next(self._counter)}"
+            members = [user_id, *frame["members"]]
+            chat = self.chats[chat_id] = {
+                "chat_id": chat_id,
+                "kind": "group",
+                "name": frame["name"],
+                "members": members,
+                "messages": [],
+                "sent": {},
+            }
+        await self._send_to_members(chat, {"type": "chat", "chat": _chat_view(chat)}, skip=ws)
+        return [{"type": "chat", "chat": _chat_view(chat)}]
+
+    async def _on_send(self, user_id, ws, frame) -> list[dict]:
+        chat = self._chat_of_member(user_id, frame["chat_id"])
+        key = (user_id, frame["client_msg_id"])
+        message = chat["sent"].get(key)
+        if message is None:
+            fields = {name: frame[name] for name in ("kind", "text", "media_id", "reply_to") if name in frame}
+            message = chat["sent"][key] = self._append(chat["chat_id"], user_id, fields)
+            await self.push(message, skip=ws)
+        sent = {name: message[name] for name in ("chat_id", "seq", "message_id", "sent_at")}
+        return [{"type": "sent", "client_msg_id": frame["client_msg_id"], **sent}]
+
+    async def _on_sync(self, user_id, ws, frame) -> list[dict]:
+        replies, synced = [], []
+        for chat in self.chats.values():
+            if user_id not in chat["members"]:
+                continue
+            cursor = frame["cursors"].get(chat["chat_id"])
+            news = chat["messages"][cursor or 0 :]
+            if cursor is not None and not news:
+                continue
+            newest = news[-self.sync_limit :]
+            # Two messages a frame, so the SDK has to put batches back together.
+            for start in range(0, len(newest), 2):
+                replies.append(
+                    {"type": "messages", "chat_id": chat["chat_id"], "messages": newest[start : start + 2]}
+                )
+            synced.append(
+                {
+                    "chat_id": chat["chat_id"],
+                    "kind": chat["kind"],
+                    "last_seq": len(chat["messages"]),
+                    "delivered_seq": 0,
+                    "read_seq": 0,
+                    "limited": len(newest) < len(news),
+                }
+            )
+        return [*replies, {"type": "synced", "chats": synced}]
+
+    async def _on_history(self, user_id, ws, frame) -> list[dict]:
+        chat = self._chat_of_member(user_id, frame["chat_id"])
+        page = _page(chat, frame.get("before", 10**9), frame.get("limit", 50))
+        return [{"type": "history", "chat_id": chat["chat_id"], **page}]
+
+    async def _on_typing(self, user_id, ws, frame) -> list[dict]:
+        chat = self._chat_of_member(user_id, frame["chat_id"])
+        typing = {"type": "typing", "chat_id": chat["chat_id"], "user_id": user_id, "state": frame["state"]}
+        await self._send_to_members(chat, typing, skip=ws)
+        return []
+
+    async def _on_upload(self, user_id, ws, frame) -> list[dict]:
+        self._chat_of_member(user_id, frame["chat_id"])
+        media_id = f"media-{next(self._counter)}"
+        return [
+            {
+                "type": "upload",
+                "media_id": media_id,
+                "url": self.upload_url,
+                "fields": {"key": f"uploads/{media_id}", "policy": "eyJmYWtlIjogdHJ1ZX0="},
+                "expires_at": _now(),
+                "max_size": 10_000_000,
+            }
+        ]
+
+    def _chat_of_member(self, user_id: str, chat_id: str) -> dict:
+        chat = self.chats.get(chat_id)
+        if chat is None or user_id not in chat["members"]:
+            raise Refused("forbidden", "not a member of this chat")
+        return chat
+
+    def _append(self, chat_id: str, sender: str, fields: dict) -> dict:
+        chat = self.chats[chat_id]
+        message = {
+            "chat_id": chat_id,
+            "seq": len(chat["messages"]) + 1,
+            "message_id": f"msg-{next(self._counter)}",
+            "sender_id": sender,
+            "sent_at": _now(),
+            **fields,
+        }
+        chat["messages"].append(message)
+        return message
+
+    async def _send_to_members(self, chat: dict, frame: dict, *, skip: ServerConnection | None) -> None:
+        for member in chat["members"]:
+            for ws in list(self.sockets[member]):
+                if ws is not skip:
+                    with contextlib.suppress(ConnectionClosed):
+                        await ws.send(json.dumps(frame))
+
+
+def _page(chat: dict, before: int, limit: int) -> dict:
+    older = [message for message in chat["messages"] if message["seq"] < before]
+    return {"messages": older[-limit:], "has_more": len(older) > limit}
+
+
+def _chat_view(chat: dict) -> dict:
+    view = {
+        "chat_id": chat["chat_id"],
+        "kind": chat["kind"],
+        "members": [{"user_id": user_id, "role": "member"} for user_id in chat["members"]],
+        "created_at": "2024-01-01T00:00:00Z",
+        "last_seq": len(chat["messages"]),
+    }
+    if "name" in chat:
+        view["name"] = chat["name"]
+    return view
+
+
+def _error(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"code": code, "message": message}, status=status)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,606 @@
+// Wires the pieces together: session + REST (api.js), WebSocket (socket.js),
+// state (store.js) and rendering (ui.js).
+import { WS_BASE } from './config.js';
+import * as api from './api.js';
+import { ParleySocket, isRetryable } from './socket.js';
+import { ChatStore } from './store.js';
+import { UI } from './ui.js';
+import { loadSession, saveSession, clearSession, withExpiry, refreshDelay, deviceId, randomId } from './session.js';
+
+const TYPING_RESEND_MS = 3_000; // `typing start` at most this often while typing
+const TYPING_IDLE_MS = 4_000; // `typing stop` after this long without input
+const SYNC_LIMIT = 100;
+
+let session = null;
+let store = null;
+let socket = null;
+let rest = null;
+let openChatId = null;
+let uploads = []; // {id, chat_id, filename, progress, state: requesting|uploading|done|error, error, xhr}
+let refreshTimer = null;
+let refreshing = null;
+let lastRefreshAt = 0;
+let renderQueued = false;
+const loadingOlder = new Set();
+const fillingGaps = new Set();
+const inflight = new Set(); // client_msg_ids being sent
+const receiptTimers = new Map();
+const gapTimers = new Map();
+const chatFetches = new Set();
+const mediaRetried = new Set();
+const typingState = { chatId: null, lastSent: 0, idleTimer: null };
+
+const ui = new UI({
+  login: (u, p) => authenticate(u, p, false),
+  signup: (u, p) => authenticate(u, p, true),
+  logout: () => logout(''),
+  openChat,
+  newDirect,
+  newGroup,
+  sendText,
+  typing: onTypingInput,
+  files: (files) => files.forEach(uploadFile),
+  loadOlder: () => openChatId && loadOlder(openChatId),
+  retry: (id) => {
+    const p = store && store.retryPending(id);
+    if (p) transmit(p);
+    render();
+  },
+  mediaError: refreshMedia,
+  cancelUpload,
+});
+
+// ---- rendering ---------------------------------------------------------------
+
+function render() {
+  if (renderQueued || !store) return;
+  renderQueued = true;
+  requestAnimationFrame(() => {
+    renderQueued = false;
+    if (!store) return;
+    ui.render({ store, openChatId, uploads, loadingOlder: loadingOlder.has(openChatId), now: Date.now() });
+  });
+}
+
+// expire typing indicators (every second while someone types) and age "last seen" texts
+let ticks = 0;
+setInterval(() => {
+  ticks++;
+  const open = store && openChatId && store.chat(openChatId);
+  if (open && (open.typing.size || ticks % 30 === 0)) render();
+}, 1_000);
+
+const chatVisible = (chatId) => chatId === openChatId && document.visibilityState === 'visible';
+
+// ---- authentication ----------------------------------------------------------
+
+const AUTH_ERRORS = {
+  409: 'That username is taken.',
+  401: 'Wrong username or password.',
+  400: 'Usernames: 3-32 of a-z 0-9 _ . -; passwords: 8+ characters with upper and lower case, a digit and a symbol.',
+};
+
+async function authenticate(username, password, isSignup) {
+  if (!username || !password) return;
+  ui.setAuthBusy(true);
+  ui.setAuthError('');
+  try {
+    if (isSignup) await api.signup(username, password);
+    const r = await api.login(username, password);
+    const s = withExpiry({ user_id: r.user_id, id_token: r.id_token, refresh_token: r.refresh_token }, r.expires_in);
+    saveSession(s);
+    startSession(s);
+  } catch (e) {
+    ui.setAuthError(AUTH_ERRORS[e.status] || e.message || 'Something went wrong.');
+  } finally {
+    ui.setAuthBusy(false);
+  }
+}
+
+function scheduleRefresh() {
+  clearTimeout(refreshTimer);
+  if (session) refreshTimer = setTimeout(() => refreshToken().catch(() => {}), refreshDelay(session));
+}
+
+/** Refresh the id_token (one refresh at a time). A rejected refresh token ends the session. */
+function refreshToken() {
+  if (refreshing) return refreshing;
+  const current = session;
+  refreshing = api
+    .refresh(current.refresh_token)
+    .then((r) => {
+      if (session !== current) return;
+      session = withExpiry({ ...current, id_token: r.id_token, refresh_token: r.refresh_token || current.refresh_token }, r.expires_in);
+      lastRefreshAt = Date.now();
+      saveSession(session);
+      scheduleRefresh();
+    })
+    .catch((e) => {
+      if (session !== current) return;
+      if (e.status === 400 || e.status === 401 || e.status === 403) logout('Your session has expired. Please log in again.');
+      else refreshTimer = setTimeout(() => refreshToken().catch(() => {}), 10_000); // network: try again
+      throw e;
+    })
+    .finally(() => {
+      refreshing = null;
+    });
+  return refreshing;
+}
+
+/** Authenticated REST call; on 401 refresh the token once and retry. */
+async function request(method, path, body) {
+  try {
+    return await api.call(method, path, { body, token: session.id_token });
+  } catch (e) {
+    if (e.status !== 401) throw e;
+    await refreshToken();
+    return api.call(method, path, { body, token: session.id_token });
+  }
+}
+
+/** The WebSocket URL with a fresh token. A handshake refused twice may mean a stale token: refresh. */
+async function socketUrl(failedOpens) {
+  const soon = session.expires_at - Date.now() < 60_000;
+  const suspect = failedOpens >= 2 && Date.now() - lastRefreshAt > 60_000;
+  if (soon || suspect) {
+    try {
+      await refreshToken();
+    } catch (e) {
+      if (soon && e.status !== 0) throw e;
+    }
+  }
+  const sep = WS_BASE.includes('?') ? '&' : '?';
+  return `${WS_BASE}${sep}token=${encodeURIComponent(session.id_token)}&device=${encodeURIComponent(deviceId())}`;
+}
+
+function startSession(s) {
+  session = s;
+  store = new ChatStore(s.user_id); // messages and cursors live in memory only, per user
+  rest = api.restClient(request);
+  openChatId = null;
+  uploads = [];
+  for (const set of [loadingOlder, fillingGaps, inflight, chatFetches, mediaRetried]) set.clear();
+  ui.showMain(s.user_id);
+  scheduleRefresh();
+
+  socket = new ParleySocket({ url: socketUrl });
+  socket.on('frame', onFrame);
+  socket.on('open', onConnected);
+  socket.on('state', ({ state }) => ui.setConnection(state === 'open' ? 'syncing' : state));
+  const mySocket = socket;
+  // chat metadata (members) comes from REST; messages come from sync
+  rest
+    .chats()
+    .then((r) => {
+      if (store && socket === mySocket) (r.chats || []).forEach((c) => store.upsertChat(c));
+      render();
+    })
+    .catch((e) => console.warn('GET /chats failed', e))
+    .finally(() => mySocket.start());
+  render();
+}
+
+function logout(message) {
+  if (socket) socket.stop();
+  socket = null;
+  for (const u of uploads) if (u.xhr) u.xhr.abort();
+  clearTimeout(refreshTimer);
+  clearTimeout(typingState.idleTimer);
+  typingState.chatId = null;
+  session = null;
+  store = null;
+  openChatId = null;
+  uploads = [];
+  clearSession();
+  ui.showAuth(message);
+}
+
+// ---- connection and catch-up -------------------------------------------------
+
+async function onConnected() {
+  const s = socket;
+  try {
+    const synced = await s.request('sync', { cursors: store.cursors(), limit: SYNC_LIMIT }, { timeoutMs: 60_000 });
+    for (const entry of synced.chats || []) store.applySynced(entry);
+  } catch (e) {
+    console.warn('sync failed', e);
+    if (socket !== s || e.code === 'disconnected') return; // the next connection syncs again
+    // a transient failure: catch up on a new connection; otherwise carry on without the catch-up
+    if (isRetryable(e)) return s.drop();
+  }
+  if (socket !== s) return;
+  ui.setConnection('open');
+  render();
+
+  for (const p of store.pending.values()) if (p.state === 'sending') transmit(p);
+  const missing = [...store.chats.values()].filter((c) => !c.members);
+  if (missing.length) fetchChats();
+  for (const id of store.chats.keys()) {
+    if (store.gaps(id).length) fillGaps(id);
+    flushReceipts(id);
+  }
+  requestPresence(store.directPeers());
+  for (const id of store.pendingMediaIds().slice(0, 50)) refreshMedia(id, true);
+  if (openChatId) loadReceipts(openChatId);
+}
+
+function onFrame(f) {
+  if (!store) return;
+  switch (f.type) {
+    case 'message':
+      onMessages(f.message && f.message.chat_id, [f.message], true);
+      break;
+    case 'messages':
+      onMessages(f.chat_id, f.messages, false);
+      break;
+    case 'history':
+      store.applyHistory(f);
+      break;
+    case 'chat':
+      onChat(f.chat);
+      break;
+    case 'receipt':
+      store.applyReceipt(f);
+      break;
+    case 'typing':
+      store.setTyping(f.chat_id, f.user_id, f.state, Date.now());
+      break;
+    case 'presence':
+      store.applyPresence(f.users);
+      break;
+    case 'media':
+      store.applyMedia(f.chat_id, f.media);
+      break;
+    case 'error':
+      if (f.req == null) console.warn('server error', f.code, f.message);
+      break;
+    default:
+      return; // replies handled by their request: sent, synced, ok, pong, upload
+  }
+  render();
+}
+
+function onMessages(chatId, messages, live) {
+  if (!chatId) return;
+  const added = store.addMessages(chatId, messages);
+  if (!added.length) return;
+  const chat = store.chat(chatId);
+  if (!chat.members) fetchChat(chatId);
+  scheduleReceipts(chatId);
+  if (live) scheduleGapCheck(chatId); // after a sync, gaps are checked once it ends
+}
+
+function onChat(chat) {
+  if (!chat) return;
+  const known = store.chat(chat.chat_id);
+  const c = store.upsertChat(chat);
+  if (!known && c && c.kind === 'direct') requestPresence([store.peerOf(c.chat_id)].filter(Boolean));
+}
+
+function fetchChat(chatId) {
+  if (chatFetches.has(chatId)) return;
+  chatFetches.add(chatId);
+  const st = store;
+  rest
+    .chat(chatId)
+    .then((r) => {
+      if (store !== st) return;
+      onChat(r.chat);
+      render();
+    })
+    .catch((e) => console.warn('GET /chats/{id} failed', e))
+    .finally(() => chatFetches.delete(chatId));
+}
+
+function fetchChats() {
+  const st = store;
+  rest
+    .chats()
+    .then((r) => {
+      if (store !== st) return;
+      (r.chats || []).forEach(onChat);
+      render();
+    })
+    .catch((e) => console.warn('GET /chats failed', e));
+}
+
+// Concurrent senders' pushes can arrive out of order: wait a moment before calling a hole a gap.
+function scheduleGapCheck(chatId) {
+  if (gapTimers.has(chatId)) return;
+  gapTimers.set(
+    chatId,
+    setTimeout(() => {
+      gapTimers.delete(chatId);
+      if (store && store.gaps(chatId).length) fillGaps(chatId);
+    }, 500),
+  );
+}
+
+async function fillGaps(chatId) {
+  if (fillingGaps.has(chatId)) return;
+  fillingGaps.add(chatId);
+  const s = socket;
+  try {
+    for (let i = 0; i < 50 && socket === s; i++) {
+      const req = store.gapRequest(chatId);
+      if (!req) break;
+      const r = await s.request('history', req);
+      if (!r.messages || !r.messages.length) break; // nothing more to get
+    }
+  } catch (e) {
+    console.warn('gap fill failed', e);
+  } finally {
+    fillingGaps.delete(chatId);
+    if (store) {
+      flushReceipts(chatId);
+      render();
+    }
+  }
+}
+
+async function loadOlder(chatId) {
+  if (loadingOlder.has(chatId) || !store.hasOlder(chatId) || !socket || !socket.isOpen) return;
+  loadingOlder.add(chatId);
+  render();
+  try {
+    const before = store.oldestSeq(chatId);
+    await socket.request('history', before ? { chat_id: chatId, before, limit: 50 } : { chat_id: chatId, limit: 50 });
+  } catch (e) {
+    console.warn('history failed', e);
+  } finally {
+    loadingOlder.delete(chatId);
+    if (store) flushReceipts(chatId);
+    render();
+  }
+}
+
+// ---- receipts ----------------------------------------------------------------
+
+function scheduleReceipts(chatId) {
+  if (receiptTimers.has(chatId)) return;
+  receiptTimers.set(
+    chatId,
+    setTimeout(() => {
+      receiptTimers.delete(chatId);
+      flushReceipts(chatId);
+    }, 200),
+  );
+}
+
+function flushReceipts(chatId) {
+  if (!store || !socket || !socket.isOpen) return;
+  const r = store.receiptToSend(chatId, chatVisible(chatId));
+  if (!r) return;
+  const prev = store.setOwnCursor(chatId, r.status, r.seq);
+  const st = store;
+  socket.request('receipt', r).catch((e) => {
+    if (store === st) store.revertOwnCursor(chatId, r.status, r.seq, prev);
+    if (e.code !== 'disconnected' && e.code !== 'offline') console.warn('receipt failed', e);
+  });
+  render();
+}
+
+function loadReceipts(chatId) {
+  const st = store;
+  rest
+    .receipts(chatId)
+    .then((r) => {
+      if (store !== st) return;
+      store.applyReceipts(chatId, r.receipts);
+      render();
+    })
+    .catch((e) => console.warn('GET receipts failed', e));
+}
+
+document.addEventListener('visibilitychange', () => {
+  if (openChatId && document.visibilityState === 'visible') flushReceipts(openChatId);
+});
+window.addEventListener('focus', () => openChatId && flushReceipts(openChatId));
+
+// ---- network ---------------------------------------------------------------
+
+window.addEventListener('online', () => socket && socket.reconnectNow());
+window.addEventListener('offline', () => socket && socket.drop());
+
+// ---- chats -------------------------------------------------------------------
+
+function openChat(chatId) {
+  if (!store || !store.chat(chatId)) return;
+  if (openChatId !== chatId) stopTyping();
+  openChatId = chatId;
+  render();
+  if (store.messages(chatId).length < 30 && store.hasOlder(chatId)) loadOlder(chatId);
+  if (store.gaps(chatId).length) fillGaps(chatId);
+  loadReceipts(chatId);
+  const peer = store.peerOf(chatId);
+  if (peer) requestPresence([peer]);
+  flushReceipts(chatId);
+}
+
+function requestPresence(userIds) {
+  if (!socket || !socket.isOpen) return;
+  for (let i = 0; i < userIds.length; i += 100) {
+    socket.request('presence', { user_ids: userIds.slice(i, i + 100) }).catch((e) => console.warn('presence failed', e));
+  }
+}
+
+const CREATE_ERRORS = {
+  404: 'No such user.',
+  403: 'Not allowed.',
+  409: 'The group is full.',
+};
+
+async function createChat(body, done) {
+  ui.setNewChatError('');
+  try {
+    const r = await rest.createChat(body);
+    onChat(r.chat);
+    done();
+    openChat(r.chat.chat_id);
+  } catch (e) {
+    ui.setNewChatError(CREATE_ERRORS[e.status] || e.message || 'Could not create the chat.');
+  }
+}
+
+function newDirect(userId, done) {
+  if (!userId) return;
+  if (userId === store.me) return ui.setNewChatError('Pick someone other than yourself.');
+  createChat({ kind: 'direct', user_id: userId }, done);
+}
+
+function newGroup(name, membersText, done) {
+  // the creator is added by the server (and becomes admin), so leave them out
+  const members = [...new Set(membersText.split(/[\s,]+/).map((m) => m.trim().toLowerCase()).filter(Boolean))].filter(
+    (m) => m !== store.me,
+  );
+  if (!name) return ui.setNewChatError('Give the group a name.');
+  createChat({ kind: 'group', name, members }, done);
+}
+
+// ---- sending -----------------------------------------------------------------
+
+function sendText(text) {
+  if (!openChatId || !text.trim()) return;
+  stopTyping();
+  const p = store.addPending({ chat_id: openChatId, client_msg_id: randomId(), kind: 'text', text });
+  render();
+  transmit(p);
+}
+
+/** Send (or re-send: client_msg_id makes it idempotent) an outgoing message. */
+async function transmit(p) {
+  const id = p.client_msg_id;
+  if (inflight.has(id) || !socket || !socket.isOpen) return; // re-sent after the next sync
+  inflight.add(id);
+  const s = socket;
+  const st = store;
+  const frame = { chat_id: p.chat_id, client_msg_id: id, kind: p.kind };
+  if (p.text !== undefined) frame.text = p.text;
+  if (p.media_id) frame.media_id = p.media_id;
+  let retryLater = false;
+  try {
+    const r = await s.request('send', frame);
+    if (store !== st) return;
+    store.confirmSent(r);
+    if (chatVisible(p.chat_id)) flushReceipts(p.chat_id);
+  } catch (e) {
+    if (store !== st) return;
+    if (e.code === 'timeout' || e.code === 'rate_limited' || e.code === 'internal') retryLater = true;
+    else if (!isRetryable(e)) store.failPending(id, e.message); // offline / disconnected: re-sent after the next sync
+  } finally {
+    inflight.delete(id);
+    if (retryLater) {
+      setTimeout(() => {
+        if (store === st && store.pending.get(id)?.state === 'sending') transmit(p);
+      }, 2_000);
+    }
+    render();
+  }
+}
+
+// ---- typing ------------------------------------------------------------------
+
+function onTypingInput(value) {
+  if (!openChatId || !socket) return;
+  if (!value.trim()) return stopTyping();
+  const now = Date.now();
+  if (typingState.chatId !== openChatId || now - typingState.lastSent > TYPING_RESEND_MS) {
+    if (typingState.chatId && typingState.chatId !== openChatId) stopTyping();
+    if (socket.send('typing', { chat_id: openChatId, state: 'start' })) {
+      typingState.chatId = openChatId;
+      typingState.lastSent = now;
+    }
+  }
+  clearTimeout(typingState.idleTimer);
+  typingState.idleTimer = setTimeout(stopTyping, TYPING_IDLE_MS);
+}
+
+function stopTyping() {
+  clearTimeout(typingState.idleTimer);
+  if (!typingState.chatId) return;
+  if (socket) socket.send('typing', { chat_id: typingState.chatId, state: 'stop' });
+  typingState.chatId = null;
+  typingState.lastSent = 0;
+}
+
+// ---- media -------------------------------------------------------------------
+
+const kindOf = (type) => (type.startsWith('image/') ? 'image' : type.startsWith('video/') ? 'video' : 'file');
+
+async function uploadFile(file) {
+  const chatId = openChatId;
+  if (!chatId || !store) return;
+  const st = store;
+  const contentType = file.type || 'application/octet-stream';
+  const up = { id: randomId(), chat_id: chatId, filename: file.name, progress: 0, state: 'requesting', error: '' };
+  uploads.push(up);
+  render();
+  try {
+    const r = await rest.newUpload({ chat_id: chatId, filename: file.name, content_type: contentType, size: file.size });
+    if (r.max_size && file.size > r.max_size) throw new Error(`Too large (max ${Math.floor(r.max_size / 1048576)} MB)`);
+    if (up.state === 'cancelled') return;
+    up.state = 'uploading';
+    await api.uploadToPresignedPost(r.url, r.fields, file, (f) => {
+      up.progress = f;
+      render();
+    }, (xhr) => (up.xhr = xhr));
+    up.xhr = null;
+    if (store !== st || up.state === 'cancelled') return;
+    up.state = 'done';
+    const p = store.addPending({
+      chat_id: chatId,
+      client_msg_id: randomId(),
+      kind: kindOf(contentType),
+      media_id: r.media_id,
+      media: { media_id: r.media_id, status: 'pending', filename: file.name, content_type: contentType, size: file.size },
+    });
+    transmit(p);
+    setTimeout(() => dismissUpload(up.id), 1_500);
+  } catch (e) {
+    if (up.state === 'cancelled') return;
+    up.state = 'error';
+    up.error = e.status === 413 ? 'Too large' : e.message || 'Upload failed';
+  }
+  render();
+}
+
+function dismissUpload(id) {
+  uploads = uploads.filter((u) => u.id !== id);
+  render();
+}
+
+function cancelUpload(id) {
+  const up = uploads.find((u) => u.id === id);
+  if (!up) return;
+  if (up.state === 'requesting' || up.state === 'uploading') {
+    up.state = 'cancelled';
+    if (up.xhr) up.xhr.abort();
+  }
+  dismissUpload(id);
+}
+
+/** Fresh (short-lived, signed) URLs for a media item, e.g. after an <img> failed to load. */
+function refreshMedia(mediaId, force = false) {
+  if (!socket || !socket.isOpen || (!force && mediaRetried.has(mediaId))) return;
+  mediaRetried.add(mediaId);
+  socket.request('media_url', { media_id: mediaId }).catch((e) => console.warn('media_url failed', e));
+}
+
+// ---- start -------------------------------------------------------------------
+
+async function boot() {
+  const s = loadSession();
+  if (!s) return ui.showAuth();
+  if (!s.expires_at || s.expires_at - Date.now() < 60_000) {
+    session = s;
+    try {
+      await refreshToken();
+    } catch (e) {
+      if (e.status !== 0) return; // logged out by refreshToken
+    }
+    return startSession(session);
+  }
+  startSession(s);
+}
+
+boot();

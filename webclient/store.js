@@ -1,0 +1,517 @@
+// Chats, messages, cursors, receipts, media, typing and presence as pure logic.
+// No DOM, no network, no timers: the caller passes the time where it matters,
+// so every rule here can be unit tested with `node --test webclient/tests/`.
+
+export const TYPING_TTL_MS = 10_000;
+
+const mediaRank = (m) => (m && (m.status === 'ready' || m.status === 'rejected') ? 1 : 0);
+const isSeq = (n) => Number.isInteger(n) && n >= 1;
+const time = (iso) => {
+  const t = Date.parse(iso || '');
+  return Number.isNaN(t) ? 0 : t;
+};
+
+export class ChatStore {
+  constructor(me) {
+    this.me = me;
+    this.chats = new Map(); // chat_id -> chat state (see ensureChat)
+    this.media = new Map(); // media_id -> freshest known media object
+    this.pending = new Map(); // client_msg_id -> outgoing message not yet acknowledged
+    this.presence = new Map(); // user_id -> {status, last_seen}
+  }
+
+  // ---- chats ---------------------------------------------------------------
+
+  chat(chatId) {
+    return this.chats.get(chatId) || null;
+  }
+
+  ensureChat(chatId) {
+    let c = this.chats.get(chatId);
+    if (!c) {
+      c = {
+        chat_id: chatId,
+        kind: null, // unknown until a chat object or `synced` entry arrives
+        name: null,
+        members: null,
+        created_at: null,
+        last_seq: 0,
+        messages: [], // ascending by seq, no repeats
+        bySeq: new Map(),
+        myDelivered: 0, // this user's own cursors (synced delivered_seq / read_seq)
+        myRead: 0,
+        peerDelivered: 0, // what the others reached: drives the ticks on own messages
+        peerRead: 0,
+        memberCursors: new Map(), // group: user_id -> {delivered, read}
+        historyExhausted: false,
+        typing: new Map(), // user_id -> expiry (ms)
+        left: false,
+      };
+      this.chats.set(chatId, c);
+    }
+    return c;
+  }
+
+  /** A chat object (REST, `chat` event) or a `synced` entry. */
+  upsertChat(obj) {
+    if (!obj || typeof obj.chat_id !== 'string') return null;
+    const c = this.ensureChat(obj.chat_id);
+    if (obj.kind) c.kind = obj.kind;
+    if (typeof obj.name === 'string') c.name = obj.name;
+    if (obj.created_at) c.created_at = obj.created_at;
+    if (Array.isArray(obj.members)) {
+      c.members = obj.members.map((m) => ({ user_id: m.user_id, role: m.role }));
+      c.left = !c.members.some((m) => m.user_id === this.me);
+    }
+    if (Number.isInteger(obj.last_seq)) c.last_seq = Math.max(c.last_seq, obj.last_seq);
+    return c;
+  }
+
+  /** One entry of `synced.chats`: delivered_seq / read_seq are this user's own cursors. */
+  applySynced(entry) {
+    const c = this.upsertChat(entry);
+    if (!c) return null;
+    this.setOwnCursor(c.chat_id, 'delivered', entry.delivered_seq);
+    this.setOwnCursor(c.chat_id, 'read', entry.read_seq);
+    return c;
+  }
+
+  displayName(chatId) {
+    const c = this.chat(chatId);
+    if (!c) return chatId;
+    if (c.kind === 'group') return c.name || 'Group';
+    return this.peerOf(chatId) || c.name || 'Chat';
+  }
+
+  /** The other user of a direct chat, when its members are known. */
+  peerOf(chatId) {
+    const c = this.chat(chatId);
+    if (!c || c.kind !== 'direct' || !c.members) return null;
+    const peer = c.members.find((m) => m.user_id !== this.me);
+    return peer ? peer.user_id : null;
+  }
+
+  /** Chats, most recent activity first. */
+  chatList() {
+    const activity = (c) => {
+      const last = this.lastMessage(c.chat_id);
+      return Math.max(time(last && (last.sent_at || last.created_at)), time(c.created_at));
+    };
+    return [...this.chats.values()].sort(
+      (a, b) => activity(b) - activity(a) || a.chat_id.localeCompare(b.chat_id),
+    );
+  }
+
+  // ---- messages ------------------------------------------------------------
+
+  /** Place a message by seq; a repeat of (chat_id, seq) is dropped. Returns true if it was new. */
+  addMessage(msg) {
+    if (!msg || typeof msg.chat_id !== 'string' || !isSeq(msg.seq)) return false;
+    const c = this.ensureChat(msg.chat_id);
+    const known = c.bySeq.get(msg.seq);
+    if (known) {
+      // A repeat may still carry a fresher media object (sync / history give fresh URLs).
+      if (msg.media && known.media) known.media = this._mergeMedia(msg.media);
+      return false;
+    }
+    const m = { ...msg };
+    if (m.media) m.media = this._mergeMedia(m.media);
+    const list = c.messages;
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (list[mid].seq < m.seq) lo = mid + 1;
+      else hi = mid;
+    }
+    list.splice(lo, 0, m);
+    c.bySeq.set(m.seq, m);
+    if (m.seq > c.last_seq) c.last_seq = m.seq;
+    if (m.sender_id) c.typing.delete(m.sender_id);
+    return true;
+  }
+
+  /** Returns the messages that were new. */
+  addMessages(chatId, messages) {
+    const added = [];
+    for (const m of messages || []) {
+      const msg = m.chat_id ? m : { ...m, chat_id: chatId };
+      if (this.addMessage(msg)) added.push(msg);
+    }
+    return added;
+  }
+
+  /** A `history` reply (or REST messages page). */
+  applyHistory(reply) {
+    const added = this.addMessages(reply.chat_id, reply.messages);
+    if (reply.has_more === false && reply.chat_id) this.ensureChat(reply.chat_id).historyExhausted = true;
+    return added;
+  }
+
+  messages(chatId) {
+    const c = this.chat(chatId);
+    return c ? c.messages : [];
+  }
+
+  /** Confirmed messages followed by this user's outgoing ones still waiting for `sent`. */
+  timeline(chatId) {
+    return [...this.messages(chatId), ...this.pendingFor(chatId)];
+  }
+
+  oldestSeq(chatId) {
+    const list = this.messages(chatId);
+    return list.length ? list[0].seq : null;
+  }
+
+  newestSeq(chatId) {
+    const list = this.messages(chatId);
+    return list.length ? list[list.length - 1].seq : 0;
+  }
+
+  lastSeq(chatId) {
+    const c = this.chat(chatId);
+    return c ? Math.max(c.last_seq, this.newestSeq(chatId)) : 0;
+  }
+
+  lastMessage(chatId) {
+    const pend = this.pendingFor(chatId);
+    if (pend.length) return pend[pend.length - 1];
+    const list = this.messages(chatId);
+    return list.length ? list[list.length - 1] : null;
+  }
+
+  /**
+   * The sync cursor: the highest seq up to which the loaded run, starting at the
+   * oldest loaded message, has no hole. null = no cursor (let `sync` send the newest).
+   */
+  cursor(chatId) {
+    const c = this.chat(chatId);
+    if (!c) return null;
+    const list = c.messages;
+    if (!list.length) return c.kind && c.last_seq === 0 ? 0 : null;
+    let top = list[0].seq;
+    for (let i = 1; i < list.length && list[i].seq === top + 1; i++) top = list[i].seq;
+    return top;
+  }
+
+  /** `sync` cursors for every chat that has one. */
+  cursors() {
+    const out = {};
+    for (const id of this.chats.keys()) {
+      const cur = this.cursor(id);
+      if (cur !== null) out[id] = cur;
+    }
+    return out;
+  }
+
+  /**
+   * Missing ranges [from, to] between the oldest loaded message and the chat's last seq.
+   * Messages older than the oldest loaded one are scrollback, not a gap.
+   */
+  gaps(chatId) {
+    const c = this.chat(chatId);
+    if (!c || !c.messages.length) return [];
+    const out = [];
+    const list = c.messages;
+    for (let i = 1; i < list.length; i++) {
+      if (list[i].seq > list[i - 1].seq + 1) out.push([list[i - 1].seq + 1, list[i].seq - 1]);
+    }
+    const newest = list[list.length - 1].seq;
+    if (c.last_seq > newest) out.push([newest + 1, c.last_seq]);
+    return out;
+  }
+
+  /**
+   * The `history` request that fills the newest gap, or null.
+   * A tail gap (nothing loaded after it) asks for the newest messages, since `before`
+   * may not point past the chat's last seq.
+   */
+  gapRequest(chatId) {
+    const gaps = this.gaps(chatId);
+    if (!gaps.length) return null;
+    const [from, to] = gaps[gaps.length - 1];
+    const limit = Math.min(100, to - from + 1);
+    if (to >= this.newestSeq(chatId)) return { chat_id: chatId, limit };
+    return { chat_id: chatId, before: to + 1, limit };
+  }
+
+  /** Older messages may exist before the oldest loaded one. */
+  hasOlder(chatId) {
+    const c = this.chat(chatId);
+    if (!c || c.historyExhausted) return false;
+    const oldest = this.oldestSeq(chatId);
+    return oldest === null ? c.last_seq > 0 : oldest > 1;
+  }
+
+  /**
+   * Messages after this user's read cursor that others sent. Loaded messages are
+   * counted precisely (own and system messages excluded); not loaded seqs count as unread.
+   */
+  unreadCount(chatId) {
+    const c = this.chat(chatId);
+    if (!c) return 0;
+    const last = this.lastSeq(chatId);
+    if (last <= c.myRead) return 0;
+    let loadedAbove = 0;
+    let unread = 0;
+    for (let i = c.messages.length - 1; i >= 0 && c.messages[i].seq > c.myRead; i--) {
+      loadedAbove++;
+      const m = c.messages[i];
+      if (m.sender_id !== this.me && m.kind !== 'system') unread++;
+    }
+    return unread + (last - c.myRead - loadedAbove);
+  }
+
+  // ---- outgoing messages ---------------------------------------------------
+
+  addPending({ chat_id, client_msg_id, kind = 'text', text, media_id, media, created_at }) {
+    const p = {
+      chat_id,
+      client_msg_id,
+      sender_id: this.me,
+      kind,
+      created_at: created_at || new Date().toISOString(),
+      state: 'sending',
+      pending: true,
+    };
+    if (text !== undefined && text !== '') p.text = text;
+    if (media_id) {
+      p.media_id = media_id;
+      p.media = this._mergeMedia(media || { media_id, status: 'pending' });
+    }
+    this.pending.set(client_msg_id, p);
+    return p;
+  }
+
+  pendingFor(chatId) {
+    return [...this.pending.values()].filter((p) => p.chat_id === chatId);
+  }
+
+  failPending(clientMsgId, error) {
+    const p = this.pending.get(clientMsgId);
+    if (p) {
+      p.state = 'failed';
+      p.error = error;
+    }
+    return p || null;
+  }
+
+  retryPending(clientMsgId) {
+    const p = this.pending.get(clientMsgId);
+    if (p) {
+      p.state = 'sending';
+      delete p.error;
+    }
+    return p || null;
+  }
+
+  /** A `sent` reply: the outgoing message becomes a placed message (unless sync already placed it). */
+  confirmSent(reply) {
+    const p = this.pending.get(reply.client_msg_id);
+    if (!p) return null;
+    this.pending.delete(reply.client_msg_id);
+    const msg = {
+      chat_id: reply.chat_id || p.chat_id,
+      seq: reply.seq,
+      message_id: reply.message_id,
+      sender_id: this.me,
+      kind: p.kind,
+      sent_at: reply.sent_at || p.created_at,
+    };
+    if (p.text !== undefined) msg.text = p.text;
+    if (p.media) msg.media = p.media;
+    this.addMessage(msg);
+    return this.chat(msg.chat_id).bySeq.get(msg.seq) || null;
+  }
+
+  // ---- receipts --------------------------------------------------------------
+
+  /** Move this user's own cursor forward (never back). Returns the previous value. */
+  setOwnCursor(chatId, status, seq) {
+    const c = this.ensureChat(chatId);
+    const prev = status === 'read' ? c.myRead : c.myDelivered;
+    if (!Number.isInteger(seq)) return prev;
+    if (status === 'read') {
+      c.myRead = Math.max(c.myRead, seq);
+      c.myDelivered = Math.max(c.myDelivered, c.myRead);
+    } else {
+      c.myDelivered = Math.max(c.myDelivered, seq);
+    }
+    return prev;
+  }
+
+  /** Undo an optimistic cursor move whose `receipt` request failed. */
+  revertOwnCursor(chatId, status, seq, prev) {
+    const c = this.chat(chatId);
+    if (!c) return;
+    if (status === 'read' && c.myRead === seq) c.myRead = prev;
+    if (status === 'delivered' && c.myDelivered === seq) c.myDelivered = prev;
+  }
+
+  /**
+   * The `receipt` this client owes for a chat: `read` when the chat is on screen,
+   * else `delivered`, up to the sync cursor; null when nothing new is covered.
+   */
+  receiptToSend(chatId, visible) {
+    const c = this.chat(chatId);
+    const cur = this.cursor(chatId);
+    if (!c || !cur) return null;
+    if (visible && cur > c.myRead) return { chat_id: chatId, status: 'read', seq: cur };
+    if (cur > c.myDelivered) return { chat_id: chatId, status: 'delivered', seq: cur };
+    return null;
+  }
+
+  /** A `receipt` event. Direct: user_id is the peer. Group: user_id omitted, seq is the lowest cursor. */
+  applyReceipt(ev) {
+    if (!ev || typeof ev.chat_id !== 'string' || !Number.isInteger(ev.seq)) return false;
+    const c = this.ensureChat(ev.chat_id);
+    const status = ev.status === 'read' ? 'read' : 'delivered';
+    if (ev.user_id && ev.user_id === this.me) {
+      this.setOwnCursor(ev.chat_id, status, ev.seq);
+      return true;
+    }
+    if (ev.user_id && c.kind === 'group') {
+      const mc = c.memberCursors.get(ev.user_id) || { delivered: 0, read: 0 };
+      if (status === 'read') mc.read = Math.max(mc.read, ev.seq);
+      mc.delivered = Math.max(mc.delivered, ev.seq);
+      c.memberCursors.set(ev.user_id, mc);
+      this._recomputeGroup(c);
+      return true;
+    }
+    this._raisePeer(c, status === 'read' ? ev.seq : 0, ev.seq);
+    return true;
+  }
+
+  /** GET /api/chats/{id}/receipts: per-member cursors. */
+  applyReceipts(chatId, receipts) {
+    const c = this.ensureChat(chatId);
+    for (const r of receipts || []) {
+      const read = Number.isInteger(r.read_seq) ? r.read_seq : 0;
+      const delivered = Math.max(Number.isInteger(r.delivered_seq) ? r.delivered_seq : 0, read);
+      if (r.user_id === this.me) {
+        this.setOwnCursor(chatId, 'delivered', delivered);
+        this.setOwnCursor(chatId, 'read', read);
+      } else {
+        c.memberCursors.set(r.user_id, { delivered, read });
+      }
+    }
+    if (c.kind === 'group') this._recomputeGroup(c);
+    else {
+      const others = [...c.memberCursors.values()];
+      if (others.length === 1) this._raisePeer(c, others[0].read, others[0].delivered);
+    }
+  }
+
+  _recomputeGroup(c) {
+    const others = c.members
+      ? c.members.map((m) => m.user_id).filter((u) => u !== this.me)
+      : [...c.memberCursors.keys()];
+    if (!others.length) return;
+    let read = Infinity;
+    let delivered = Infinity;
+    for (const u of others) {
+      const mc = c.memberCursors.get(u) || { delivered: 0, read: 0 };
+      read = Math.min(read, mc.read);
+      delivered = Math.min(delivered, mc.delivered);
+    }
+    this._raisePeer(c, read, delivered);
+  }
+
+  _raisePeer(c, read, delivered) {
+    c.peerRead = Math.max(c.peerRead, read);
+    c.peerDelivered = Math.max(c.peerDelivered, delivered, c.peerRead);
+  }
+
+  /** Tick state of a message: null for others' messages, else pending|failed|sent|delivered|read. */
+  tickState(msg) {
+    if (!msg || msg.sender_id !== this.me || msg.kind === 'system') return null;
+    if (!isSeq(msg.seq)) return msg.state === 'failed' ? 'failed' : 'pending';
+    const c = this.chat(msg.chat_id);
+    if (c && msg.seq <= c.peerRead) return 'read';
+    if (c && msg.seq <= c.peerDelivered) return 'delivered';
+    return 'sent';
+  }
+
+  // ---- media -----------------------------------------------------------------
+
+  _mergeMedia(media) {
+    if (!media || !media.media_id) return media;
+    const known = this.media.get(media.media_id);
+    // Keep a finished state over a pending one; otherwise the newer object (fresher URLs) wins.
+    if (known && mediaRank(known) > mediaRank(media)) return known;
+    const merged = known ? { ...known, ...media } : { ...media };
+    this.media.set(media.media_id, merged);
+    return merged;
+  }
+
+  /** A `media` event or `media_url` reply: update every message carrying that media item. */
+  applyMedia(chatId, media) {
+    if (!media || !media.media_id) return false;
+    const merged = this._mergeMedia(media);
+    let changed = false;
+    const chats = chatId && this.chats.has(chatId) ? [this.chats.get(chatId)] : this.chats.values();
+    for (const c of chats) {
+      for (const m of c.messages) {
+        if (m.media && m.media.media_id === media.media_id && m.media !== merged) {
+          m.media = merged;
+          changed = true;
+        }
+      }
+    }
+    for (const p of this.pending.values()) {
+      if (p.media && p.media.media_id === media.media_id && p.media !== merged) {
+        p.media = merged;
+        changed = true;
+      }
+    }
+    return changed;
+  }
+
+  /** media_ids of loaded messages still waiting for processing. */
+  pendingMediaIds() {
+    const ids = new Set();
+    for (const c of this.chats.values()) {
+      for (const m of c.messages) if (m.media && m.media.status === 'pending') ids.add(m.media.media_id);
+    }
+    return [...ids];
+  }
+
+  // ---- typing and presence ---------------------------------------------------
+
+  setTyping(chatId, userId, state, now) {
+    if (!userId || userId === this.me) return;
+    const c = this.ensureChat(chatId);
+    if (state === 'start') c.typing.set(userId, now + TYPING_TTL_MS);
+    else c.typing.delete(userId);
+  }
+
+  typingUsers(chatId, now) {
+    const c = this.chat(chatId);
+    if (!c) return [];
+    const out = [];
+    for (const [user, until] of c.typing) {
+      if (until > now) out.push(user);
+      else c.typing.delete(user);
+    }
+    return out.sort();
+  }
+
+  applyPresence(users) {
+    for (const u of users || []) {
+      if (u && u.user_id) this.presence.set(u.user_id, { status: u.status, last_seen: u.last_seen ?? null });
+    }
+  }
+
+  presenceOf(userId) {
+    return this.presence.get(userId) || null;
+  }
+
+  directPeers() {
+    const out = new Set();
+    for (const id of this.chats.keys()) {
+      const p = this.peerOf(id);
+      if (p) out.add(p);
+    }
+    return [...out];
+  }
+}

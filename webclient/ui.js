@@ -1,0 +1,561 @@
+// Rendering. User and server text only ever reaches the page through textContent,
+// attributes and DOM nodes: never innerHTML. Lists are keyed so that re-rendering
+// keeps images, videos, focus and the scroll position.
+
+const $ = (testid, root = document) => root.querySelector(`[data-testid="${testid}"]`);
+
+/** Build an element. Children that are strings become text nodes. */
+export function el(tag, props = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'class') e.className = v;
+    else if (k === 'testid') e.dataset.testid = v;
+    else if (k === 'text') e.textContent = v;
+    else if (k.startsWith('on') && typeof v === 'function') e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) e.append(c);
+  return e;
+}
+
+/** Only http(s) and blob URLs reach src/href (no javascript: or data: from the server). */
+export function safeUrl(u) {
+  if (!u) return null;
+  try {
+    const url = new URL(u, location.href);
+    return ['http:', 'https:', 'blob:'].includes(url.protocol) ? url.href : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Keep container's children in the order of items, reusing nodes by key. */
+function reconcile(container, items, keyOf, create, update) {
+  const existing = new Map();
+  for (const child of container.children) existing.set(child.dataset.key, child);
+  const keep = new Set();
+  let prev = null;
+  for (const item of items) {
+    const key = keyOf(item);
+    keep.add(key);
+    let node = existing.get(key);
+    if (!node) {
+      node = create(item);
+      node.dataset.key = key;
+    }
+    update(node, item);
+    const ref = prev ? prev.nextSibling : container.firstChild;
+    if (node !== ref) container.insertBefore(node, ref);
+    prev = node;
+  }
+  for (const [key, node] of existing) if (!keep.has(key)) node.remove();
+}
+
+const hhmm = (iso) => {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? '' : d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+};
+
+export function lastSeenText(p, now) {
+  if (!p) return '';
+  if (p.status === 'online') return 'online';
+  const t = Date.parse(p.last_seen || '');
+  if (Number.isNaN(t)) return 'offline';
+  const ago = now - t;
+  if (ago < 60_000) return 'last seen just now';
+  if (ago < 3_600_000) return `last seen ${Math.floor(ago / 60_000)} min ago`;
+  const d = new Date(t);
+  if (d.toDateString() === new Date(now).toDateString()) return `last seen today at ${hhmm(d)}`;
+  return `last seen ${d.toLocaleDateString()} ${hhmm(d)}`;
+}
+
+export function typingText(users) {
+  if (!users.length) return '';
+  if (users.length === 1) return `${users[0]} is typing…`;
+  if (users.length === 2) return `${users[0]} and ${users[1]} are typing…`;
+  return `${users.length} people are typing…`;
+}
+
+const formatSize = (n) => {
+  if (!Number.isFinite(n)) return '';
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KB`;
+  return `${(n / 1024 ** 2).toFixed(1)} MB`;
+};
+
+function previewText(m, me, isGroup) {
+  if (!m) return 'No messages yet';
+  const who = m.sender_id === me ? 'You: ' : isGroup && m.kind !== 'system' ? `${m.sender_id}: ` : '';
+  const name = (m.media && m.media.filename) || '';
+  const body =
+    m.kind === 'image' ? 'Photo' :
+    m.kind === 'video' ? 'Video' :
+    m.kind === 'file' ? `File: ${name || 'attachment'}` :
+    m.text || '';
+  return who + body;
+}
+
+const TICKS = {
+  pending: ['…', 'Sending'],
+  failed: ['!', 'Not sent'],
+  sent: ['✓', 'Sent'],
+  delivered: ['✓✓', 'Delivered'],
+  read: ['✓✓', 'Read'],
+};
+
+export class UI {
+  /** @param {object} h  handlers: login, signup, logout, openChat, newDirect, newGroup, sendText,
+   *  typing, files, loadOlder, retry, mediaError, cancelUpload */
+  constructor(h) {
+    this.h = h;
+    this.authView = $('auth-view');
+    this.mainView = $('main-view');
+    this.authForm = $('auth-form');
+    this.authError = $('auth-error');
+    this.chatList = $('chat-list');
+    this.chatPane = $('chat-pane');
+    this.noChat = $('no-chat-selected');
+    this.list = $('message-list');
+    this.items = $('message-items');
+    this.olderBtn = $('load-older');
+    this.typing = $('typing-indicator');
+    this.uploads = $('uploads');
+    this.composer = $('composer');
+    this.input = $('message-input');
+    this.fileInput = $('file-input');
+    this.lightbox = $('lightbox');
+    this.renderedChat = null;
+    this.stick = true; // keep the view pinned to the newest message
+    this._wire();
+  }
+
+  _wire() {
+    const h = this.h;
+    const creds = () => [$('auth-username').value.trim().toLowerCase(), $('auth-password').value];
+    this.authForm.addEventListener('submit', (e) => {
+      e.preventDefault();
+      h.login(...creds());
+    });
+    $('signup-button').addEventListener('click', () => {
+      if (this.authForm.reportValidity()) h.signup(...creds());
+    });
+    $('logout-button').addEventListener('click', () => h.logout());
+
+    $('new-direct-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      const input = $('new-direct-username');
+      h.newDirect(input.value.trim().toLowerCase(), () => this._newChatDone(e.target));
+    });
+    $('new-group-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      h.newGroup($('new-group-name').value.trim(), $('new-group-members').value, () => this._newChatDone(e.target));
+    });
+
+    const openFrom = (e) => {
+      const li = e.target.closest('[data-chat-id]');
+      if (li) h.openChat(li.dataset.chatId);
+    };
+    this.chatList.addEventListener('click', openFrom);
+    this.chatList.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' || e.key === ' ') {
+        e.preventDefault();
+        openFrom(e);
+      }
+    });
+
+    this.composer.addEventListener('submit', (e) => {
+      e.preventDefault();
+      const text = this.input.value;
+      if (!text.trim()) return;
+      this.input.value = '';
+      this.stick = true;
+      h.sendText(text);
+    });
+    this.input.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        this.composer.requestSubmit();
+      }
+    });
+    this.input.addEventListener('input', () => h.typing(this.input.value));
+
+    $('attach-button').addEventListener('click', () => this.fileInput.click());
+    this.fileInput.addEventListener('change', () => {
+      const files = [...this.fileInput.files];
+      this.fileInput.value = '';
+      if (files.length) h.files(files);
+    });
+    this.chatPane.addEventListener('dragover', (e) => {
+      if (e.dataTransfer && [...e.dataTransfer.types].includes('Files')) e.preventDefault();
+    });
+    this.chatPane.addEventListener('drop', (e) => {
+      const files = e.dataTransfer ? [...e.dataTransfer.files] : [];
+      if (files.length) {
+        e.preventDefault();
+        h.files(files);
+      }
+    });
+
+    this.list.addEventListener('scroll', () => {
+      this.stick = this._nearBottom();
+      if (this.list.scrollTop < 40) h.loadOlder();
+    });
+    this.olderBtn.addEventListener('click', () => h.loadOlder());
+
+    this.items.addEventListener('click', (e) => {
+      const retry = e.target.closest('[data-testid="message-retry"]');
+      if (retry) return h.retry(retry.dataset.clientMsgId);
+      const thumb = e.target.closest('[data-testid="media-thumb"]');
+      if (thumb) this.openLightbox(thumb.dataset.full, thumb.alt);
+    });
+    // media load errors do not bubble: listen in the capture phase
+    this.items.addEventListener(
+      'error',
+      (e) => {
+        const id = e.target.dataset && e.target.dataset.mediaId;
+        if (id) h.mediaError(id);
+      },
+      true,
+    );
+    this.items.addEventListener('load', () => this.stick && this.scrollToBottom(), true);
+    this.uploads.addEventListener('click', (e) => {
+      const b = e.target.closest('[data-upload-id]');
+      if (b) h.cancelUpload(b.dataset.uploadId);
+    });
+
+    this.lightbox.addEventListener('click', () => this.closeLightbox());
+    document.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape') this.closeLightbox();
+    });
+  }
+
+  _newChatDone(form) {
+    form.reset();
+    $('new-chat').open = false;
+  }
+
+  // ---- views -----------------------------------------------------------------
+
+  showAuth(message = '') {
+    this.mainView.hidden = true;
+    this.authView.hidden = false;
+    this.authForm.reset();
+    this.setAuthError(message);
+    this.setAuthBusy(false);
+    this.items.replaceChildren();
+    this.chatList.replaceChildren();
+    this.renderedChat = null;
+    $('auth-username').focus();
+  }
+
+  showMain(me) {
+    this.authView.hidden = true;
+    this.mainView.hidden = false;
+    $('current-user').textContent = me;
+  }
+
+  setAuthBusy(busy) {
+    for (const b of this.authForm.querySelectorAll('button')) b.disabled = busy;
+  }
+
+  setAuthError(message) {
+    this.authError.textContent = message || '';
+    this.authError.hidden = !message;
+  }
+
+  setNewChatError(message) {
+    const e = $('new-chat-error');
+    e.textContent = message || '';
+    e.hidden = !message;
+  }
+
+  /** open (connected and caught up) | syncing | connecting | waiting (backing off) | stopped */
+  setConnection(state) {
+    const s = $('connection-status');
+    const label = {
+      open: 'Online',
+      syncing: 'Syncing…',
+      connecting: 'Connecting…',
+      waiting: 'Offline, reconnecting…',
+    }[state] || 'Offline';
+    s.dataset.state = state === 'open' ? 'online' : state === 'syncing' || state === 'connecting' ? 'connecting' : 'offline';
+    s.textContent = label;
+    s.title = label;
+  }
+
+  openLightbox(url, alt) {
+    const src = safeUrl(url);
+    if (!src) return;
+    const img = $('lightbox-image');
+    img.src = src;
+    img.alt = alt || '';
+    this.lightbox.hidden = false;
+  }
+
+  closeLightbox() {
+    if (this.lightbox.hidden) return;
+    this.lightbox.hidden = true;
+    $('lightbox-image').removeAttribute('src');
+  }
+
+  _nearBottom() {
+    const l = this.list;
+    return l.scrollHeight - l.scrollTop - l.clientHeight < 60;
+  }
+
+  scrollToBottom() {
+    this.list.scrollTop = this.list.scrollHeight;
+  }
+
+  // ---- render ----------------------------------------------------------------
+
+  /** @param {{store, openChatId, uploads, loadingOlder, now}} v */
+  render(v) {
+    this._renderChatList(v);
+    this._renderChat(v);
+  }
+
+  _renderChatList({ store, openChatId }) {
+    reconcile(
+      this.chatList,
+      store.chatList(),
+      (c) => c.chat_id,
+      () =>
+        el(
+          'li',
+          { class: 'chat-item', testid: 'chat-list-item', role: 'button', tabindex: '0' },
+          el('span', { class: 'dot', testid: 'chat-presence-dot' }),
+          el(
+            'div',
+            { class: 'chat-item-main' },
+            el('div', { class: 'chat-item-name', testid: 'chat-name' }),
+            el('div', { class: 'chat-item-preview', testid: 'chat-last-message' }),
+          ),
+          el('span', { class: 'badge', testid: 'chat-unread' }),
+        ),
+      (li, c) => {
+        const id = c.chat_id;
+        const unread = store.unreadCount(id);
+        li.dataset.chatId = id;
+        li.dataset.kind = c.kind || '';
+        li.dataset.unread = String(unread);
+        li.classList.toggle('active', id === openChatId);
+        li.setAttribute('aria-current', id === openChatId ? 'true' : 'false');
+        const peer = store.peerOf(id);
+        const dot = li.querySelector('.dot');
+        dot.hidden = !peer;
+        dot.dataset.status = (peer && store.presenceOf(peer)?.status) || 'unknown';
+        li.querySelector('.chat-item-name').textContent = store.displayName(id);
+        li.querySelector('.chat-item-preview').textContent = previewText(
+          store.lastMessage(id),
+          store.me,
+          c.kind === 'group',
+        );
+        const badge = li.querySelector('.badge');
+        badge.textContent = unread > 99 ? '99+' : String(unread);
+        badge.hidden = unread === 0;
+      },
+    );
+    $('chat-list-empty').hidden = store.chats.size > 0;
+  }
+
+  _renderChat(v) {
+    const { store, openChatId: id, now } = v;
+    const chat = id ? store.chat(id) : null;
+    this.noChat.hidden = !!chat;
+    this.chatPane.hidden = !chat;
+    if (!chat) {
+      this.renderedChat = null;
+      return;
+    }
+    if (this.renderedChat !== id) {
+      this.items.replaceChildren();
+      this.renderedChat = id;
+      this.stick = true;
+      this.chatPane.dataset.chatId = id;
+      this.input.value = '';
+    }
+
+    // header
+    $('chat-title').textContent = store.displayName(id);
+    const peer = store.peerOf(id);
+    const presence = peer ? store.presenceOf(peer) : null;
+    const dot = $('presence-dot');
+    dot.hidden = chat.kind !== 'direct';
+    dot.dataset.status = (presence && presence.status) || 'unknown';
+    const sub = $('presence-text');
+    if (chat.kind === 'group') {
+      const n = chat.members ? chat.members.length : 0;
+      sub.textContent = chat.members ? `${n} member${n === 1 ? '' : 's'}: ${chat.members.map((m) => m.user_id).join(', ')}` : '';
+      sub.dataset.status = '';
+    } else {
+      sub.textContent = lastSeenText(presence, now);
+      sub.dataset.status = (presence && presence.status) || 'unknown';
+    }
+
+    // messages
+    const l = this.list;
+    const first = this.items.firstElementChild;
+    const anchorTop = first ? first.offsetTop : 0;
+    const isGroup = chat.kind === 'group';
+    reconcile(
+      this.items,
+      store.timeline(id),
+      (m) => (m.pending ? `p:${m.client_msg_id}` : `s:${m.seq}`),
+      () => el('div', { testid: 'message' }),
+      (node, m) => this._updateMessage(node, m, store, isGroup),
+    );
+    if (this.stick) this.scrollToBottom();
+    else if (first && first.isConnected) l.scrollTop += first.offsetTop - anchorTop;
+
+    const older = store.hasOlder(id);
+    this.olderBtn.hidden = !older;
+    this.olderBtn.disabled = !!v.loadingOlder;
+    this.olderBtn.textContent = v.loadingOlder ? 'Loading…' : 'Load older messages';
+    $('history-start').hidden = older || store.messages(id).length === 0;
+
+    // typing, uploads, composer
+    const typers = store.typingUsers(id, now);
+    this.typing.textContent = typingText(typers);
+    this.typing.hidden = typers.length === 0;
+    this.typing.dataset.users = typers.join(',');
+
+    reconcile(
+      this.uploads,
+      v.uploads.filter((u) => u.chat_id === id),
+      (u) => u.id,
+      (u) =>
+        el(
+          'div',
+          { class: 'upload', testid: 'upload-item' },
+          el('span', { class: 'upload-name', text: u.filename }),
+          el('progress', { testid: 'upload-progress', max: '1', value: '0' }),
+          el('span', { class: 'upload-status', testid: 'upload-status' }),
+          el('button', { type: 'button', class: 'link', testid: 'upload-dismiss', 'data-upload-id': u.id, text: '✕', title: 'Dismiss' }),
+        ),
+      (node, u) => {
+        node.dataset.state = u.state;
+        const p = node.querySelector('progress');
+        p.value = u.progress;
+        p.dataset.progress = String(Math.round(u.progress * 100));
+        node.querySelector('.upload-status').textContent =
+          u.state === 'error' ? u.error : u.state === 'done' ? 'Sent' : `${Math.round(u.progress * 100)} %`;
+      },
+    );
+
+    const canSend = !chat.left;
+    this.input.disabled = !canSend;
+    $('send-button').disabled = !canSend;
+    $('attach-button').disabled = !canSend;
+    $('left-notice').hidden = canSend;
+  }
+
+  _updateMessage(node, m, store, isGroup) {
+    const me = store.me;
+    const own = m.sender_id === me;
+    const tick = store.tickState(m);
+    node.className = `msg ${m.kind === 'system' ? 'system' : own ? 'own' : 'other'}`;
+    node.dataset.chatId = m.chat_id;
+    node.dataset.seq = m.pending ? '' : String(m.seq);
+    node.dataset.sender = m.sender_id || '';
+    node.dataset.kind = m.kind;
+    node.dataset.own = String(own);
+    node.dataset.state = m.pending ? m.state : 'sent';
+    if (m.pending) node.dataset.clientMsgId = m.client_msg_id;
+    if (tick) node.dataset.tick = tick;
+    else delete node.dataset.tick;
+
+    const sig = JSON.stringify([m.kind, m.text, m.media, m.sender_id, m.sent_at || m.created_at, isGroup, !!m.pending]);
+    if (node._sig !== sig) {
+      node._sig = sig;
+      node.replaceChildren(this._messageBody(m, own, isGroup));
+    }
+    const t = node.querySelector('.tick');
+    if (t) {
+      const [glyph, title] = TICKS[tick] || ['', ''];
+      t.dataset.tick = tick || '';
+      t.textContent = glyph;
+      t.title = title;
+      t.setAttribute('aria-label', title);
+      const retry = node.querySelector('[data-testid="message-retry"]');
+      if (retry) retry.hidden = tick !== 'failed';
+    }
+  }
+
+  _messageBody(m, own, isGroup) {
+    if (m.kind === 'system') return el('div', { class: 'system-text', testid: 'message-text', text: m.text || '' });
+    return el(
+      'div',
+      { class: 'bubble' },
+      isGroup && !own ? el('div', { class: 'sender', testid: 'message-sender', text: m.sender_id }) : null,
+      m.media || ['image', 'video', 'file'].includes(m.kind) ? this._media(m) : null,
+      m.text ? el('div', { class: 'text', testid: 'message-text', text: m.text }) : null,
+      el(
+        'div',
+        { class: 'meta' },
+        el('time', { testid: 'message-time', datetime: m.sent_at || m.created_at || '', text: hhmm(m.sent_at || m.created_at) }),
+        own ? el('span', { class: 'tick', testid: 'message-tick' }) : null,
+        own && m.pending
+          ? el('button', { type: 'button', class: 'link', testid: 'message-retry', 'data-client-msg-id': m.client_msg_id, text: 'Retry', hidden: true })
+          : null,
+      ),
+    );
+  }
+
+  _media(m) {
+    const md = m.media;
+    const label = { image: 'Image', video: 'Video' }[m.kind] || 'File';
+    if (!md || !md.status || md.status === 'pending') {
+      return el('div', { class: 'media-placeholder', testid: 'media-pending', 'data-media-id': md && md.media_id }, `${label} processing…`);
+    }
+    if (md.status === 'rejected') {
+      return el('div', { class: 'media-placeholder rejected', testid: 'media-rejected' }, `${label} rejected: ${md.filename || ''}`);
+    }
+    const v = md.variants || {};
+    const url = (name) => v[name] && safeUrl(v[name].url);
+    if (m.kind === 'image') {
+      const shown = v.small ? 'small' : v.thumb ? 'thumb' : null;
+      const src = (shown && url(shown)) || safeUrl(md.url);
+      return el('img', {
+        class: 'thumb',
+        testid: 'media-thumb',
+        src,
+        alt: md.filename || 'image',
+        width: shown && v[shown].width,
+        height: shown && v[shown].height,
+        'data-full': url('large') || safeUrl(md.url) || src,
+        'data-media-id': md.media_id,
+        'data-variant': shown || 'original',
+      });
+    }
+    if (m.kind === 'video') {
+      const variant = v['720p'] ? '720p' : v['360p'] ? '360p' : null;
+      return el('video', {
+        class: 'video',
+        testid: 'media-video',
+        controls: true,
+        preload: 'none',
+        playsinline: true,
+        poster: url('poster'),
+        src: (variant && url(variant)) || safeUrl(md.url),
+        'data-media-id': md.media_id,
+        'data-variant': variant || 'original',
+      });
+    }
+    return el(
+      'a',
+      {
+        class: 'file',
+        testid: 'media-file',
+        href: safeUrl(md.url),
+        download: md.filename || '',
+        target: '_blank',
+        rel: 'noopener noreferrer',
+        'data-media-id': md.media_id,
+      },
+      `↓ ${md.filename || 'file'}`,
+      el('span', { class: 'size', text: ` ${formatSize(md.size)}` }),
+    );
+  }
+}
