@@ -3,7 +3,7 @@ from functools import cache, wraps
 
 from chalice import Chalice, Response
 
-from chalicelib.config import fanout_queue_name, settings
+from chalicelib.config import fanout_queue_name, media_events_queue_name, settings
 from chalicelib.observability import logger, metrics
 from chalicelib.rest import bearer_token, error_response, json_body, query_int
 from chalicelib.services import services
@@ -158,3 +158,21 @@ def chat_receipts(chat_id):
 @app.on_sqs_message(queue=fanout_queue_name(), batch_size=10)
 def fan_out(event):
     return services().fanout.run_batch(event.to_dict())
+
+
+@route("/media", methods=["POST"])
+def request_upload():
+    user_id, request = caller(), request_as("upload")
+    slot = services().media.request_upload(user_id, request.chat_id, request.filename, request.content_type,
+                                           request.size)
+    return Response(body=slot, status_code=201)
+
+
+@route("/media/{media_id}")
+def get_media(media_id):
+    return {"media": services().media.describe(caller(), media_id)}
+
+
+@app.on_sqs_message(queue=media_events_queue_name(), batch_size=5)
+def process_media(event):
+    return services().media.process_batch(event.to_dict())

@@ -3,6 +3,8 @@ import os
 from dataclasses import dataclass
 from functools import cache
 
+from chalicelib.model import MediaLimits
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -14,9 +16,16 @@ class Settings:
     user_pool_id: str
     user_pool_client_id: str
     fanout_queue_url: str
+    media_table: str
+    media_bucket: str
+    media_limits: MediaLimits
     # Overrides for a stand-in of AWS (the local stack); on AWS both are derived.
     jwks_url: str | None = None
     connections_endpoint: str | None = None
+    # Media through CloudFront: its domain, the public key's id, and the SSM parameter holding the private key.
+    cloudfront_domain: str | None = None
+    cloudfront_key_pair_id: str | None = None
+    cloudfront_private_key_parameter: str | None = None
 
     @property
     def token_issuer(self) -> str:
@@ -26,6 +35,10 @@ class Settings:
 def fanout_queue_name() -> str:
     """Read when the app is loaded (Chalice wires the SQS trigger at deploy time), so it has a default."""
     return os.environ.get("FANOUT_QUEUE_NAME", "parley-dev-fanout")
+
+
+def media_events_queue_name() -> str:
+    return os.environ.get("MEDIA_EVENTS_QUEUE_NAME", "parley-dev-media-events")
 
 
 @cache
@@ -40,6 +53,13 @@ def settings() -> Settings:
         user_pool_id=env["USER_POOL_ID"],
         user_pool_client_id=env["USER_POOL_CLIENT_ID"],
         fanout_queue_url=env["FANOUT_QUEUE_URL"],
+        media_table=env["MEDIA_TABLE"],
+        media_bucket=env["MEDIA_BUCKET"],
+        media_limits=MediaLimits(**{kind: int(env[f"MAX_{kind.upper()}_BYTES"]) for kind in ("image", "video", "file")
+                                    if env.get(f"MAX_{kind.upper()}_BYTES")}),
+        cloudfront_domain=env.get("CLOUDFRONT_DOMAIN") or None,
+        cloudfront_key_pair_id=env.get("CLOUDFRONT_KEY_PAIR_ID") or None,
+        cloudfront_private_key_parameter=env.get("CLOUDFRONT_PRIVATE_KEY_PARAMETER") or None,
         jwks_url=env.get("JWKS_URL") or None,
         connections_endpoint=env.get("CONNECTIONS_ENDPOINT") or None,
     )

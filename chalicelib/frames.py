@@ -83,8 +83,21 @@ class Leave(Frame):
     chat_id: ChatId
 
 
-ClientFrame = Annotated[Union[CreateChat, Send, History, Heartbeat, Receipt, Sync, AddMembers, RemoveMembers, Leave],
-                        Field(discriminator="action")]
+class Upload(Frame):
+    action: Literal["upload"]
+    chat_id: ChatId
+    filename: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    content_type: Annotated[str, StringConstraints(min_length=3, max_length=129)]
+    size: Annotated[int, Field(ge=1)]
+
+
+class MediaUrl(Frame):
+    action: Literal["media_url"]
+    media_id: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+
+ClientFrame = Annotated[Union[CreateChat, Send, History, Heartbeat, Receipt, Sync, AddMembers, RemoveMembers, Leave,
+                              Upload, MediaUrl], Field(discriminator="action")]
 
 
 @cache

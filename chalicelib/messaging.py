@@ -6,6 +6,7 @@ from chalicelib import clock
 from chalicelib.access import chat_of_member
 from chalicelib.delivery import Delivery
 from chalicelib.fanout import Fanout
+from chalicelib.media import MediaService
 from chalicelib.errors import BadRequest, NotFound
 from chalicelib.model import SEND_LEASE, Chat, Member, Message, direct_chat_id, epoch_from_iso, now_iso
 from chalicelib.observability import metrics
@@ -25,12 +26,19 @@ def visible_after(member: Member) -> int:
 
 
 class Messaging:
-    def __init__(self, chats: ChatStore, users: UserStore, delivery: Delivery, fanout: Fanout, receipts: Receipts):
+    def __init__(self, chats: ChatStore, users: UserStore, delivery: Delivery, fanout: Fanout, receipts: Receipts,
+                 media: MediaService):
         self._chats = chats
         self._users = users
         self._delivery = delivery
         self._fanout = fanout
         self._receipts = receipts
+        self._media = media
+
+    def _wire(self, messages: list[Message]) -> list[dict]:
+        """Messages as clients get them: each media item as of now, with fresh URLs (one batch read)."""
+        media = self._media.wire_many([m.media_id for m in messages if m.media_id])
+        return [m.to_wire() | ({"media": media[m.media_id]} if m.media_id in media else {}) for m in messages]
 
     def chat_of_member(self, user_id: str, chat_id: str) -> tuple[Chat, Member]:
         return chat_of_member(self._chats, user_id, chat_id)
@@ -55,20 +63,21 @@ class Messaging:
         return chat
 
     def send(self, sender_id: str, chat_id: str, client_msg_id: str, kind: str, text: str | None,
-             reply_to: int | None, connection_id: str | None = None) -> dict:
+             reply_to: int | None, connection_id: str | None = None, media_id: str | None = None) -> dict:
         chat, _ = self.chat_of_member(sender_id, chat_id)
         if kind == "text" and not text:
             raise BadRequest("a text message needs a non-empty 'text'")
-        if kind != "text":
-            raise BadRequest(f"kind {kind!r} needs a media_id; media is not enabled on this stage")
+        media = self._media.attachable(sender_id, chat.chat_id, media_id, kind) if kind != "text" else None
         if reply_to is not None and reply_to > chat.last_seq:
             raise BadRequest(f"reply_to {reply_to} is beyond the chat's last seq {chat.last_seq}")
         draft = Message(chat_id=chat.chat_id, seq=0, message_id=uuid.uuid4().hex, sender_id=sender_id,
-                        kind=kind, sent_at=now_iso(), text=text, reply_to=reply_to)
+                        kind=kind, sent_at=now_iso(), text=text, reply_to=reply_to,
+                        media_id=media.media_id if media else None)
         message, stored_now = self._chats.append(chat, draft, client_msg_id)
         if stored_now:
             metrics.add_metric(name="MessagesSent", unit="Count", value=1)
-            self._fanout.to_members(chat, {"type": "message", "message": message.to_wire()}, connection_id)
+            wire = message.to_wire() | ({"media": self._media.to_wire(media)} if media else {})
+            self._fanout.to_members(chat, {"type": "message", "message": wire}, connection_id)
             self._receipts.mark_own(chat, sender_id, message.seq)
         return {"type": "sent", "chat_id": chat.chat_id, "client_msg_id": client_msg_id, "seq": message.seq,
                 "message_id": message.message_id, "sent_at": message.sent_at}
@@ -88,7 +97,7 @@ class Messaging:
         messages = [m for m in self._closing_gaps(chat.chat_id, page, page[0].seq - 1 if page else 0)
                     if m.seq > floor]
         has_more = len(messages) > limit
-        wire = [m.to_wire() for m in messages[-limit:]]
+        wire = self._wire(messages[-limit:])
         while wire and size_of(wire) > MAX_REPLY_BYTES:
             wire.pop(0)
             has_more = True
@@ -135,11 +144,9 @@ class Messaging:
             expected = message.seq + 1
         return complete
 
-    @staticmethod
-    def _message_frames(chat_id: str, messages: list[Message]) -> list[dict]:
+    def _message_frames(self, chat_id: str, messages: list[Message]) -> list[dict]:
         frames, batch, batch_bytes = [], [], 0
-        for message in messages:
-            wire = message.to_wire()
+        for wire in self._wire(messages):
             wire_bytes = size_of(wire) + 1
             if batch and batch_bytes + wire_bytes > MAX_REPLY_BYTES:
                 frames.append({"type": "messages", "chat_id": chat_id, "messages": batch})

@@ -116,3 +116,43 @@ class Message:
             if getattr(self, name) is not None:
                 wire[name] = getattr(self, name)
         return wire
+
+
+@dataclass
+class Rendition:
+    """A stored file of a media item: its S3 key and what a client needs to show it."""
+    key: str
+    content_type: str
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass
+class Media:
+    media_id: str
+    chat_id: str
+    uploader_id: str
+    filename: str
+    content_type: str
+    size: int
+    kind: str  # image, video or file
+    created_at: str
+    status: str = "pending"  # pending, ready or rejected
+    upload_key: str = ""
+    original: Rendition | None = None
+    variants: dict[str, Rendition] = field(default_factory=dict)
+    width: int | None = None
+    height: int | None = None
+    duration: float | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class MediaLimits:
+    """The largest upload accepted per kind, in bytes."""
+    image: int = 16 * 2**20
+    video: int = 100 * 2**20
+    file: int = 100 * 2**20
+
+    def for_kind(self, kind: str) -> int:
+        return getattr(self, kind)

@@ -2,15 +2,17 @@
 from dataclasses import dataclass
 from functools import cache
 
-from chalicelib.config import settings
+from chalicelib.config import Settings, settings
 from chalicelib.delivery import Delivery
 from chalicelib.fanout import Fanout, FanoutQueue, SqsFanoutQueue
 from chalicelib.groups import Groups
 from chalicelib.identity import Accounts, TokenVerifier
+from chalicelib.media import MediaService
 from chalicelib.messaging import Messaging
-from chalicelib.model import CONNECTION_LIFETIME, Chat
+from chalicelib.model import CONNECTION_LIFETIME, Chat, MediaLimits
 from chalicelib.receipts import Receipts
-from chalicelib.storage import ChatStore, UserStore
+from chalicelib.storage import BlobStore, ChatStore, MediaStore, UserStore
+from chalicelib.storage.cloudfront import CloudFrontUrls
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,7 @@ class Services:
     receipts: Receipts
     tokens: TokenVerifier
     accounts: Accounts
+    media: MediaService
 
     def create_chat(self, user_id: str, kind: str, peer_id: str | None, name: str | None,
                     members: list[str] | None) -> Chat:
@@ -33,22 +36,27 @@ class Services:
 
 
 def build(users: UserStore, chats: ChatStore, pusher, tokens: TokenVerifier | None, accounts: Accounts | None,
-          fanout_queue: FanoutQueue | None = None) -> Services:
+          media: MediaStore, blobs: BlobStore, fanout_queue: FanoutQueue | None = None,
+          media_limits: MediaLimits = MediaLimits()) -> Services:
     delivery = Delivery(users, pusher)
     fanout = Fanout(delivery, fanout_queue)
     receipts = Receipts(chats, delivery)
-    messaging = Messaging(chats, users, delivery, fanout, receipts)
+    media_service = MediaService(media, blobs, chats, fanout, media_limits)
+    messaging = Messaging(chats, users, delivery, fanout, receipts, media_service)
     return Services(users=users, chats=chats, delivery=delivery, fanout=fanout, receipts=receipts,
                     messaging=messaging, groups=Groups(chats, users, delivery, fanout, messaging, receipts),
-                    tokens=tokens, accounts=accounts)
+                    tokens=tokens, accounts=accounts, media=media_service)
 
 
 @cache
 def services() -> Services:
     import boto3
 
+    from botocore.config import Config
+
     from chalicelib.connections_api import ConnectionsApiPusher
     from chalicelib.storage.dynamodb import DynamoChatStore, DynamoUserStore
+    from chalicelib.storage.media import DynamoMediaStore, S3Blobs
 
     config = settings()
     dynamodb = boto3.resource("dynamodb", region_name=config.region)
@@ -59,5 +67,21 @@ def services() -> Services:
         tokens=TokenVerifier(config.token_issuer, config.user_pool_client_id, config.jwks_url),
         accounts=Accounts(boto3.client("cognito-idp", region_name=config.region), config.user_pool_id,
                           config.user_pool_client_id),
+        media=DynamoMediaStore(dynamodb, config.media_table),
+        blobs=S3Blobs(boto3.client("s3", region_name=config.region, config=Config(signature_version="s3v4")),
+                      config.media_bucket, cloudfront_urls(config)),
         fanout_queue=SqsFanoutQueue(boto3.client("sqs", region_name=config.region), config.fanout_queue_url),
+        media_limits=config.media_limits,
     )
+
+
+def cloudfront_urls(config: Settings) -> CloudFrontUrls | None:
+    if not config.cloudfront_domain:
+        return None
+    import boto3
+
+    def private_key() -> bytes:
+        ssm = boto3.client("ssm", region_name=config.region)
+        return ssm.get_parameter(Name=config.cloudfront_private_key_parameter,
+                                 WithDecryption=True)["Parameter"]["Value"].encode()
+    return CloudFrontUrls(config.cloudfront_domain, config.cloudfront_key_pair_id, private_key)

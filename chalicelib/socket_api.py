@@ -30,6 +30,8 @@ class SocketApi:
             frames.AddMembers: self._add_members,
             frames.RemoveMembers: self._remove_members,
             frames.Leave: self._leave,
+            frames.Upload: self._upload,
+            frames.MediaUrl: self._media_url,
         }
 
     def connect(self, connection_id: str, query: dict[str, str], api_id: str, stage: str) -> int:
@@ -106,7 +108,7 @@ class SocketApi:
 
     def _send(self, connection: Connection, frame: frames.Send) -> list[dict]:
         sent = self._services.messaging.send(connection.user_id, frame.chat_id, frame.client_msg_id, frame.kind,
-                                             frame.text, frame.reply_to, connection.connection_id)
+                                             frame.text, frame.reply_to, connection.connection_id, frame.media_id)
         return [sent]
 
     def _history(self, connection: Connection, frame: frames.History) -> list[dict]:
@@ -122,3 +124,11 @@ class SocketApi:
 
     def _sync(self, connection: Connection, frame: frames.Sync) -> list[dict]:
         return self._services.messaging.sync(connection.user_id, dict(frame.cursors), frame.limit)
+
+    def _upload(self, connection: Connection, frame: frames.Upload) -> list[dict]:
+        slot = self._services.media.request_upload(connection.user_id, frame.chat_id, frame.filename,
+                                                   frame.content_type, frame.size)
+        return [{"type": "upload", **slot}]
+
+    def _media_url(self, connection: Connection, frame: frames.MediaUrl) -> list[dict]:
+        return [{"type": "media", "media": self._services.media.describe(connection.user_id, frame.media_id)}]

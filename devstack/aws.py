@@ -59,6 +59,13 @@ def _env_name(output_key: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", output_key).upper()
 
 
+def _queue_notification(rule: dict, env: dict[str, str]) -> dict:
+    """A template's S3 -> SQS rule as the API takes it (`Queue: !GetAtt X.Arn` is the stack's `XArn` output)."""
+    queue = rule["Queue"] if isinstance(rule["Queue"], str) else rule["Queue"][0]
+    return {"QueueArn": env[_env_name(queue.replace(".Arn", "Arn"))], "Events": [rule["Event"]],
+            "Filter": {"Key": {"FilterRules": rule["Filter"]["S3Key"]["Rules"]}}}
+
+
 def deploy(endpoint: str | None, stage: str = "local") -> dict[str, str]:
     """Deploy infra/parley.yaml (plus what moto's CloudFormation ignores); answer the app's environment."""
     def client(service: str):
@@ -78,6 +85,14 @@ def deploy(endpoint: str | None, stage: str = "local") -> dict[str, str]:
         if resource["Type"] == "AWS::DynamoDB::Table" and ttl:
             dynamodb.update_time_to_live(TableName=env[_env_name(name)], TimeToLiveSpecification={
                 "AttributeName": ttl["AttributeName"], "Enabled": True})
+
+    s3 = client("s3")
+    for name, resource in resources.items():
+        notifications = resource["Properties"].get("NotificationConfiguration") \
+            if resource["Type"] == "AWS::S3::Bucket" else None
+        if notifications:
+            s3.put_bucket_notification_configuration(Bucket=env[_env_name(name)], NotificationConfiguration={
+                "QueueConfigurations": [_queue_notification(rule, env) for rule in notifications["QueueConfigurations"]]})
 
     pool_spec, client_spec = resources["UserPool"]["Properties"], resources["UserPoolClient"]["Properties"]
     cognito = client("cognito-idp")

@@ -1,10 +1,11 @@
 """In-memory twins of the storage and delivery interfaces, for the logic's unit tests."""
 import copy
+import shutil
 from dataclasses import replace
 from typing import Iterable
 
 from chalicelib import clock
-from chalicelib.model import CONNECTION_LIFETIME, Chat, ChatHead, Connection, Member, Membership, Message, now_iso
+from chalicelib.model import CONNECTION_LIFETIME, Chat, ChatHead, Connection, Media, Member, Membership, Message, now_iso
 
 
 class InMemoryUserStore:
@@ -139,3 +140,53 @@ class RecordingQueue:
 
     def enqueue(self, tasks: list[dict]) -> None:
         self.tasks.extend(tasks)
+
+
+class InMemoryMediaStore:
+    def __init__(self):
+        self.items: dict[str, Media] = {}
+
+    def put(self, media: Media) -> None:
+        self.items[media.media_id] = copy.deepcopy(media)
+
+    def get(self, media_id: str) -> Media | None:
+        return copy.deepcopy(self.items.get(media_id))
+
+    def get_many(self, media_ids) -> dict[str, Media]:
+        return {media_id: self.get(media_id) for media_id in media_ids if media_id in self.items}
+
+    def settle(self, media: Media) -> bool:
+        if self.items[media.media_id].status != "pending":
+            return False
+        self.put(media)
+        return True
+
+
+class InMemoryBlobs:
+    """Blobs as files in a folder; URLs name the key and expiry so tests can tell them apart."""
+
+    def __init__(self, folder):
+        self.folder = folder
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        path = self.folder / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+    def upload_form(self, key: str, content_type: str, size: int, expires_in: int) -> dict:
+        return {"url": "memory://upload", "fields": {"key": key, "Content-Type": content_type}}
+
+    def download(self, key: str, path: str) -> None:
+        shutil.copyfile(self.folder / key, path)
+
+    def upload(self, path: str, key: str, content_type: str) -> None:
+        self.put_bytes(key, open(path, "rb").read())
+
+    def delete(self, key: str) -> None:
+        (self.folder / key).unlink(missing_ok=True)
+
+    def exists(self, key: str) -> bool:
+        return (self.folder / key).exists()
+
+    def url(self, key: str, expires_in: int, disposition: str | None = None) -> str:
+        return f"memory://{key}?expires_in={expires_in}" + (f"&disposition={disposition}" if disposition else "")

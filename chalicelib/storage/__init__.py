@@ -1,7 +1,7 @@
 """What the logic needs of storage. `dynamodb.py` implements it on AWS; the tests keep an in-memory twin."""
 from typing import Iterable, Protocol
 
-from chalicelib.model import Chat, ChatHead, Connection, Member, Membership, Message
+from chalicelib.model import Chat, ChatHead, Connection, Media, Member, Membership, Message
 
 
 class UserStore(Protocol):
@@ -71,3 +71,29 @@ class ChatStore(Protocol):
 
         Answers, per status in `deltas`, the positive counts per cursor value after the change.
         """
+
+
+class MediaStore(Protocol):
+    def put(self, media: Media) -> None: ...
+
+    def get(self, media_id: str) -> Media | None: ...
+
+    def get_many(self, media_ids: Iterable[str]) -> dict[str, Media]: ...
+
+    def settle(self, media: Media) -> bool:
+        """Store a pending item's outcome (ready or rejected), once; False if it was settled already."""
+
+
+class BlobStore(Protocol):
+    """Where media bytes live (S3), and the signed URLs that move them."""
+
+    def upload_form(self, key: str, content_type: str, size: int, expires_in: int) -> dict:
+        """A presigned POST ({"url", "fields"}) that accepts exactly this key, type and size."""
+
+    def download(self, key: str, path: str) -> None: ...
+
+    def upload(self, path: str, key: str, content_type: str) -> None: ...
+
+    def delete(self, key: str) -> None: ...
+
+    def url(self, key: str, expires_in: int, disposition: str | None = None) -> str: ...

@@ -47,12 +47,14 @@ def _query_all(table, **kwargs) -> list[dict]:
     return items
 
 
-def _batch_get(resource, table_name: str, keys: list[dict], projection: str,
-               names: dict[str, str] | None = None) -> list[dict]:
+def batch_get(resource, table_name: str, keys: list[dict], projection: str | None = None,
+              names: dict[str, str] | None = None) -> list[dict]:
     """BatchGetItem in chunks of 100 keys, retrying what DynamoDB leaves unprocessed."""
     items = []
     for start in range(0, len(keys), BATCH_GET_LIMIT):
-        request = {table_name: {"Keys": keys[start:start + BATCH_GET_LIMIT], "ProjectionExpression": projection}}
+        request = {table_name: {"Keys": keys[start:start + BATCH_GET_LIMIT]}}
+        if projection:
+            request[table_name]["ProjectionExpression"] = projection
         if names:
             request[table_name]["ExpressionAttributeNames"] = names
         for attempt in range(8):
@@ -98,7 +100,7 @@ class DynamoUserStore:
 
     def existing(self, user_ids: Iterable[str]) -> set[str]:
         keys = [{"user_id": user_id} for user_id in dict.fromkeys(user_ids)]
-        return {item["user_id"] for item in _batch_get(self._resource, self._users_name, keys, "user_id")}
+        return {item["user_id"] for item in batch_get(self._resource, self._users_name, keys, "user_id")}
 
     def add_connection(self, connection: Connection) -> None:
         self._connections.put_item(Item={
@@ -140,7 +142,7 @@ class DynamoUserStore:
         keys = [{"user_id": user_id} for user_id in dict.fromkeys(user_ids)]
         found: dict[str, list[Connection]] = {}
         oldest_alive = int(clock.now()) - self._lifetime
-        for item in _batch_get(self._resource, self._users_name, keys, "user_id, connections"):
+        for item in batch_get(self._resource, self._users_name, keys, "user_id, connections"):
             found[item["user_id"]] = [
                 Connection(connection_id=cid, user_id=item["user_id"], device=entry["device"],
                            endpoint=entry["endpoint"], connected_at=int(entry["connected_at"]),
@@ -242,7 +244,7 @@ class DynamoChatStore:
 
     def heads(self, chat_ids: Iterable[str]) -> dict[str, ChatHead]:
         keys = [{"chat_id": chat_id, "sk": META} for chat_id in dict.fromkeys(chat_ids)]
-        items = _batch_get(self._resource, self._chats_name, keys, "chat_id, kind, last_seq, #name",
+        items = batch_get(self._resource, self._chats_name, keys, "chat_id, kind, last_seq, #name",
                            {"#name": "name"})
         return {item["chat_id"]: ChatHead(chat_id=item["chat_id"], kind=item["kind"],
                                           last_seq=int(item["last_seq"]), name=item.get("name"))

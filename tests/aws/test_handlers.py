@@ -8,6 +8,7 @@ from chalice.test import Client
 from chalicelib.identity import Accounts, TokenVerifier
 from chalicelib.services import build
 from chalicelib.storage.dynamodb import DynamoChatStore, DynamoUserStore
+from chalicelib.storage.media import DynamoMediaStore, S3Blobs
 from tests import tokens
 from tests.fakes import RecordingPusher
 
@@ -21,7 +22,8 @@ def app(aws, monkeypatch):
                      DynamoChatStore(dynamodb, aws["CHATS_TABLE"], aws["MESSAGES_TABLE"]), pusher,
                      TokenVerifier(f"https://cognito-idp.us-east-1.amazonaws.com/{aws['USER_POOL_ID']}",
                                    aws["USER_POOL_CLIENT_ID"], aws["JWKS_URL"]),
-                     Accounts(boto3.client("cognito-idp"), aws["USER_POOL_ID"], aws["USER_POOL_CLIENT_ID"]))
+                     Accounts(boto3.client("cognito-idp"), aws["USER_POOL_ID"], aws["USER_POOL_CLIENT_ID"]),
+                     DynamoMediaStore(dynamodb, aws["MEDIA_TABLE"]), S3Blobs(boto3.client("s3"), aws["MEDIA_BUCKET"]))
     monkeypatch.setattr(parley, "services", lambda: services)
     parley.socket_api.cache_clear()
     parley.pusher = pusher

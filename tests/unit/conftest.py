@@ -4,18 +4,21 @@ import pytest
 
 from chalicelib.model import Connection
 from chalicelib.services import build
-from tests.fakes import InMemoryChatStore, InMemoryUserStore, RecordingPusher, RecordingQueue
+from tests.fakes import (InMemoryBlobs, InMemoryChatStore, InMemoryMediaStore, InMemoryUserStore, RecordingPusher,
+                         RecordingQueue)
 
 
 class World:
     """Parley's services on in-memory storage, with users and their sockets."""
     _ids = itertools.count()
 
-    def __init__(self):
+    def __init__(self, folder):
         self.pusher = RecordingPusher()
         self.queue = RecordingQueue()
+        self.blobs = InMemoryBlobs(folder)
         self.services = build(users=InMemoryUserStore(), chats=InMemoryChatStore(), pusher=self.pusher,
-                              tokens=None, accounts=None, fanout_queue=self.queue)
+                              tokens=None, accounts=None, media=InMemoryMediaStore(), blobs=self.blobs,
+                              fanout_queue=self.queue)
 
     def users(self, *names: str) -> None:
         for name in names:
@@ -33,5 +36,5 @@ class World:
 
 
 @pytest.fixture
-def world() -> World:
-    return World()
+def world(tmp_path) -> World:
+    return World(tmp_path)

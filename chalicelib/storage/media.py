@@ -1,0 +1,92 @@
+"""Media items in DynamoDB and media bytes in S3 (signed URLs from S3, or from CloudFront when configured)."""
+from dataclasses import asdict
+from decimal import Decimal
+from typing import Iterable
+
+from chalicelib.model import Media, Rendition
+from chalicelib.storage.dynamodb import batch_get
+
+
+def _plain(value):
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _rendition(value: dict | None) -> Rendition | None:
+    return Rendition(**_plain(value)) if value else None
+
+
+def _media_from_item(item: dict) -> Media:
+    fields = _plain(item)
+    fields["original"] = _rendition(fields.get("original"))
+    fields["variants"] = {name: _rendition(value) for name, value in fields.get("variants", {}).items()}
+    return Media(**fields)
+
+
+def _item(media: Media) -> dict:
+    item = {k: v for k, v in asdict(media).items() if v is not None}
+    if media.duration is not None:
+        item["duration"] = Decimal(str(round(media.duration, 3)))
+    item["variants"] = {name: {k: v for k, v in asdict(r).items() if v is not None}
+                        for name, r in media.variants.items()}
+    return item
+
+
+class DynamoMediaStore:
+    def __init__(self, resource, table_name: str):
+        self._resource = resource
+        self._table = resource.Table(table_name)
+        self._name = table_name
+
+    def put(self, media: Media) -> None:
+        self._table.put_item(Item=_item(media))
+
+    def get(self, media_id: str) -> Media | None:
+        item = self._table.get_item(Key={"media_id": media_id}, ConsistentRead=True).get("Item")
+        return _media_from_item(item) if item else None
+
+    def get_many(self, media_ids: Iterable[str]) -> dict[str, Media]:
+        keys = [{"media_id": media_id} for media_id in dict.fromkeys(media_ids)]
+        return {item["media_id"]: _media_from_item(item) for item in batch_get(self._resource, self._name, keys)}
+
+    def settle(self, media: Media) -> bool:
+        try:
+            self._table.put_item(Item=_item(media), ConditionExpression="#status = :pending",
+                                 ExpressionAttributeNames={"#status": "status"},
+                                 ExpressionAttributeValues={":pending": "pending"})
+            return True
+        except self._table.meta.client.exceptions.ConditionalCheckFailedException:
+            return False
+
+
+class S3Blobs:
+    def __init__(self, s3, bucket: str, cloudfront=None):
+        self._s3 = s3
+        self._bucket = bucket
+        self._cloudfront = cloudfront
+
+    def upload_form(self, key: str, content_type: str, size: int, expires_in: int) -> dict:
+        return self._s3.generate_presigned_post(
+            self._bucket, key, Fields={"Content-Type": content_type},
+            Conditions=[{"Content-Type": content_type}, ["content-length-range", size, size]],
+            ExpiresIn=expires_in)
+
+    def download(self, key: str, path: str) -> None:
+        self._s3.download_file(self._bucket, key, path)
+
+    def upload(self, path: str, key: str, content_type: str) -> None:
+        self._s3.upload_file(path, self._bucket, key, ExtraArgs={"ContentType": content_type})
+
+    def delete(self, key: str) -> None:
+        self._s3.delete_object(Bucket=self._bucket, Key=key)
+
+    def url(self, key: str, expires_in: int, disposition: str | None = None) -> str:
+        if self._cloudfront is not None:
+            return self._cloudfront.url(key, expires_in, disposition)
+        params = {"Bucket": self._bucket, "Key": key}
+        if disposition:
+            params["ResponseContentDisposition"] = disposition
+        return self._s3.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in)
