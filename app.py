@@ -1,4 +1,5 @@
 """Parley's API Gateway routes and Lambda handlers. Each turns an event into a call; logic is in chalicelib."""
+import time
 from functools import cache, wraps
 
 from chalice import Chalice, Response
@@ -31,21 +32,17 @@ def route(path: str, **options):
     return register
 
 
-@app.middleware("http")
-def rest_context(event, get_response):
-    logger.set_correlation_id(event.context.get("requestId"))
+@app.middleware("all")
+def observed(event, get_response):
+    """Correlate logs by request or connection id, time the handler, and flush its metrics."""
+    context = getattr(event, "context", None)
+    logger.set_correlation_id(getattr(event, "connection_id", None)
+                              or (context.get("requestId") if isinstance(context, dict) else None))
+    started = time.perf_counter()
     try:
         return get_response(event)
     finally:
-        metrics.flush_metrics()
-
-
-@app.middleware("websocket")
-def socket_context(event, get_response):
-    logger.set_correlation_id(event.connection_id)
-    try:
-        return get_response(event)
-    finally:
+        metrics.add_metric(name="HandlerLatency", unit="Milliseconds", value=(time.perf_counter() - started) * 1000)
         metrics.flush_metrics()
 
 
