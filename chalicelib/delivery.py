@@ -20,9 +20,6 @@ class Delivery:
         self.users = users
         self._pusher = pusher
 
-    def reply(self, connection: Connection, frame: dict) -> None:
-        self._deliver({connection: [frame]})
-
     def reply_many(self, connection: Connection, frames: list[dict]) -> None:
         self._deliver({connection: frames})
 

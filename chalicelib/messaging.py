@@ -20,9 +20,9 @@ def size_of(value) -> int:
     return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
 
 
-def visible_after(member: Member) -> int:
+def visible_after(joined_seq: int) -> int:
     """The highest seq a member may not read: members see their chat from the message that added them."""
-    return max(member.joined_seq - 1, 0)
+    return max(joined_seq - 1, 0)
 
 
 class Messaging:
@@ -92,7 +92,7 @@ class Messaging:
     def history(self, user_id: str, chat_id: str, before: int | None, limit: int) -> dict:
         chat, member = self.chat_of_member(user_id, chat_id)
         upper = min(before or chat.last_seq + 1, chat.last_seq + 1)
-        floor = visible_after(member)
+        floor = visible_after(member.joined_seq)
         page = self._chats.messages_before(chat.chat_id, upper, limit + 1)
         messages = [m for m in self._closing_gaps(chat.chat_id, page, page[0].seq - 1 if page else 0)
                     if m.seq > floor]
@@ -113,7 +113,7 @@ class Messaging:
             known = cursors.get(membership.chat_id)
             if head is None or (known is not None and head.last_seq <= known):
                 continue
-            start = max(known or 0, membership.joined_seq - 1, 0)
+            start = max(known or 0, visible_after(membership.joined_seq))
             limited = head.last_seq - start > limit
             if limited:
                 messages = self._chats.messages_before(head.chat_id, head.last_seq + 1, limit)

@@ -26,12 +26,6 @@ def direct_chat_id(user_a: str, user_b: str) -> str:
     return f"direct:{low}:{high}"
 
 
-def direct_members(chat_id: str) -> tuple[str, str] | None:
-    kind, _, rest = chat_id.partition(":")
-    low, sep, high = rest.partition(":")
-    return (low, high) if kind == "direct" and sep else None
-
-
 @dataclass(frozen=True)
 class Connection:
     connection_id: str
