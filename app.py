@@ -115,8 +115,8 @@ def list_chats():
 @route("/chats", methods=["POST"])
 def create_chat():
     user_id, request = caller(), request_as("create_chat")
-    chat = services().create_chat(user_id, request.kind, request.user_id, request.name, request.members)
-    return Response(body={"chat": chat.to_wire()}, status_code=201)
+    chat, created = services().create_chat(user_id, request.kind, request.user_id, request.name, request.members)
+    return Response(body={"chat": chat.to_wire()}, status_code=201 if created else 200)
 
 
 @route("/chats/{chat_id}/members", methods=["POST"])

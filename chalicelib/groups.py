@@ -30,7 +30,7 @@ class Groups:
         self._messaging = messaging
         self._receipts = receipts
 
-    def create(self, creator_id: str, name: str | None, member_ids: list[str] | None) -> Chat:
+    def create(self, creator_id: str, name: str | None, member_ids: list[str] | None) -> tuple[Chat, bool]:
         if not name:
             raise BadRequest("a group needs a name of 1-100 characters")
         ids = unique_ids([creator_id, *(member_ids or [])])
@@ -41,7 +41,7 @@ class Groups:
                     members=[Member(user_id=creator_id, role="admin")] + [Member(user_id=u) for u in ids[1:]])
         self._chats.create(chat)
         self._fanout.to_members(chat, {"type": "chat", "chat": chat.to_wire()})
-        return chat
+        return chat, True
 
     def add_members(self, actor_id: str, chat_id: str, user_ids: list[str]) -> Chat:
         chat = self._as_admin(actor_id, chat_id)

@@ -47,7 +47,8 @@ class Messaging:
         chats = (self._chats.get(membership.chat_id) for membership in self._chats.memberships(user_id))
         return [chat for chat in chats if chat is not None]
 
-    def create_direct(self, user_id: str, peer_id: str | None) -> Chat:
+    def create_direct(self, user_id: str, peer_id: str | None) -> tuple[Chat, bool]:
+        """The direct chat of two users, created if need be; answers it and whether this call created it."""
         if not peer_id:
             raise BadRequest("user_id is required for a direct chat")
         peer_id = peer_id.lower()
@@ -59,8 +60,8 @@ class Messaging:
                      members=[Member(user_id=user_id), Member(user_id=peer_id)])
         chat, created = self._chats.create(draft)
         if created:
-            self._delivery.to_users(chat.member_ids, {"type": "chat", "chat": chat.to_wire()})
-        return chat
+            self._fanout.to_members(chat, {"type": "chat", "chat": chat.to_wire()})
+        return chat, created
 
     def send(self, sender_id: str, chat_id: str, client_msg_id: str, kind: str, text: str | None,
              reply_to: int | None, connection_id: str | None = None, media_id: str | None = None) -> dict:

@@ -29,7 +29,7 @@ class Services:
     media: MediaService
 
     def create_chat(self, user_id: str, kind: str, peer_id: str | None, name: str | None,
-                    members: list[str] | None) -> Chat:
+                    members: list[str] | None) -> tuple[Chat, bool]:
         if kind == "group":
             return self.groups.create(user_id, name, members)
         return self.messaging.create_direct(user_id, peer_id)

@@ -90,7 +90,7 @@ class SocketApi:
         return self._owners[connection_id]
 
     def _create_chat(self, connection: Connection, frame: frames.CreateChat) -> list[dict]:
-        chat = self._services.create_chat(connection.user_id, frame.kind, frame.user_id, frame.name,
+        chat, _ = self._services.create_chat(connection.user_id, frame.kind, frame.user_id, frame.name,
                                           list(frame.members or []))
         return [{"type": "chat", "chat": chat.to_wire()}]
 

@@ -233,6 +233,8 @@ def test_rest_mirror(stack):
     assert status == 200 and [c["chat_id"] for c in listing["chats"]] == [chat_id]
     status, one = bob.get(f"/chats/{chat_id}")
     assert status == 200 and one["chat"]["kind"] == "direct"
+    status, again = bob.post("/chats", {"kind": "direct", "user_id": alice.user_id})
+    assert status == 200 and again["chat"]["chat_id"] == chat_id  # it existed: nothing was created
     assert alice.post("/chats", {"kind": "direct", "user_id": alice.user_id})[0] == 400
     assert alice.post("/chats", {"kind": "direct", "user_id": "nobody_at_all"})[0] == 404
     assert alice.get(f"/chats/{chat_id}/messages?limit=0")[0] == 400

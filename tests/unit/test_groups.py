@@ -7,7 +7,7 @@ from chalicelib.fanout import FANOUT_THRESHOLD, RECIPIENTS_PER_TASK
 @pytest.fixture
 def group(world) -> str:
     world.users("ann", "ben", "cat", "dan", "eve")
-    return world.services.groups.create("ann", "friends", ["ben", "cat"]).chat_id
+    return world.services.groups.create("ann", "friends", ["ben", "cat"])[0].chat_id
 
 
 def roles(world, chat_id) -> dict[str, str]:
@@ -26,7 +26,7 @@ def test_group_limits(world):
         world.services.groups.create("u0", "too many", [f"u{i}" for i in range(1, 501)])
     with pytest.raises(NotFound):
         world.services.groups.create("u0", "ghosts", ["nobody"])
-    full = world.services.groups.create("u0", "full", [f"u{i}" for i in range(1, 500)]).chat_id
+    full = world.services.groups.create("u0", "full", [f"u{i}" for i in range(1, 500)])[0].chat_id
     world.users("late")
     with pytest.raises(Conflict):
         world.services.groups.add_members("u0", full, ["late"])
@@ -64,7 +64,7 @@ def test_the_longest_standing_member_inherits_admin(world, group):
     world.services.groups.leave("ann", group)
     assert roles(world, group) == {"ben": "admin", "cat": "member", "dan": "member"}
     with pytest.raises(BadRequest):
-        world.services.groups.leave("ann", world.services.messaging.create_direct("ann", "ben").chat_id)
+        world.services.groups.leave("ann", world.services.messaging.create_direct("ann", "ben")[0].chat_id)
 
 
 def test_group_receipts_fire_once_when_everyone_got_there(world, group):
@@ -92,7 +92,7 @@ def test_large_groups_fan_out_through_the_queue(world):
     members = [f"m{i}" for i in range(FANOUT_THRESHOLD + 50)]
     world.users("boss", *members)
     sockets = {user: world.connect(user) for user in members[:3] + members[-3:]}
-    chat_id = world.services.groups.create("boss", "big", members).chat_id
+    chat_id = world.services.groups.create("boss", "big", members)[0].chat_id
     world.queue.tasks.clear()
     world.send("boss", chat_id, "to everyone")
     assert all(world.pusher.of_type(c, "message") == [] for c in sockets.values())

@@ -19,7 +19,7 @@ def jpeg_with_gps(width=1200, height=900) -> bytes:
 @pytest.fixture
 def chat_id(world) -> str:
     world.users("ann", "ben", "eve")
-    return world.services.messaging.create_direct("ann", "ben").chat_id
+    return world.services.messaging.create_direct("ann", "ben")[0].chat_id
 
 
 def upload(world, chat_id, data: bytes, content_type="image/jpeg", user="ann", filename="photo.jpg") -> str:

@@ -8,12 +8,12 @@ from chalicelib.model import Message, direct_chat_id
 @pytest.fixture
 def chat_id(world) -> str:
     world.users("alice", "bob", "eve")
-    return world.services.messaging.create_direct("alice", "bob").chat_id
+    return world.services.messaging.create_direct("alice", "bob")[0].chat_id
 
 
 def test_direct_chats_have_one_id_whoever_creates_them(world, chat_id):
     assert chat_id == direct_chat_id("bob", "alice")
-    assert world.services.messaging.create_direct("bob", "ALICE").chat_id == chat_id
+    assert world.services.messaging.create_direct("bob", "ALICE")[0].chat_id == chat_id
 
 
 @pytest.mark.parametrize("peer, error", [(None, BadRequest), ("alice", BadRequest), ("nobody", NotFound)])
@@ -75,7 +75,7 @@ def test_history_stays_under_the_frame_limit(world, chat_id):
 
 def test_sync_sends_what_was_missed_in_order(world, chat_id):
     world.users("carol")
-    other = world.services.messaging.create_direct("bob", "carol").chat_id
+    other = world.services.messaging.create_direct("bob", "carol")[0].chat_id
     for i in range(5):
         world.send("alice", chat_id, f"a{i}")
     frames = world.services.messaging.sync("bob", {chat_id: 2, other: 0}, 100)
