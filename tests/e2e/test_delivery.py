@@ -43,7 +43,7 @@ def test_a_socket_dropped_mid_burst_ends_with_every_message_once(stack):
         stack.drop(bob.user_id, "phone")
         replies = await burst
         assert all(reply["type"] == "sent" for reply in replies)
-        cursor = max(seq for seq in received if all(s in received for s in range(1, seq + 1)))
+        cursor = max((seq for seq in received if all(s in received for s in range(1, seq + 1))), default=0)
         b2 = await bob.connect("phone")
         missed, _ = await b2.sync({chat_id: cursor})
         for message in missed.get(chat_id, []):  # repeats of what arrived live are dropped by seq
