@@ -1,7 +1,7 @@
 """Parley's API Gateway routes and Lambda handlers. Each turns an event into a call; logic is in chalicelib."""
 from functools import cache, wraps
 
-from chalice import Chalice, Response
+from chalice import Chalice, Rate, Response
 
 from chalicelib import frames
 from chalicelib.config import settings
@@ -76,6 +76,12 @@ def disconnect(event):
     socket_api().disconnect(event.connection_id)
 
 
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def sweep_presence(event):
+    """Sockets that died without $disconnect: their users go offline within about a minute of going stale."""
+    services().presence.sweep()
+
+
 @route("/health")
 def health():
     return {"status": "ok"}
@@ -103,6 +109,12 @@ def refresh():
 @route("/me")
 def me():
     return {"user_id": caller()}
+
+
+@route("/presence", methods=["POST"])
+def presence():
+    user_id, request = caller(), frames.parse({**body(), "action": "presence"})
+    return {"users": services().presence.query(user_id, list(request.user_ids))}
 
 
 @route("/chats")

@@ -13,6 +13,7 @@ from chalicelib.model import MAX_GROUP_MEMBERS
 
 MAX_FRAME_BYTES = 32 * 1024
 MAX_TEXT = 4096
+MAX_PRESENCE_USERS = 100
 
 ChatId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 UserId = Annotated[str, StringConstraints(min_length=1, max_length=32)]
@@ -53,6 +54,11 @@ class Heartbeat(Frame):
     action: Literal["heartbeat"]
 
 
+class Presence(Frame):
+    action: Literal["presence"]
+    user_ids: Annotated[list[UserId], Field(max_length=MAX_PRESENCE_USERS)]
+
+
 class Receipt(Frame):
     action: Literal["receipt"]
     chat_id: ChatId
@@ -66,7 +72,8 @@ class Sync(Frame):
     limit: Annotated[int, Field(ge=1, le=500)] = 100
 
 
-ClientFrame = Annotated[Union[CreateChat, Send, History, Heartbeat, Receipt, Sync], Field(discriminator="action")]
+ClientFrame = Annotated[Union[CreateChat, Send, History, Heartbeat, Presence, Receipt, Sync],
+                        Field(discriminator="action")]
 
 
 @cache

@@ -7,6 +7,7 @@ from chalicelib.delivery import Delivery
 from chalicelib.identity import Accounts, TokenVerifier
 from chalicelib.messaging import Messaging
 from chalicelib.model import CONNECTION_LIFETIME
+from chalicelib.presence import Presence
 from chalicelib.receipts import Receipts
 from chalicelib.storage import ChatStore, UserStore
 
@@ -18,6 +19,7 @@ class Services:
     delivery: Delivery
     messaging: Messaging
     receipts: Receipts
+    presence: Presence
     tokens: TokenVerifier
     accounts: Accounts
 
@@ -25,8 +27,11 @@ class Services:
 def build(users: UserStore, chats: ChatStore, pusher, tokens: TokenVerifier, accounts: Accounts) -> Services:
     delivery = Delivery(users, pusher)
     receipts = Receipts(chats, delivery)
+    presence = Presence(users, chats, delivery)
+    delivery.when_gone(presence.disconnected)  # a socket a push finds gone closed without $disconnect
     return Services(users=users, chats=chats, delivery=delivery, receipts=receipts,
-                    messaging=Messaging(chats, users, delivery, receipts), tokens=tokens, accounts=accounts)
+                    messaging=Messaging(chats, users, delivery, receipts), presence=presence, tokens=tokens,
+                    accounts=accounts)
 
 
 @cache

@@ -1,10 +1,12 @@
-"""The presence and typing methods of the DynamoDB stores on moto, counting the requests they make."""
+"""The presence and typing methods of the DynamoDB stores on moto, and the DynamoDB requests presence makes."""
 import boto3
 import pytest
 
 from chalicelib import clock
 from chalicelib.model import Chat, Connection, Member, UserPresence
+from chalicelib.services import build
 from chalicelib.storage.dynamodb import DynamoChatStore, DynamoUserStore
+from tests.fakes import RecordingPusher
 
 T = 1_700_000_000
 
@@ -134,3 +136,23 @@ def test_member_ids_and_the_typing_counter(aws, dynamodb):
     assert counter["frames"] == 3 and counter["expires_at"] > T + 10
     assert chats.get("g").member_ids == ["a", "b", "c"]  # counters live outside what a chat read sees
 
+
+def test_requests_per_presence_query_heartbeat_and_transition(aws, dynamodb, users, now, requests):
+    chats = DynamoChatStore(dynamodb, aws["CHATS_TABLE"], aws["MESSAGES_TABLE"])
+    services = build(users, chats, RecordingPusher(), tokens=None, accounts=None)
+    users.register("carol")
+    services.messaging.create_direct("alice", "bob")
+    chats.create(Chat("g", "group", "t", name="g", members=[Member("alice"), Member("bob"), Member("carol")]))
+    services.presence.connected(socket("b1", "bob"))
+    requests.clear()
+    services.presence.query("bob", ["alice"])
+    assert requests == ["Query", "BatchGetItem"]  # memberships; a direct chat's id names the peer
+    requests.clear()
+    services.presence.query("bob", ["carol", "stranger"])
+    assert requests == ["Query", "Query", "BatchGetItem"]  # memberships, the group's member ids
+    requests.clear()
+    services.presence.connected(socket("a1"))
+    assert requests == ["PutItem", "UpdateItem", "Query", "Query", "BatchGetItem"]  # then one post to b1
+    requests.clear()
+    services.presence.heartbeat(socket("a1"))
+    assert requests == ["UpdateItem"]

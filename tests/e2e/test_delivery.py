@@ -88,7 +88,7 @@ def test_receipts_flow_both_ways_and_never_regress(stack):
         await b_laptop.call("receipt", chat_id=chat_id, seq=3, status="read")
         assert (await a.events_of("receipt", 1))[0]["status"] == "read"
         await b.call("receipt", chat_id=chat_id, seq=1, status="delivered")  # behind: changes nothing
-        await a.no_event()
+        await a.no_event(kind="receipt")
         status, cursors = alice.get(f"/chats/{chat_id}/receipts")
         assert status == 200 and {c["user_id"]: (c["delivered_seq"], c["read_seq"]) for c in cursors["receipts"]} \
             == {alice.user_id: (3, 3), bob.user_id: (3, 3)}
