@@ -59,6 +59,12 @@ class Presence(Frame):
     user_ids: Annotated[list[UserId], Field(max_length=MAX_PRESENCE_USERS)]
 
 
+class Typing(Frame):
+    action: Literal["typing"]
+    chat_id: ChatId
+    state: Literal["start", "stop"]
+
+
 class Receipt(Frame):
     action: Literal["receipt"]
     chat_id: ChatId
@@ -72,7 +78,7 @@ class Sync(Frame):
     limit: Annotated[int, Field(ge=1, le=500)] = 100
 
 
-ClientFrame = Annotated[Union[CreateChat, Send, History, Heartbeat, Presence, Receipt, Sync],
+ClientFrame = Annotated[Union[CreateChat, Send, History, Heartbeat, Presence, Typing, Receipt, Sync],
                         Field(discriminator="action")]
 
 

@@ -10,6 +10,7 @@ from chalicelib.model import CONNECTION_LIFETIME
 from chalicelib.presence import Presence
 from chalicelib.receipts import Receipts
 from chalicelib.storage import ChatStore, UserStore
+from chalicelib.typing_indicators import TypingIndicators
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class Services:
     messaging: Messaging
     receipts: Receipts
     presence: Presence
+    typing: TypingIndicators
     tokens: TokenVerifier
     accounts: Accounts
 
@@ -30,8 +32,8 @@ def build(users: UserStore, chats: ChatStore, pusher, tokens: TokenVerifier, acc
     presence = Presence(users, chats, delivery)
     delivery.when_gone(presence.disconnected)  # a socket a push finds gone closed without $disconnect
     return Services(users=users, chats=chats, delivery=delivery, receipts=receipts,
-                    messaging=Messaging(chats, users, delivery, receipts), presence=presence, tokens=tokens,
-                    accounts=accounts)
+                    messaging=Messaging(chats, users, delivery, receipts), presence=presence,
+                    typing=TypingIndicators(chats, delivery), tokens=tokens, accounts=accounts)
 
 
 @cache

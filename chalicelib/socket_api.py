@@ -28,6 +28,7 @@ class SocketApi:
             frames.History: self._history,
             frames.Heartbeat: self._heartbeat,
             frames.Presence: self._presence,
+            frames.Typing: self._typing,
             frames.Receipt: self._receipt,
             frames.Sync: self._sync,
         }
@@ -109,6 +110,10 @@ class SocketApi:
     def _presence(self, connection: Connection, frame: frames.Presence) -> list[dict]:
         users = self._services.presence.query(connection.user_id, list(frame.user_ids))
         return [{"type": "presence", "users": users}]
+
+    def _typing(self, connection: Connection, frame: frames.Typing) -> list[dict]:
+        self._services.typing.relay(connection.user_id, frame.chat_id, frame.state)
+        return []  # no reply on success
 
     def _receipt(self, connection: Connection, frame: frames.Receipt) -> list[dict]:
         self._services.receipts.record(connection.user_id, frame.chat_id, frame.status, frame.seq)
