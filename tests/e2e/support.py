@@ -73,6 +73,14 @@ class Stack:
         self.api = base + "/api"
         self.ws = base.replace("http", "ws", 1) + "/ws"
 
+    def advance_clock(self, seconds: float) -> None:
+        """Move the app's clock forward for everyone on the stack (it never goes back)."""
+        assert http("POST", f"{self.base}/_devstack/clock", {"advance_seconds": seconds})[0] == 200
+
+    def run_schedule(self, name: str) -> None:
+        """Run a scheduled handler now, and wait for it to finish."""
+        assert http("POST", f"{self.base}/_devstack/schedules/{name}")[0] == 204
+
     def drop(self, user_id: str, device: str) -> None:
         """Cut that socket as a crashed phone would: no close frame, no $disconnect."""
         _, sockets = http("GET", f"{self.base}/_devstack/sockets")
@@ -136,6 +144,12 @@ class Socket:
                 await self.connection.send(json.dumps({"action": "heartbeat", "req": HEARTBEAT_REQ}))
         except websockets.ConnectionClosed:
             pass
+
+    async def tell(self, action: str, **params) -> str:
+        """Send a request that has no reply on success; answers its `req` (an error comes as an event)."""
+        req = f"r{next(self._reqs)}"
+        await self.connection.send(json.dumps({"action": action, "req": req, **params}))
+        return req
 
     async def call(self, action: str, timeout: float = 10, **params) -> dict:
         """Send one request; answer its (single) reply."""
