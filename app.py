@@ -2,7 +2,7 @@
 import time
 from functools import cache, wraps
 
-from chalice import Chalice, Response
+from chalice import Chalice, Rate, Response
 
 from chalicelib.config import fanout_queue_name, media_events_queue_name, settings
 from chalicelib.observability import logger, metrics
@@ -78,6 +78,12 @@ def disconnect(event):
     socket_api().disconnect(event.connection_id)
 
 
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def sweep_presence(event):
+    """Sockets that died without $disconnect: their users go offline within about a minute of going stale."""
+    services().presence.sweep()
+
+
 @route("/health")
 def health():
     return {"status": "ok"}
@@ -105,6 +111,12 @@ def refresh():
 @route("/me")
 def me():
     return {"user_id": caller()}
+
+
+@route("/presence", methods=["POST"])
+def presence():
+    user_id, request = caller(), request_as("presence")
+    return {"users": services().presence.query(user_id, list(request.user_ids))}
 
 
 @route("/chats")

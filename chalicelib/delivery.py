@@ -1,6 +1,6 @@
 """Who receives a frame, and what happens when a socket is gone."""
 import json
-from typing import Iterable, Protocol
+from typing import Callable, Iterable, Protocol
 
 from chalicelib.model import Connection
 from chalicelib.storage import UserStore
@@ -19,6 +19,11 @@ class Delivery:
     def __init__(self, users: UserStore, pusher: Pusher):
         self.users = users
         self._pusher = pusher
+        self._forget: Callable[[Connection], object] = users.remove_connection
+
+    def when_gone(self, forget: Callable[[Connection], object]) -> None:
+        """Hand the sockets a push finds gone (410) to `forget`, rather than only removing them from their user."""
+        self._forget = forget
 
     def reply_many(self, connection: Connection, frames: list[dict]) -> None:
         self._deliver({connection: frames})
@@ -35,4 +40,4 @@ class Delivery:
         if not frames_by_connection:
             return
         for gone in self._pusher.push(frames_by_connection):
-            self.users.remove_connection(gone)
+            self._forget(gone)

@@ -13,6 +13,7 @@ from chalicelib.model import MAX_GROUP_MEMBERS
 
 MAX_FRAME_BYTES = 32 * 1024
 MAX_TEXT = 4096
+MAX_PRESENCE_USERS = 100
 
 ChatId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 UserId = Annotated[str, StringConstraints(min_length=1, max_length=32)]
@@ -51,6 +52,17 @@ class History(Frame):
 
 class Heartbeat(Frame):
     action: Literal["heartbeat"]
+
+
+class Presence(Frame):
+    action: Literal["presence"]
+    user_ids: Annotated[list[UserId], Field(max_length=MAX_PRESENCE_USERS)]
+
+
+class Typing(Frame):
+    action: Literal["typing"]
+    chat_id: ChatId
+    state: Literal["start", "stop"]
 
 
 class Receipt(Frame):
@@ -96,8 +108,8 @@ class MediaUrl(Frame):
     media_id: Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
-ClientFrame = Annotated[Union[CreateChat, Send, History, Heartbeat, Receipt, Sync, AddMembers, RemoveMembers, Leave,
-                              Upload, MediaUrl], Field(discriminator="action")]
+ClientFrame = Annotated[Union[CreateChat, Send, History, Heartbeat, Presence, Typing, Receipt, Sync, AddMembers,
+                              RemoveMembers, Leave, Upload, MediaUrl], Field(discriminator="action")]
 
 
 @cache

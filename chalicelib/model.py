@@ -7,6 +7,7 @@ from chalicelib import clock
 MAX_GROUP_MEMBERS = 500
 CONNECTION_LIFETIME = 2 * 60 * 60 + 5 * 60  # API Gateway closes a socket after 2 h; keep a margin
 SEND_LEASE = 60  # seconds; longer than any Lambda invocation behind API Gateway (29 s) can live
+ONLINE_WINDOW = 60  # seconds a heartbeat (the connect counts as one) keeps its socket's user online
 
 
 def now_iso() -> str:
@@ -26,6 +27,12 @@ def direct_chat_id(user_a: str, user_b: str) -> str:
     return f"direct:{low}:{high}"
 
 
+def direct_members(chat_id: str) -> tuple[str, str] | None:
+    kind, _, rest = chat_id.partition(":")
+    low, sep, high = rest.partition(":")
+    return (low, high) if kind == "direct" and sep else None
+
+
 @dataclass(frozen=True)
 class Connection:
     connection_id: str
@@ -34,6 +41,37 @@ class Connection:
     endpoint: str
     connected_at: int
     seen_at: int
+
+    def is_fresh(self, now: float) -> bool:
+        """Whether the socket keeps its user online: its last heartbeat is under ONLINE_WINDOW old."""
+        return self.seen_at > now - ONLINE_WINDOW
+
+
+def presence_wire(user_id: str, online: bool, last_seen: int | None) -> dict:
+    return {"user_id": user_id, "status": "online" if online else "offline",
+            "last_seen": iso_from_epoch(last_seen) if last_seen is not None else None}
+
+
+@dataclass(frozen=True)
+class UserPresence:
+    """A user's sockets as their users item holds them, and the `last_seen` stored when they last went offline.
+
+    Whether the user is online is decided by time at each read: stale sockets may linger until the sweep.
+    """
+    user_id: str
+    connections: tuple[Connection, ...] = ()
+    last_seen: int | None = None
+
+    def is_online(self, now: float) -> bool:
+        return any(connection.is_fresh(now) for connection in self.connections)
+
+    def seen_last(self) -> int | None:
+        """The newest heartbeat of any socket, or the stored `last_seen` if newer; None if never seen."""
+        times = [connection.seen_at for connection in self.connections]
+        return max(times + ([self.last_seen] if self.last_seen is not None else []), default=None)
+
+    def to_wire(self, now: float) -> dict:
+        return presence_wire(self.user_id, self.is_online(now), self.seen_last())
 
 
 @dataclass

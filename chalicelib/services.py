@@ -10,9 +10,11 @@ from chalicelib.identity import Accounts, TokenVerifier
 from chalicelib.media import MediaService
 from chalicelib.messaging import Messaging
 from chalicelib.model import CONNECTION_LIFETIME, Chat, MediaLimits
+from chalicelib.presence import Presence
 from chalicelib.receipts import Receipts
 from chalicelib.storage import BlobStore, ChatStore, MediaStore, UserStore
 from chalicelib.storage.cloudfront import CloudFrontUrls
+from chalicelib.typing_indicators import TypingIndicators
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,8 @@ class Services:
     messaging: Messaging
     groups: Groups
     receipts: Receipts
+    presence: Presence
+    typing: TypingIndicators
     tokens: TokenVerifier
     accounts: Accounts
     media: MediaService
@@ -43,9 +47,12 @@ def build(users: UserStore, chats: ChatStore, pusher, tokens: TokenVerifier | No
     receipts = Receipts(chats, delivery)
     media_service = MediaService(media, blobs, chats, fanout, media_limits)
     messaging = Messaging(chats, users, delivery, fanout, receipts, media_service)
+    presence = Presence(users, chats, delivery)
+    delivery.when_gone(presence.disconnected)  # a socket a push finds gone closed without $disconnect
     return Services(users=users, chats=chats, delivery=delivery, fanout=fanout, receipts=receipts,
                     messaging=messaging, groups=Groups(chats, users, delivery, fanout, messaging, receipts),
-                    tokens=tokens, accounts=accounts, media=media_service)
+                    presence=presence, typing=TypingIndicators(chats, delivery), tokens=tokens, accounts=accounts,
+                    media=media_service)
 
 
 @cache

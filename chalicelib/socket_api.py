@@ -25,6 +25,8 @@ class SocketApi:
             frames.Send: self._send,
             frames.History: self._history,
             frames.Heartbeat: self._heartbeat,
+            frames.Presence: self._presence,
+            frames.Typing: self._typing,
             frames.Receipt: self._receipt,
             frames.Sync: self._sync,
             frames.AddMembers: self._add_members,
@@ -45,7 +47,7 @@ class SocketApi:
             metrics.add_metric(name="RefusedHandshakes", unit="Count", value=1)
             return 401
         now = int(clock.now())
-        self._services.users.add_connection(Connection(
+        self._services.presence.connected(Connection(
             connection_id=connection_id, user_id=user_id, device=device,
             endpoint=callback_endpoint(self._endpoint_override, api_id, self._region, stage),
             connected_at=now, seen_at=now))
@@ -55,7 +57,7 @@ class SocketApi:
         connection = self._owner(connection_id)
         self._owners.pop(connection_id, None)
         if connection is not None:
-            self._services.users.remove_connection(connection)
+            self._services.presence.disconnected(connection)
 
     def receive(self, connection_id: str, raw: str | bytes | None) -> None:
         connection = self._owner(connection_id)
@@ -116,7 +118,16 @@ class SocketApi:
         return [{"type": "history", **page}]
 
     def _heartbeat(self, connection: Connection, frame: frames.Heartbeat) -> list[dict]:
+        self._services.presence.heartbeat(connection)
         return [{"type": "pong", "server_time": iso_from_epoch(clock.now())}]
+
+    def _presence(self, connection: Connection, frame: frames.Presence) -> list[dict]:
+        users = self._services.presence.query(connection.user_id, list(frame.user_ids))
+        return [{"type": "presence", "users": users}]
+
+    def _typing(self, connection: Connection, frame: frames.Typing) -> list[dict]:
+        self._services.typing.relay(connection.user_id, frame.chat_id, frame.state)
+        return []  # no reply on success
 
     def _receipt(self, connection: Connection, frame: frames.Receipt) -> list[dict]:
         self._services.receipts.record(connection.user_id, frame.chat_id, frame.status, frame.seq)

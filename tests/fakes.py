@@ -5,13 +5,16 @@ from dataclasses import replace
 from typing import Iterable
 
 from chalicelib import clock
-from chalicelib.model import CONNECTION_LIFETIME, Chat, ChatHead, Connection, Media, Member, Membership, Message, now_iso
+from chalicelib.model import (CONNECTION_LIFETIME, Chat, ChatHead, Connection, Media, Member, Membership, Message,
+                              UserPresence, now_iso)
 
 
 class InMemoryUserStore:
     def __init__(self):
         self.users: dict[str, dict[str, Connection]] = {}
         self.by_id: dict[str, Connection] = {}
+        self.marked_online: set[str] = set()
+        self.last_seen: dict[str, int] = {}
 
     def register(self, user_id: str) -> None:
         self.users.setdefault(user_id, {})
@@ -19,21 +22,62 @@ class InMemoryUserStore:
     def existing(self, user_ids: Iterable[str]) -> set[str]:
         return {user_id for user_id in user_ids if user_id in self.users}
 
-    def add_connection(self, connection: Connection) -> None:
-        self.users.setdefault(connection.user_id, {})[connection.connection_id] = connection
+    def add_connection(self, connection: Connection) -> bool:
         self.by_id[connection.connection_id] = connection
+        return self._put_in_map(connection)
+
+    def refresh_connection(self, connection: Connection) -> bool:
+        sockets = self.users.setdefault(connection.user_id, {})
+        if connection.connection_id in sockets:
+            sockets[connection.connection_id] = replace(sockets[connection.connection_id], seen_at=connection.seen_at)
+            return False
+        return connection.connection_id in self.by_id and self._put_in_map(connection)
+
+    def _put_in_map(self, connection: Connection) -> bool:
+        self.users.setdefault(connection.user_id, {})[connection.connection_id] = connection
+        was_marked = connection.user_id in self.marked_online
+        self.marked_online.add(connection.user_id)
+        return not was_marked
 
     def connection(self, connection_id: str) -> Connection | None:
         return self.by_id.get(connection_id)
 
-    def remove_connection(self, connection: Connection) -> None:
+    def remove_connection(self, connection: Connection) -> UserPresence | None:
         self.by_id.pop(connection.connection_id, None)
-        self.users.get(connection.user_id, {}).pop(connection.connection_id, None)
+        user_id, now = connection.user_id, clock.now()
+        before = self._presence(user_id)
+        leaving = self.users.get(user_id, {}).pop(connection.connection_id, None)
+        if user_id not in self.marked_online or self._presence(user_id).is_online(now):
+            return None
+        return self._take_offline(user_id, int(now) if leaving and leaving.is_fresh(now) else before.seen_last())
+
+    def _take_offline(self, user_id: str, last_seen: int | None) -> UserPresence:
+        self.users[user_id].clear()
+        self.marked_online.discard(user_id)
+        if last_seen is not None:
+            self.last_seen[user_id] = last_seen
+        return UserPresence(user_id, last_seen=last_seen)
 
     def connections_of(self, user_ids: Iterable[str]) -> dict[str, list[Connection]]:
         oldest_alive = clock.now() - CONNECTION_LIFETIME
         return {user_id: [c for c in self.users[user_id].values() if c.connected_at > oldest_alive]
                 for user_id in user_ids if user_id in self.users}
+
+    def presence_of(self, user_ids: Iterable[str]) -> dict[str, UserPresence]:
+        return {user_id: self._presence(user_id) for user_id in user_ids if user_id in self.users}
+
+    def _presence(self, user_id: str) -> UserPresence:
+        return UserPresence(user_id, tuple(self.users.get(user_id, {}).values()), self.last_seen.get(user_id))
+
+    def expire_stale_connections(self) -> list[UserPresence]:
+        now, offline = clock.now(), []
+        for user_id in sorted(self.marked_online):
+            presence = self._presence(user_id)
+            if not presence.is_online(now):
+                offline.append(self._take_offline(user_id, presence.seen_last()))
+            for stale in [c for c in presence.connections if not c.is_fresh(now)]:
+                self.users[user_id].pop(stale.connection_id, None)
+        return offline
 
 
 class InMemoryChatStore:
@@ -42,6 +86,7 @@ class InMemoryChatStore:
         self.messages: dict[str, dict[int, Message]] = {}
         self.send_keys: dict[tuple[str, str, str], int] = {}
         self.counts: dict[str, dict[str, dict[int, int]]] = {}
+        self.typing_counts: dict[tuple[str, str, int], int] = {}
 
     def create(self, chat: Chat) -> tuple[Chat, bool]:
         if chat.chat_id in self.chats:
@@ -73,6 +118,16 @@ class InMemoryChatStore:
     def heads(self, chat_ids: Iterable[str]) -> dict[str, ChatHead]:
         return {chat_id: ChatHead(chat_id, self.chats[chat_id].kind, self.chats[chat_id].last_seq,
                                   self.chats[chat_id].name) for chat_id in chat_ids if chat_id in self.chats}
+
+    def member_ids(self, chat_id: str) -> list[str]:
+        return self.chats[chat_id].member_ids if chat_id in self.chats else []
+
+    def count_typing(self, chat_id: str, user_id: str, window_start: int, limit: int) -> bool:
+        key = (chat_id, user_id, window_start)
+        if self.typing_counts.get(key, 0) >= limit:
+            return False
+        self.typing_counts[key] = self.typing_counts.get(key, 0) + 1
+        return True
 
     def append(self, chat: Chat, message: Message, client_msg_id: str) -> tuple[Message, bool]:
         key = (chat.chat_id, message.sender_id, client_msg_id)

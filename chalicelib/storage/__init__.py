@@ -1,24 +1,48 @@
 """What the logic needs of storage. `dynamodb.py` implements it on AWS; the tests keep an in-memory twin."""
 from typing import Iterable, Protocol
 
-from chalicelib.model import Chat, ChatHead, Connection, Media, Member, Membership, Message
+from chalicelib.model import Chat, ChatHead, Connection, Media, Member, Membership, Message, UserPresence
 
 
 class UserStore(Protocol):
-    """Who exists, and each user's live sockets."""
+    """Who exists, each user's live sockets, and whether each user is marked online.
+
+    A user is marked online from the first socket's connect until the write that takes them offline (the last
+    socket's removal, or the sweep of stale ones): each transition happens once, in one conditional write.
+    """
 
     def register(self, user_id: str) -> None: ...
 
     def existing(self, user_ids: Iterable[str]) -> set[str]: ...
 
-    def add_connection(self, connection: Connection) -> None: ...
+    def add_connection(self, connection: Connection) -> bool:
+        """Store a new socket, seen at `connection.seen_at`; answers whether it took its user online."""
+
+    def refresh_connection(self, connection: Connection) -> bool:
+        """Record a heartbeat (`connection.seen_at`) of an open socket, putting it back if the sweep dropped it.
+
+        Answers whether that took its user back online. A socket already removed (closed) stays removed.
+        """
 
     def connection(self, connection_id: str) -> Connection | None: ...
 
-    def remove_connection(self, connection: Connection) -> None: ...
+    def remove_connection(self, connection: Connection) -> UserPresence | None:
+        """Forget a closed socket; if its user has no fresh socket left, take them offline, recording `last_seen`.
+
+        Answers the user's presence when this took them offline, else None.
+        """
 
     def connections_of(self, user_ids: Iterable[str]) -> dict[str, list[Connection]]:
         """The live sockets of each user, in BatchGetItem-sized reads."""
+
+    def presence_of(self, user_ids: Iterable[str]) -> dict[str, UserPresence]:
+        """Each existing user's sockets and stored `last_seen`, in BatchGetItem-sized reads."""
+
+    def expire_stale_connections(self) -> list[UserPresence]:
+        """Drop the stale sockets of users marked online, and take offline those left with no fresh one.
+
+        Reads only the users marked online. Answers the presence of each user it took offline.
+        """
 
 
 class ChatStore(Protocol):
@@ -41,6 +65,15 @@ class ChatStore(Protocol):
     def memberships(self, user_id: str) -> list[Membership]: ...
 
     def heads(self, chat_ids: Iterable[str]) -> dict[str, ChatHead]: ...
+
+    def member_ids(self, chat_id: str) -> list[str]:
+        """Who belongs to the chat, read without the rest of the chat (may lag a membership change slightly)."""
+
+    def count_typing(self, chat_id: str, user_id: str, window_start: int, limit: int) -> bool:
+        """Count one typing frame of a member in the window that starts at `window_start`, atomically.
+
+        False (and nothing counted) once `limit` frames are counted in that window.
+        """
 
     def append(self, chat: Chat, message: Message, client_msg_id: str) -> tuple[Message, bool]:
         """Store `message` at the chat's next seq, once per (sender, client_msg_id).

@@ -5,6 +5,7 @@ import boto3
 import pytest
 from chalice.test import Client
 
+from chalicelib import clock
 from chalicelib.identity import Accounts, TokenVerifier
 from chalicelib.services import build
 from chalicelib.storage.dynamodb import DynamoChatStore, DynamoUserStore
@@ -79,3 +80,40 @@ def test_rest_errors_follow_the_contract(app):
         assert missing.status_code == 404 and json.loads(missing.body)["code"] == "not_found"
         assert client.http.get("/me").status_code == 401
         assert json.loads(client.http.get("/me", headers={"Authorization": token}).body) == {"user_id": "alice"}
+
+
+def send_frame(client, connection_id: str, **body) -> None:
+    client.lambda_.invoke("message", ws_event("$default", connection_id, json.dumps(body)))
+
+
+def test_presence_typing_and_the_sweep_through_the_handlers(app, monkeypatch):
+    moment = [1_700_000_000.0]
+    monkeypatch.setattr(clock, "now", lambda: moment[0])
+    with Client(app.app) as client:
+        id_tokens = {name: signed_up(client, name) for name in ("alice", "bob", "eve")}
+        for connection_id, name in (("cb", "bob"), ("ca", "alice"), ("ce", "eve")):
+            client.lambda_.invoke("connect", ws_event("$connect", connection_id, query={"token": id_tokens[name]}))
+        send_frame(client, "ca", action="create_chat", req="1", kind="direct", user_id="bob")
+        assert app.pusher.of_type("cb", "presence") == []  # alice came online before they shared a chat
+
+        send_frame(client, "ca", action="typing", req="2", chat_id="direct:alice:bob", state="start")
+        assert app.pusher.of_type("cb", "typing") == [
+            {"type": "typing", "chat_id": "direct:alice:bob", "user_id": "alice", "state": "start"}]
+        assert app.pusher.of_type("ca", "typing") == [] and app.pusher.of_type("ca", "error") == []
+
+        rest = client.http.post("/presence", body=json.dumps({"user_ids": ["alice", "eve"]}),
+                                headers={"Authorization": id_tokens["bob"], "Content-Type": "application/json"})
+        assert rest.status_code == 200 and json.loads(rest.body) == {"users": [
+            {"user_id": "alice", "status": "online", "last_seen": "2023-11-14T22:13:20Z"},
+            {"user_id": "eve", "status": "offline", "last_seen": None}]}
+        too_many = client.http.post("/presence", body=json.dumps({"user_ids": ["x"] * 101}),
+                                    headers={"Authorization": id_tokens["bob"], "Content-Type": "application/json"})
+        assert too_many.status_code == 400 and json.loads(too_many.body)["code"] == "bad_request"
+
+        moment[0] += 61  # alice's phone dies without $disconnect; bob's heartbeats on
+        send_frame(client, "cb", action="heartbeat", req="3")
+        client.lambda_.invoke("sweep_presence", client.events.generate_cw_event(
+            source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]))
+        assert app.pusher.of_type("cb", "presence") == [{"type": "presence", "users": [
+            {"user_id": "alice", "status": "offline", "last_seen": "2023-11-14T22:13:20Z"}]}]
+        assert app.pusher.of_type("ce", "presence") == []

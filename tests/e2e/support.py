@@ -19,6 +19,8 @@ from devstack.aws import free_port
 ROOT = Path(__file__).resolve().parents[2]
 LOGS = ROOT / "test-artifacts"
 PASSWORD = "Passw0rd!"
+HEARTBEAT_EVERY = 20  # seconds: sockets heartbeat as clients must (at least every 30 s), or presence drops them
+HEARTBEAT_REQ = "heartbeat"  # the automatic heartbeats' pongs carry it and are not events
 
 
 @contextmanager
@@ -71,6 +73,14 @@ class Stack:
         self.api = base + "/api"
         self.ws = base.replace("http", "ws", 1) + "/ws"
 
+    def advance_clock(self, seconds: float) -> None:
+        """Move the app's clock forward for everyone on the stack (it never goes back)."""
+        assert http("POST", f"{self.base}/_devstack/clock", {"advance_seconds": seconds})[0] == 200
+
+    def run_schedule(self, name: str) -> None:
+        """Run a scheduled handler now, and wait for it to finish."""
+        assert http("POST", f"{self.base}/_devstack/schedules/{name}")[0] == 204
+
     def drop(self, user_id: str, device: str) -> None:
         """Cut that socket as a crashed phone would: no close frame, no $disconnect."""
         _, sockets = http("GET", f"{self.base}/_devstack/sockets")
@@ -110,6 +120,7 @@ class Socket:
         self.events: asyncio.Queue = asyncio.Queue()
         self._waiting: dict[str, asyncio.Queue] = {}
         self._reader = asyncio.ensure_future(self._read())
+        self._heart = asyncio.ensure_future(self._beat())
 
     @classmethod
     async def open(cls, url: str) -> "Socket":
@@ -119,10 +130,26 @@ class Socket:
         try:
             async for raw in self.connection:
                 frame = json.loads(raw)
+                if frame.get("req") == HEARTBEAT_REQ:
+                    continue
                 queue = self._waiting.get(frame.get("req"))
                 await (queue or self.events).put(frame)
         except websockets.ConnectionClosed:
             pass
+
+    async def _beat(self):
+        try:
+            while True:
+                await asyncio.sleep(HEARTBEAT_EVERY)
+                await self.connection.send(json.dumps({"action": "heartbeat", "req": HEARTBEAT_REQ}))
+        except websockets.ConnectionClosed:
+            pass
+
+    async def tell(self, action: str, **params) -> str:
+        """Send a request that has no reply on success; answers its `req` (an error comes as an event)."""
+        req = f"r{next(self._reqs)}"
+        await self.connection.send(json.dumps({"action": action, "req": req, **params}))
+        return req
 
     async def call(self, action: str, timeout: float = 10, **params) -> dict:
         """Send one request; answer its (single) reply."""
@@ -167,13 +194,18 @@ class Socket:
                 found.append(frame)
         return found
 
-    async def no_event(self, wait: float = 0.5) -> None:
-        try:
-            frame = await asyncio.wait_for(self.events.get(), wait)
-        except asyncio.TimeoutError:
-            return
-        raise AssertionError(f"unexpected event {frame}")
+    async def no_event(self, wait: float = 0.5, kind: str | None = None) -> None:
+        """Fail if an event (of `kind`, if given) arrives within `wait` seconds; other events are dropped."""
+        deadline = asyncio.get_running_loop().time() + wait
+        while (left := deadline - asyncio.get_running_loop().time()) > 0:
+            try:
+                frame = await asyncio.wait_for(self.events.get(), left)
+            except asyncio.TimeoutError:
+                return
+            if kind is None or frame["type"] == kind:
+                raise AssertionError(f"unexpected event {frame}")
 
     async def close(self):
+        self._heart.cancel()
         await self.connection.close()
         await self._reader

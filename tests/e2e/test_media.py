@@ -1,5 +1,4 @@
 """Issue 6 end to end: presigned uploads to S3 (moto), processing through S3 -> SQS -> Lambda, signed URLs."""
-import asyncio
 import io
 import subprocess
 

@@ -1,0 +1,159 @@
+"""The presence and typing methods of the DynamoDB stores on moto, and the DynamoDB requests presence makes."""
+import boto3
+import pytest
+
+from chalicelib import clock
+from chalicelib.model import Chat, Connection, Member, UserPresence
+from chalicelib.services import build
+from chalicelib.storage.dynamodb import DynamoChatStore, DynamoUserStore
+from tests.fakes import InMemoryBlobs, InMemoryMediaStore, RecordingPusher
+
+T = 1_700_000_000
+
+
+@pytest.fixture
+def now(monkeypatch) -> list[float]:
+    moment = [float(T)]
+    monkeypatch.setattr(clock, "now", lambda: moment[0])
+    return moment
+
+
+@pytest.fixture
+def dynamodb(aws):
+    return boto3.resource("dynamodb")
+
+
+@pytest.fixture
+def users(aws, dynamodb, now) -> DynamoUserStore:
+    store = DynamoUserStore(dynamodb, aws["CONNECTIONS_TABLE"], aws["USERS_TABLE"], 7500)
+    for user_id in ("alice", "bob"):
+        store.register(user_id)
+    return store
+
+
+@pytest.fixture
+def requests(dynamodb) -> list[str]:
+    """The DynamoDB operations made, in order."""
+    made = []
+    dynamodb.meta.client.meta.events.register("before-call.dynamodb.*",
+                                              lambda model, **_: made.append(model.name))
+    return made
+
+
+def socket(connection_id: str, user_id: str = "alice", at: int = T) -> Connection:
+    return Connection(connection_id, user_id, "phone", "https://e/api", at, at)
+
+
+def marked_online(aws) -> set[str]:
+    """Who is in the `online` index (read with a client of its own, so that `requests` does not count it)."""
+    items = boto3.client("dynamodb").scan(TableName=aws["USERS_TABLE"], IndexName="online")["Items"]
+    return {item["user_id"]["S"] for item in items}
+
+
+def test_the_first_socket_marks_online_and_the_last_one_records_last_seen(aws, dynamodb, users, now, requests):
+    assert users.add_connection(socket("c1")) is True
+    assert users.add_connection(socket("c2")) is False
+    assert requests == ["PutItem", "UpdateItem"] * 2
+    assert marked_online(aws) == {"alice"}
+    now[0] += 20
+    requests.clear()
+    assert users.remove_connection(socket("c1")) is None
+    assert requests == ["DeleteItem", "GetItem", "UpdateItem"]
+    assert users.remove_connection(socket("c2")) == UserPresence("alice", last_seen=T + 20)
+    assert users.presence_of(["alice", "bob", "nobody"]) == {
+        "alice": UserPresence("alice", (), T + 20), "bob": UserPresence("bob")}
+    assert marked_online(aws) == set()
+    assert users.remove_connection(socket("c2")) is None  # a repeated $disconnect changes nothing
+
+
+def test_a_heartbeat_is_one_update_and_brings_back_a_swept_socket(aws, dynamodb, users, now, requests):
+    users.add_connection(socket("c1"))
+    now[0] += 30
+    requests.clear()
+    assert users.refresh_connection(Connection("c1", "alice", "phone", "https://e/api", T, T + 30)) is False
+    assert requests == ["UpdateItem"]
+    assert users.presence_of(["alice"])["alice"].seen_last() == T + 30
+    now[0] += 61
+    assert users.expire_stale_connections() == [UserPresence("alice", last_seen=T + 30)]
+    assert users.presence_of(["alice"])["alice"] == UserPresence("alice", (), T + 30)
+    back = Connection("c1", "alice", "phone", "https://e/api", T, T + 91)
+    assert users.refresh_connection(back) is True  # the socket was alive after all
+    assert users.presence_of(["alice"])["alice"].connections == (back,)
+    assert marked_online(aws) == {"alice"}
+    users.remove_connection(back)
+    assert users.refresh_connection(back) is False  # closed: stays out
+    assert users.presence_of(["alice"])["alice"].connections == ()
+
+
+def test_the_sweep_reads_only_online_users_and_drops_stale_sockets(aws, dynamodb, users, now, requests):
+    for i in range(30):
+        users.register(f"u{i}")
+        users.add_connection(socket(f"c{i}", f"u{i}"))
+    users.add_connection(socket("fresh", "u0", at=T + 50))
+    now[0] += 50
+    users.add_connection(socket("late", "u1", at=T + 50))
+    for user_id in ("alice", "bob"):  # never online: not in the index, never read
+        users.register(user_id)
+    now[0] = T + 61
+    requests.clear()
+    offline = users.expire_stale_connections()
+    assert sorted(p.user_id for p in offline) == sorted(f"u{i}" for i in range(2, 30))
+    assert all(p.last_seen == T for p in offline)
+    assert "Scan" not in requests and requests.count("Query") == 8  # one page per shard
+    assert requests.count("BatchGetItem") <= 8 and requests.count("UpdateItem") == 30
+    assert marked_online(aws) == {"u0", "u1"}
+    assert [c.connection_id for c in users.presence_of(["u0"])["u0"].connections] == ["fresh"]
+    requests.clear()
+    assert users.expire_stale_connections() == [] and requests.count("UpdateItem") == 0
+
+
+def test_a_close_that_races_a_heartbeat_rereads_and_keeps_the_user_online(users, now, monkeypatch):
+    users.add_connection(socket("phone"))
+    users.add_connection(socket("laptop"))
+    now[0] += 61  # both stale: closing the phone would take alice offline...
+    table = users._users
+    first_read = table.get_item
+
+    def read_then_heartbeat(**kwargs):
+        item = first_read(**kwargs)
+        monkeypatch.setattr(table, "get_item", first_read)
+        users.refresh_connection(Connection("laptop", "alice", "phone", "https://e/api", T, T + 61))
+        return item
+
+    monkeypatch.setattr(table, "get_item", read_then_heartbeat)
+    assert users.remove_connection(socket("phone")) is None  # ...but the laptop spoke up meanwhile
+    presence = users.presence_of(["alice"])["alice"]
+    assert [c.connection_id for c in presence.connections] == ["laptop"] and presence.is_online(now[0])
+
+
+def test_member_ids_and_the_typing_counter(aws, dynamodb):
+    chats = DynamoChatStore(dynamodb, aws["CHATS_TABLE"], aws["MESSAGES_TABLE"])
+    chats.create(Chat("g", "group", "t", name="g", members=[Member("a"), Member("b"), Member("c")]))
+    assert chats.member_ids("g") == ["a", "b", "c"] and chats.member_ids("missing") == []
+    assert [chats.count_typing("g", "a", T, 3) for _ in range(4)] == [True, True, True, False]
+    assert chats.count_typing("g", "b", T, 3) and chats.count_typing("g", "a", T + 10, 3)
+    counter = dynamodb.Table(aws["CHATS_TABLE"]).get_item(Key={"chat_id": "g", "sk": f"typing#a#{T}"})["Item"]
+    assert counter["frames"] == 3 and counter["expires_at"] > T + 10
+    assert chats.get("g").member_ids == ["a", "b", "c"]  # counters live outside what a chat read sees
+
+
+def test_requests_per_presence_query_heartbeat_and_transition(aws, dynamodb, users, now, requests, tmp_path):
+    chats = DynamoChatStore(dynamodb, aws["CHATS_TABLE"], aws["MESSAGES_TABLE"])
+    services = build(users, chats, RecordingPusher(), tokens=None, accounts=None, media=InMemoryMediaStore(),
+                     blobs=InMemoryBlobs(tmp_path))
+    users.register("carol")
+    services.messaging.create_direct("alice", "bob")
+    chats.create(Chat("g", "group", "t", name="g", members=[Member("alice"), Member("bob"), Member("carol")]))
+    services.presence.connected(socket("b1", "bob"))
+    requests.clear()
+    services.presence.query("bob", ["alice"])
+    assert requests == ["Query", "BatchGetItem"]  # memberships; a direct chat's id names the peer
+    requests.clear()
+    services.presence.query("bob", ["carol", "stranger"])
+    assert requests == ["Query", "Query", "BatchGetItem"]  # memberships, the group's member ids
+    requests.clear()
+    services.presence.connected(socket("a1"))
+    assert requests == ["PutItem", "UpdateItem", "Query", "Query", "BatchGetItem"]  # then one post to b1
+    requests.clear()
+    services.presence.heartbeat(socket("a1"))
+    assert requests == ["UpdateItem"]

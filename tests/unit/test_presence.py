@@ -1,0 +1,185 @@
+"""Presence on the in-memory stores, with the clock under the test's control."""
+import itertools
+
+import pytest
+
+from chalicelib import clock
+from chalicelib.presence import ANNOUNCED_GROUP_SIZE
+from chalicelib.model import Chat, Connection, Member, iso_from_epoch
+
+START = 1_700_000_000
+_ids = itertools.count()
+
+
+class Clock:
+    def __init__(self):
+        self.now = START
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def time(monkeypatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr(clock, "now", lambda: fake.now)
+    return fake
+
+
+@pytest.fixture
+def people(world, time):
+    """alice and bob share a direct chat; alice, bob and carol a group; eve shares nothing with anyone."""
+    world.users("alice", "bob", "carol", "eve")
+    world.services.messaging.create_direct("alice", "bob")
+    world.services.chats.create(Chat("g1", "group", "t", name="g",
+                                     members=[Member("alice"), Member("bob"), Member("carol")]))
+    return world
+
+
+def connect(world, user_id: str, device: str = "phone") -> Connection:
+    now = int(clock.now())
+    connection = Connection(f"s{next(_ids)}", user_id, device, "https://x/api", now, now)
+    world.services.presence.connected(connection)
+    return connection
+
+
+def ask(world, caller: str, *user_ids: str) -> dict[str, tuple[str, str | None]]:
+    return {entry["user_id"]: (entry["status"], entry["last_seen"])
+            for entry in world.services.presence.query(caller, list(user_ids))}
+
+
+def presence_pushes(world, connection: Connection) -> list[dict]:
+    return [frame["users"] for frame in world.pusher.of_type(connection.connection_id, "presence")]
+
+
+def test_online_while_a_heartbeat_is_under_a_minute_old(people, time):
+    phone = connect(people, "alice")
+    assert ask(people, "bob", "alice") == {"alice": ("online", iso_from_epoch(START))}
+    time.advance(50)
+    people.services.presence.heartbeat(phone)
+    time.advance(59)
+    assert ask(people, "bob", "alice")["alice"] == ("online", iso_from_epoch(START + 50))
+    time.advance(1)
+    assert ask(people, "bob", "alice")["alice"] == ("offline", iso_from_epoch(START + 50))
+
+
+def test_never_seen_reads_null_and_answers_follow_the_question(people):
+    assert people.services.presence.query("bob", ["CAROL", "alice", "carol"]) == [
+        {"user_id": "carol", "status": "offline", "last_seen": None},
+        {"user_id": "alice", "status": "offline", "last_seen": None}]
+    assert people.services.presence.query("bob", []) == []
+
+
+def test_strangers_read_offline_null_at_no_cost(people, monkeypatch):
+    for user_id in ("alice", "eve"):
+        connect(people, user_id)
+    read = []
+    original = people.services.users.presence_of
+    monkeypatch.setattr(people.services.users, "presence_of", lambda ids: read.append(set(ids)) or original(ids))
+    assert ask(people, "eve", "alice", "nobody", "eve") == {
+        "alice": ("offline", None), "nobody": ("offline", None), "eve": ("online", iso_from_epoch(START))}
+    assert read == [{"eve"}]
+    assert ask(people, "alice", "eve") == {"eve": ("offline", None)}
+
+
+def test_groups_are_read_only_when_a_question_needs_them(people, monkeypatch):
+    reads = []
+    original = people.services.chats.member_ids
+    monkeypatch.setattr(people.services.chats, "member_ids", lambda chat_id: reads.append(chat_id) or original(chat_id))
+    ask(people, "alice", "bob")
+    assert reads == []  # a direct chat's id names its members
+    assert ask(people, "bob", "carol") == {"carol": ("offline", None)} and reads == ["g1"]
+    connect(people, "carol")
+    assert ask(people, "bob", "carol")["carol"][0] == "online"
+
+
+def test_transitions_reach_each_contact_once_whatever_the_shared_chats(people, time):
+    bob_phone, bob_laptop = connect(people, "bob"), connect(people, "bob", "laptop")
+    carol, eve = connect(people, "carol"), connect(people, "eve")
+    people.pusher.frames.clear()
+    alice_phone = connect(people, "alice")
+    online = [{"user_id": "alice", "status": "online", "last_seen": iso_from_epoch(START)}]
+    for watcher in (bob_phone, bob_laptop, carol):
+        assert presence_pushes(people, watcher) == [online]  # bob shares two chats with alice: one push
+    assert presence_pushes(people, eve) == [] and presence_pushes(people, alice_phone) == []
+
+    time.advance(5)
+    alice_laptop = connect(people, "alice", "laptop")
+    people.services.presence.disconnected(alice_phone)
+    assert presence_pushes(people, bob_phone) == [online]  # still online: no news
+    time.advance(5)
+    people.services.presence.disconnected(alice_laptop)
+    offline = [{"user_id": "alice", "status": "offline", "last_seen": iso_from_epoch(START + 10)}]
+    for watcher in (bob_phone, bob_laptop, carol):
+        assert presence_pushes(people, watcher) == [online, offline]
+    assert presence_pushes(people, eve) == []
+    assert ask(people, "bob", "alice")["alice"] == ("offline", iso_from_epoch(START + 10))
+
+
+def test_a_stale_socket_that_closes_leaves_its_last_heartbeat_as_last_seen(people, time):
+    bob = connect(people, "bob")
+    alice = connect(people, "alice")
+    time.advance(300)  # the phone froze; API Gateway closes it when idle
+    people.services.presence.disconnected(alice)
+    assert presence_pushes(people, bob)[-1][0]["last_seen"] == iso_from_epoch(START)
+
+
+def test_a_socket_a_push_finds_gone_takes_its_user_offline(people, time):
+    bob = connect(people, "bob")
+    alice = connect(people, "alice")
+    people.pusher.gone.add(alice.connection_id)
+    time.advance(3)
+    people.send("bob", "direct:alice:bob", connection_id=bob.connection_id)
+    assert presence_pushes(people, bob)[-1] == [
+        {"user_id": "alice", "status": "offline", "last_seen": iso_from_epoch(START + 3)}]
+    assert people.services.users.connection(alice.connection_id) is None
+
+
+def test_the_sweep_takes_crashed_users_offline_once_and_drops_stale_sockets(people, time):
+    bob = connect(people, "bob")
+    connect(people, "alice")
+    connect(people, "carol")
+    carol_laptop = connect(people, "carol", "laptop")
+    time.advance(30)
+    for alive in (bob, carol_laptop):
+        people.services.presence.heartbeat(alive)
+    assert people.services.presence.sweep() == 0
+    time.advance(31)  # alice and carol's phone: 61 s since their last heartbeat
+    for alive in (bob, carol_laptop):
+        people.services.presence.heartbeat(alive)
+    people.pusher.frames.clear()
+    assert people.services.presence.sweep() == 1
+    assert presence_pushes(people, bob) == [[{"user_id": "alice", "status": "offline",
+                                              "last_seen": iso_from_epoch(START)}]]
+    assert presence_pushes(people, carol_laptop) == presence_pushes(people, bob)
+    remaining = people.services.users.connections_of(["alice", "carol"])
+    assert {user_id: [c.connection_id for c in sockets] for user_id, sockets in remaining.items()} == \
+        {"alice": [], "carol": [carol_laptop.connection_id]}
+    assert people.services.presence.sweep() == 0 and len(presence_pushes(people, bob)) == 1
+
+
+def test_a_swept_socket_that_heartbeats_again_comes_back_online(people, time):
+    bob = connect(people, "bob")
+    alice = connect(people, "alice")
+    time.advance(61)
+    people.services.presence.heartbeat(bob)
+    people.services.presence.sweep()
+    people.services.presence.heartbeat(alice)  # the app was suspended, its socket was not dead
+    assert presence_pushes(people, bob)[-1] == [
+        {"user_id": "alice", "status": "online", "last_seen": iso_from_epoch(START + 61)}]
+    assert ask(people, "bob", "alice")["alice"][0] == "online"
+    people.services.presence.disconnected(alice)
+    people.services.presence.heartbeat(alice)  # a late frame of a closed socket brings nothing back
+    assert ask(people, "bob", "alice")["alice"][0] == "offline"
+    assert people.services.users.connections_of(["alice"]) == {"alice": []}
+
+
+def test_members_of_only_a_large_group_are_not_pushed_transitions_but_may_ask(people):
+    crowd = [f"fan{i}" for i in range(ANNOUNCED_GROUP_SIZE)]
+    people.users(*crowd)
+    people.services.chats.create(Chat("big", "group", "t", name="big",
+                                      members=[Member(u) for u in ["alice", *crowd]]))
+    fan, bob = connect(people, "fan0"), connect(people, "bob")
+    connect(people, "alice")
+    assert presence_pushes(people, fan) == [] and len(presence_pushes(people, bob)) == 1
+    assert ask(people, "fan0", "alice")["alice"][0] == "online"
