@@ -1,11 +1,12 @@
 # `make run` starts the local stack; `make test` runs every test tier. Both install what they need first.
 PYTHON ?= python3
 PORT ?= 8000
+STAGE ?= dev
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test bench clean
+.PHONY: run test bench clean deploy destroy
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +23,13 @@ test: $(INSTALLED)
 
 bench: $(INSTALLED)
 	$(BIN)/python -m bench
+
+# AWS (docs/deploy.md): make deploy STAGE=dev; make destroy STAGE=dev [PURGE=1]
+deploy: $(INSTALLED)
+	$(BIN)/python -m deploy up --stage $(STAGE)
+
+destroy: $(INSTALLED)
+	$(BIN)/python -m deploy down --stage $(STAGE) $(if $(PURGE),--purge)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -57,9 +57,9 @@ def settings() -> Settings:
         media_bucket=env["MEDIA_BUCKET"],
         media_limits=MediaLimits(**{kind: int(env[f"MAX_{kind.upper()}_BYTES"]) for kind in ("image", "video", "file")
                                     if env.get(f"MAX_{kind.upper()}_BYTES")}),
-        cloudfront_domain=env.get("CLOUDFRONT_DOMAIN") or None,
-        cloudfront_key_pair_id=env.get("CLOUDFRONT_KEY_PAIR_ID") or None,
-        cloudfront_private_key_parameter=env.get("CLOUDFRONT_PRIVATE_KEY_PARAMETER") or None,
+        cloudfront_domain=env.get("CLOUD_FRONT_DOMAIN") or None,
+        cloudfront_key_pair_id=env.get("CLOUD_FRONT_KEY_PAIR_ID") or None,
+        cloudfront_private_key_parameter=env.get("CLOUD_FRONT_PRIVATE_KEY_PARAMETER") or None,
         jwks_url=env.get("JWKS_URL") or None,
         connections_endpoint=env.get("CONNECTIONS_ENDPOINT") or None,
     )

@@ -91,9 +91,8 @@ class MediaService:
                 "filename": media.filename, "status": media.status}
         if media.status != "ready":
             return wire
-        served = media.original or Rendition(key=media.upload_key, content_type=media.content_type)
         disposition = content_disposition(media.filename) if media.kind == "file" else None
-        wire["url"] = self._blobs.url(served.key, URL_SECONDS, disposition)
+        wire["url"] = self._blobs.url(media.original.key, URL_SECONDS, disposition)
         if media.variants:
             wire["variants"] = {name: {"url": self._blobs.url(r.key, URL_SECONDS), "content_type": r.content_type,
                                        **{k: v for k, v in (("width", r.width), ("height", r.height)) if v}}
@@ -119,27 +118,27 @@ class MediaService:
                 media.status, media.reason = "rejected", rejection.reason
                 self._blobs.delete(key)
             else:
-                self._store_renditions(media, processed)
+                self._store_renditions(media, processed, upload)
                 media.status = "ready"
         if self._media.settle(media):
-            if media.original is not None:
-                self._blobs.delete(key)  # the upload may carry metadata (GPS); only renditions are served
+            self._blobs.delete(key)  # uploads/ expires in days; and only what was checked and cleaned is served
             chat = self._chats.get(media.chat_id)
             if chat is not None:
                 self._tell(chat, media)
 
-    def _store_renditions(self, media: Media, processed) -> None:
+    def _store_renditions(self, media: Media, processed, upload: str) -> None:
+        """Store what is served, under media/: the renditions, and the cleaned original (a file: itself)."""
+        from chalicelib.media_processing import Rendition as Made
         media.width, media.height, media.duration = processed.width, processed.height, processed.duration
-        renditions = dict(processed.variants)
-        if processed.original is not None:
-            renditions["original"] = processed.original
+        made = {**processed.variants,
+                "original": processed.original or Made(Path(upload), media.content_type, None, None)}
         stored = {}
-        for name, rendition in renditions.items():
+        for name, rendition in made.items():
             key = f"media/{media.media_id}/{name}{Path(rendition.path).suffix}"
             self._blobs.upload(str(rendition.path), key, rendition.content_type)
             stored[name] = Rendition(key=key, content_type=rendition.content_type, width=rendition.width,
                                      height=rendition.height)
-        media.original = stored.pop("original", None)
+        media.original = stored.pop("original")
         media.variants = stored
 
     def _tell(self, chat: Chat, media: Media) -> None:

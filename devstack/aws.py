@@ -1,6 +1,5 @@
 """AWS on this machine: a moto server, and Parley's infra template deployed into it."""
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -8,10 +7,12 @@ import time
 from pathlib import Path
 
 import boto3
-import yaml
+
+from deploy import template
+from deploy.moto_gaps import apply_bucket_settings
+from deploy.outputs import env_name
 
 ROOT = Path(__file__).resolve().parent.parent
-TEMPLATE = ROOT / "infra" / "parley.yaml"
 REGION = "us-east-1"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                     "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}
@@ -42,30 +43,6 @@ def start_moto(port: int) -> subprocess.Popen:
     return process
 
 
-class _CloudFormationLoader(yaml.SafeLoader):
-    """Reads a template's short-form intrinsics (!Ref, !Sub, ...) as plain values."""
-
-
-_CloudFormationLoader.add_multi_constructor(
-    "!", lambda loader, suffix, node: loader.construct_scalar(node) if isinstance(node, yaml.ScalarNode)
-    else loader.construct_sequence(node) if isinstance(node, yaml.SequenceNode) else loader.construct_mapping(node))
-
-
-def template() -> dict:
-    return yaml.load(TEMPLATE.read_text(), Loader=_CloudFormationLoader)
-
-
-def _env_name(output_key: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", output_key).upper()
-
-
-def _queue_notification(rule: dict, env: dict[str, str]) -> dict:
-    """A template's S3 -> SQS rule as the API takes it (`Queue: !GetAtt X.Arn` is the stack's `XArn` output)."""
-    queue = rule["Queue"] if isinstance(rule["Queue"], str) else rule["Queue"][0]
-    return {"QueueArn": env[_env_name(queue.replace(".Arn", "Arn"))], "Events": [rule["Event"]],
-            "Filter": {"Key": {"FilterRules": rule["Filter"]["S3Key"]["Rules"]}}}
-
-
 def deploy(endpoint: str | None, stage: str = "local") -> dict[str, str]:
     """Deploy infra/parley.yaml (plus what moto's CloudFormation ignores); answer the app's environment."""
     def client(service: str):
@@ -73,35 +50,30 @@ def deploy(endpoint: str | None, stage: str = "local") -> dict[str, str]:
 
     stack = f"parley-{stage}"
     cloudformation = client("cloudformation")
-    cloudformation.create_stack(StackName=stack, TemplateBody=TEMPLATE.read_text(),
+    cloudformation.create_stack(StackName=stack, TemplateBody=template.TEMPLATE.read_text(),
                                 Parameters=[{"ParameterKey": "Stage", "ParameterValue": stage}])
     outputs = cloudformation.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
-    env = {_env_name(output["OutputKey"]): output["OutputValue"] for output in outputs}
+    env = {env_name(output["OutputKey"]): output["OutputValue"] for output in outputs}
 
-    resources = template()["Resources"]
+    resources = template.load()["Resources"]
     dynamodb = client("dynamodb")
     for name, resource in resources.items():
         ttl = resource["Properties"].get("TimeToLiveSpecification")
         if resource["Type"] == "AWS::DynamoDB::Table" and ttl:
-            dynamodb.update_time_to_live(TableName=env[_env_name(name)], TimeToLiveSpecification={
+            dynamodb.update_time_to_live(TableName=env[env_name(name)], TimeToLiveSpecification={
                 "AttributeName": ttl["AttributeName"], "Enabled": True})
 
-    s3 = client("s3")
-    for name, resource in resources.items():
-        notifications = resource["Properties"].get("NotificationConfiguration") \
-            if resource["Type"] == "AWS::S3::Bucket" else None
-        if notifications:
-            s3.put_bucket_notification_configuration(Bucket=env[_env_name(name)], NotificationConfiguration={
-                "QueueConfigurations": [_queue_notification(rule, env) for rule in notifications["QueueConfigurations"]]})
+    apply_bucket_settings(client("s3"), env)
 
     pool_spec, client_spec = resources["UserPool"]["Properties"], resources["UserPoolClient"]["Properties"]
     cognito = client("cognito-idp")
-    pool_id = cognito.create_user_pool(PoolName=stack, Policies=pool_spec["Policies"],
-                                       UsernameConfiguration=pool_spec["UsernameConfiguration"])["UserPool"]["Id"]
+    pool = cognito.create_user_pool(PoolName=stack, Policies=pool_spec["Policies"],
+                                    UsernameConfiguration=pool_spec["UsernameConfiguration"])["UserPool"]
+    pool_id = pool["Id"]
     client_id = cognito.create_user_pool_client(
         UserPoolId=pool_id, ClientName=f"{stack}-app", GenerateSecret=False,
         ExplicitAuthFlows=client_spec["ExplicitAuthFlows"])["UserPoolClient"]["ClientId"]
-    env.update(USER_POOL_ID=pool_id, USER_POOL_CLIENT_ID=client_id)
+    env.update(USER_POOL_ID=pool_id, USER_POOL_CLIENT_ID=client_id, USER_POOL_ARN=pool["Arn"])
     if endpoint:
         env["JWKS_URL"] = f"{endpoint}/{pool_id}/.well-known/jwks.json"
     return env

@@ -90,5 +90,6 @@ def test_a_file_is_served_as_an_attachment(world, chat_id):
     world.services.media.process_key(f"uploads/{media_id}")
     media = world.services.media.describe("ben", media_id)
     assert media["status"] == "ready" and "attachment" in media["url"] and "\r" not in media["url"]
+    assert media["url"].startswith(f"memory://media/{media_id}/") and not world.blobs.exists(f"uploads/{media_id}")
     with pytest.raises(BadRequest):
         world.services.messaging.send("ann", chat_id, "m", "image", None, None, media_id=media_id)

@@ -1,0 +1,119 @@
+"""infra/parley.yaml on moto's CloudFormation: through devstack.aws.deploy (as the local stack and the app's
+tests use it), and through the deploy tool's own create / update / delete."""
+import json
+from urllib.parse import unquote_plus
+
+import pytest
+
+from deploy import moto_gaps
+from deploy.outputs import REQUIRED_OUTPUTS, env_name
+from deploy.stack import Stack, cloudfront_public_key
+from tests.deploy.conftest import STAGE
+
+# What moto 5.2.5's CloudFormation does not create (with a warning), and how the local stack copes.
+SKIPPED_BY_MOTO = {
+    "AWS::Cognito::UserPool",  # devstack/aws.py creates the pool and its client through the API
+    "AWS::Cognito::UserPoolClient",
+    "AWS::SQS::QueuePolicy",  # moto enforces no policy
+    "AWS::S3::BucketPolicy",
+    "AWS::CloudWatch::Alarm",  # nothing to watch locally
+}
+
+
+def test_devstack_deploy_gives_the_app_every_variable_it_needs(local_stack):
+    env, outputs = local_stack
+    for key in REQUIRED_OUTPUTS:
+        assert env.get(env_name(key)), key
+    assert env["FANOUT_QUEUE_NAME"] == f"parley-{STAGE}-fanout"
+    assert env["MEDIA_EVENTS_QUEUE_NAME"] == f"parley-{STAGE}-media-events"
+    assert env["MEDIA_TABLE"] == f"parley-{STAGE}-media"
+    assert "CLOUD_FRONT_DOMAIN" not in env  # EnableCloudFront is off by default
+
+
+def test_the_resources_exist_as_declared(local_stack, aws):
+    env, _ = local_stack
+    dynamodb, sqs, s3 = aws.client("dynamodb"), aws.client("sqs"), aws.client("s3")
+    media = dynamodb.describe_table(TableName=env["MEDIA_TABLE"])["Table"]
+    assert media["KeySchema"] == [{"AttributeName": "media_id", "KeyType": "HASH"}]
+    assert media["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    chats = dynamodb.describe_table(TableName=env["CHATS_TABLE"])["Table"]
+    assert [index["IndexName"] for index in chats["GlobalSecondaryIndexes"]] == ["by_member"]
+    for queue, receives in (("FANOUT", 5), ("MEDIA_EVENTS", 3)):
+        attributes = sqs.get_queue_attributes(QueueUrl=env[f"{queue}_QUEUE_URL"], AttributeNames=["All"])["Attributes"]
+        assert attributes["QueueArn"] == env[f"{queue}_QUEUE_ARN"]
+        redrive = json.loads(attributes["RedrivePolicy"])
+        assert redrive["maxReceiveCount"] == receives and redrive["deadLetterTargetArn"].endswith("-dlq")
+        assert attributes["SqsManagedSseEnabled"] == "true"
+    encryption = s3.get_bucket_encryption(Bucket=env["MEDIA_BUCKET"])["ServerSideEncryptionConfiguration"]
+    assert encryption["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+
+
+def test_moto_skips_only_what_the_local_stack_does_without(local_stack, aws):
+    resources = aws.client("cloudformation").list_stack_resources(StackName=f"parley-{STAGE}")[
+        "StackResourceSummaries"]
+    created = {resource["LogicalResourceId"] for resource in resources}
+    from deploy.template import load
+    declared = {name: resource for name, resource in load()["Resources"].items()
+                if "Condition" not in resource}  # CloudFront is off locally
+    skipped = {resource["Type"] for name, resource in declared.items() if name not in created}
+    assert skipped == SKIPPED_BY_MOTO
+
+
+def test_uploads_reach_the_media_queue_once_the_bucket_settings_moto_skips_are_applied(local_stack, aws):
+    env, _ = local_stack
+    s3, sqs = aws.client("s3"), aws.client("sqs")
+    # Idempotent: devstack.aws.deploy may already apply some of these (it does the notification).
+    assert moto_gaps.apply_bucket_settings(s3, env) == [env["MEDIA_BUCKET"]]
+
+    assert s3.get_bucket_cors(Bucket=env["MEDIA_BUCKET"])["CORSRules"][0]["AllowedMethods"] == ["POST", "GET", "HEAD"]
+    rules = s3.get_bucket_lifecycle_configuration(Bucket=env["MEDIA_BUCKET"])["Rules"]
+    assert {rule["ID"] for rule in rules} == {"AbortIncompleteMultipartUploads", "ExpireRawUploads"}
+    assert all(s3.get_public_access_block(Bucket=env["MEDIA_BUCKET"])["PublicAccessBlockConfiguration"].values())
+    s3.put_object(Bucket=env["MEDIA_BUCKET"], Key="uploads/m_1/photo.jpg", Body=b"\xff\xd8\xff")
+    s3.put_object(Bucket=env["MEDIA_BUCKET"], Key="media/m_1/thumb.jpg", Body=b"\xff\xd8\xff")
+    bodies = [json.loads(message["Body"]) for message in sqs.receive_message(
+        QueueUrl=env["MEDIA_EVENTS_QUEUE_URL"], MaxNumberOfMessages=10)["Messages"]]
+    keys = [unquote_plus(record["s3"]["object"]["key"]) for body in bodies for record in body.get("Records", [])]
+    assert keys == ["uploads/m_1/photo.jpg"]  # keys arrive URL-encoded; the s3:TestEvent has no Records
+
+
+def test_the_deploy_tool_creates_updates_and_deletes_the_stack_keeping_user_data(aws):
+    stack = Stack(aws, "t1")
+    outputs = stack.deploy({"Stage": "t1", "EnableCloudFront": "false"})
+    assert outputs["MediaTable"] == "parley-t1-media" and outputs["FanoutQueueName"] == "parley-t1-fanout"
+    assert stack.deploy({"Stage": "t1", "EnableCloudFront": "false"}) == outputs  # an update
+    kept = stack.retained(outputs)  # moto's stack has no user pool: on AWS, UserPoolId is kept too
+    assert set(kept) == {"UsersTable", "ChatsTable", "MessagesTable", "MediaTable", "MediaBucket"}
+    assert set(stack.retained({**outputs, "UserPoolId": "p", "CloudFrontPrivateKeyParameter": "/k"})) == {
+        *kept, "UserPoolId", "CloudFrontPrivateKeyParameter"}
+
+    stack.delete()
+    assert stack.describe() is None
+    dynamodb, s3 = aws.client("dynamodb"), aws.client("s3")
+    assert sorted(dynamodb.list_tables()["TableNames"]) == sorted(
+        f"parley-t1-{name}" for name in ("users", "chats", "messages", "media"))  # not connections
+    assert [bucket["Name"] for bucket in s3.list_buckets()["Buckets"]] == [outputs["MediaBucket"]]
+
+    s3.put_object(Bucket=outputs["MediaBucket"], Key="media/x", Body=b"x")
+    cognito = aws.client("cognito-idp")
+    pool_id = cognito.create_user_pool(PoolName="parley-t1")["UserPool"]["Id"]
+    stack.purge({**kept, "UserPoolId": pool_id})
+    assert dynamodb.list_tables()["TableNames"] == []
+    assert s3.list_buckets()["Buckets"] == []
+    assert cognito.list_user_pools(MaxResults=10)["UserPools"] == []
+
+
+def test_a_stack_that_failed_to_create_is_not_updated(aws, monkeypatch):
+    stack = Stack(aws, "t2")
+    monkeypatch.setattr(stack, "describe", lambda: {"StackStatus": "ROLLBACK_COMPLETE"})
+    with pytest.raises(SystemExit, match="rolled back"):
+        stack.deploy({"Stage": "t2"})
+
+
+def test_the_cloudfront_signing_key_is_made_once_and_kept_in_ssm(aws):
+    first = cloudfront_public_key(aws, "t3")
+    assert first.startswith("-----BEGIN PUBLIC KEY-----")
+    assert cloudfront_public_key(aws, "t3") == first
+    parameter = aws.client("ssm").get_parameter(Name="/parley/t3/cloudfront-private-key", WithDecryption=True)
+    assert parameter["Parameter"]["Type"] == "SecureString"
+    assert "PRIVATE KEY" in parameter["Parameter"]["Value"]
