@@ -126,6 +126,7 @@ class ChatHead:
     kind: str
     last_seq: int
     name: str | None = None
+    member_count: int = 0
 
 
 @dataclass(frozen=True)

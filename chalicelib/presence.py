@@ -82,11 +82,13 @@ class Presence:
                 found.update(pair)
             else:
                 group_ids.append(membership.chat_id)
+        if largest_group is not None:  # one batch read of the groups' sizes spares reading crowds' members
+            sizes = self._chats.heads(group_ids)
+            group_ids = [chat_id for chat_id in group_ids
+                         if chat_id in sizes and sizes[chat_id].member_count <= largest_group]
         for chat_id in group_ids:
             if wanted is not None and wanted <= found:
                 break
-            members = self._chats.member_ids(chat_id)
-            if largest_group is None or len(members) <= largest_group:
-                found.update(members)
+            found.update(self._chats.member_ids(chat_id))
         found.discard(user_id)
         return found if wanted is None else found & wanted

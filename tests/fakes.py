@@ -117,7 +117,8 @@ class InMemoryChatStore:
 
     def heads(self, chat_ids: Iterable[str]) -> dict[str, ChatHead]:
         return {chat_id: ChatHead(chat_id, self.chats[chat_id].kind, self.chats[chat_id].last_seq,
-                                  self.chats[chat_id].name) for chat_id in chat_ids if chat_id in self.chats}
+                                  self.chats[chat_id].name, len(self.chats[chat_id].members))
+                for chat_id in chat_ids if chat_id in self.chats}
 
     def member_ids(self, chat_id: str) -> list[str]:
         return self.chats[chat_id].member_ids if chat_id in self.chats else []

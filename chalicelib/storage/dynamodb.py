@@ -366,10 +366,11 @@ class DynamoChatStore:
 
     def heads(self, chat_ids: Iterable[str]) -> dict[str, ChatHead]:
         keys = [{"chat_id": chat_id, "sk": META} for chat_id in dict.fromkeys(chat_ids)]
-        items = batch_get(self._resource, self._chats_name, keys, "chat_id, kind, last_seq, #name",
-                           {"#name": "name"})
+        items = batch_get(self._resource, self._chats_name, keys, "chat_id, kind, last_seq, #name, member_count",
+                          {"#name": "name"})
         return {item["chat_id"]: ChatHead(chat_id=item["chat_id"], kind=item["kind"],
-                                          last_seq=int(item["last_seq"]), name=item.get("name"))
+                                          last_seq=int(item["last_seq"]), name=item.get("name"),
+                                          member_count=_int(item.get("member_count")))
                 for item in items}
 
     def member_ids(self, chat_id: str) -> list[str]:

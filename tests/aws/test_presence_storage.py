@@ -153,7 +153,8 @@ def test_requests_per_presence_query_heartbeat_and_transition(aws, dynamodb, use
     assert requests == ["Query", "Query", "BatchGetItem"]  # memberships, the group's member ids
     requests.clear()
     services.presence.connected(socket("a1"))
-    assert requests == ["PutItem", "UpdateItem", "Query", "Query", "BatchGetItem"]  # then one post to b1
+    # memberships, the groups' sizes, the small group's member ids, the contacts' sockets; then one post to b1
+    assert requests == ["PutItem", "UpdateItem", "Query", "BatchGetItem", "Query", "BatchGetItem"]
     requests.clear()
     services.presence.heartbeat(socket("a1"))
     assert requests == ["UpdateItem"]

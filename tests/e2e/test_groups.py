@@ -4,7 +4,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.e2e.support import http
+from tests.e2e.support import http, running_stack
 from tests.e2e.test_messaging import run
 
 GROUP_SIZE = 500
@@ -18,6 +18,13 @@ async def connect_all(users, device: str = "phone", at_once: int = 50):
         async with gate:
             return await user.connect(device)
     return await asyncio.gather(*(connect(user) for user in users))
+
+
+@pytest.fixture(scope="module")
+def stack():
+    """A stack of its own: the aftermath of 500 sockets closing would slow the next module's tests."""
+    with running_stack() as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
