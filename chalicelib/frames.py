@@ -125,7 +125,7 @@ def request_id(body: object) -> str | None:
 def decode(raw: str | bytes | None) -> dict:
     try:
         body = json.loads(raw or "")
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python's stack allows
         check_size(raw)
         raise BadRequest("a frame must be a JSON object") from None
     if not isinstance(body, dict):

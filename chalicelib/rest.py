@@ -16,7 +16,7 @@ def bearer_token(headers) -> str | None:
 def json_body(raw: bytes | None) -> dict:
     try:
         body = json.loads(raw or b"")
-    except ValueError:
+    except (ValueError, RecursionError):
         raise BadRequest("the body must be a JSON object") from None
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
@@ -27,7 +27,7 @@ def query_int(params: dict | None, name: str, default: int | None, low: int, hig
     raw = (params or {}).get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
         raise BadRequest(f"{name} must be a whole number from {low} to {high}")
     return int(raw)
 

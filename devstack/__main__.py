@@ -6,6 +6,7 @@ import sys
 import boto3
 from aiohttp import web
 
+from devstack.accounting import Accounting
 from devstack.aws import FAKE_CREDENTIALS, ROOT, deploy, free_port, start_moto
 from devstack.gateway import Gateway
 from devstack.triggers import Triggers
@@ -27,9 +28,11 @@ def main() -> None:
         sys.path.insert(0, str(ROOT))
         import app
 
+        accounting = Accounting.install(app, endpoint)  # before the app and the SQS pollers build clients
         gateway = Gateway(app, args.port)
         web_app = gateway.web_app()
         Triggers(app, gateway.invoke_lambda, boto3.client("sqs", endpoint_url=endpoint)).routes(web_app)
+        accounting.routes(web_app)
         print(f"Parley local stack on http://127.0.0.1:{args.port} (REST /api, WebSocket /ws); moto on {endpoint}",
               flush=True)
         web.run_app(web_app, host="127.0.0.1", port=args.port, print=None)

@@ -1,0 +1,87 @@
+"""1:1 send-to-receive latency under open-loop load, and the highest rate whose p99 stays under target.
+
+Open loop: sends leave at Poisson arrival times whatever happened to the earlier ones, each from a pair
+picked at random, so a slow stack meets a queue instead of a politely waiting client. Latency is from just
+before the send to the moment the recipient's socket has the message.
+"""
+import asyncio
+import random
+import time
+from dataclasses import dataclass
+
+from parley_sdk import ParleyClient
+
+from bench.stats import latency_summary, median_summary
+from bench.world import World
+
+
+@dataclass(frozen=True)
+class Pairs:
+    senders: list[ParleyClient]
+    chat_ids: list[str]
+
+
+async def open_pairs(world: World) -> Pairs:
+    """The pairs' senders connected through the SDK, their receivers listening, a direct chat each."""
+    await world.crowd.online(world.cast.pair_receivers())
+    senders = [await world.actor(name) for name in world.cast.pair_senders()]
+    chats = [await sender.create_direct(receiver) for sender, receiver in zip(senders, world.cast.pair_receivers())]
+    return Pairs(list(senders), [chat["chat_id"] for chat in chats])
+
+
+async def offered_load(world: World, pairs: Pairs, rate: float, seconds: float, rng: random.Random) -> dict:
+    """Send at `rate` messages/s for `seconds`; answers the latency summaries of delivery and of `sent`."""
+    sends = []
+    start = time.perf_counter()
+    due = start + rng.expovariate(rate)
+    while not sends or due - start < seconds:  # at least one message per window
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        pair = rng.randrange(len(pairs.senders))
+        sends.append(asyncio.ensure_future(world.timed_send(pairs.senders[pair], pairs.chat_ids[pair], 1)))
+        due += rng.expovariate(rate)
+    deliveries = await asyncio.gather(*sends)
+    await world.stack.settled_accounting()  # nothing left queued for the next run
+    return {"delivery": latency_summary([d.to_last() for d in deliveries]),
+            "sent": latency_summary([d.acked - d.started for d in deliveries])}
+
+
+async def runs_at(world: World, pairs: Pairs, rate: float, runs: int, seconds: float, rng: random.Random) -> dict:
+    """A warm-up, then `runs` runs: the median of each percentile over the runs."""
+    world.note(f"1:1 at {rate:g} msg/s")
+    await offered_load(world, pairs, rate, world.plan.warmup_seconds, rng)
+    results = [await offered_load(world, pairs, rate, seconds, rng) for _ in range(runs)]
+    return {"offered": rate, "seconds": seconds, "delivery": median_summary([r["delivery"] for r in results]),
+            "sent": median_summary([r["sent"] for r in results])}
+
+
+async def latency_at_loads(world: World, pairs: Pairs) -> list[dict]:
+    rng = random.Random(world.plan.seed)
+    return [await runs_at(world, pairs, rate, world.plan.load_runs, world.plan.load_seconds, rng)
+            for rate in world.plan.loads]
+
+
+async def sustained_rate(world: World, pairs: Pairs) -> dict:
+    """Double the rate from `search_start` while p99 < target with nothing late, then bisect the last step."""
+    plan = world.plan
+    rng = random.Random(plan.seed + 1)  # arrivals of its own, whatever the loads before it drew
+    probes: list[dict] = []
+
+    async def holds(rate: float) -> bool:
+        probes.append(await runs_at(world, pairs, rate, 1, max(plan.load_seconds, plan.search_min_messages / rate),
+                                    rng))
+        delivery = probes[-1]["delivery"]
+        return delivery["late"] == 0 and delivery["p99"] < plan.p99_target_ms
+
+    good, bad, rate = 0.0, None, plan.search_start
+    while rate <= plan.search_limit:
+        if not await holds(rate):
+            bad = rate
+            break
+        good, rate = rate, rate * 2
+    for _ in range(plan.search_bisections if bad is not None else 0):
+        middle = round((good + bad) / 2, 1)
+        if await holds(middle):
+            good = middle
+        else:
+            bad = middle
+    return {"rate": good, "first_failing": bad, "p99_target_ms": plan.p99_target_ms, "probes": probes}

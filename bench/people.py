@@ -1,0 +1,253 @@
+"""The bench's users: who plays which part, their accounts, and the sockets that time what reaches them.
+
+Users act through the SDK (sign-up, login, chats, sends, receipts, sync). Users who only receive hold a bare
+WebSocket instead, a `Listener`, which stamps each pushed message the moment it comes off the wire: an SDK
+client would reorder, deduplicate and backfill first, which is work for an app, not for a stopwatch.
+
+Every socket says `heartbeat` regularly, as SDK clients do: presence drops a socket that has been silent for a
+minute. The bench sends them all itself (`Heartbeats`), so that it can hold them while an operation's cost is
+being counted.
+"""
+import asyncio
+import json
+import random
+import time
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Awaitable, Callable
+from urllib.parse import urlencode
+
+import websockets
+from parley_sdk import ParleyClient, ParleyError, Tokens
+
+PASSWORD = "Bench-Passw0rd!"
+PARALLEL_SIGNUPS = 4
+# The SDK beats every 30 s; the bench every 45 s, still well inside presence's 60 s window, so that a thousand
+# sockets keep the local moto (one request at a time) busy a third less.
+HEARTBEAT_SECONDS = 45.0
+NEVER = 24 * 3600.0  # the SDK's own heartbeats, replaced by the bench's
+
+
+def user(index: int) -> str:
+    return f"u{index:04d}"
+
+
+@dataclass(frozen=True)
+class Cast:
+    """Parts by user index. u0000 is the admin: it creates the groups and sends to them and to the crowds.
+    From u0001 up come the crowds (a crowd of n connected users is the admin and u0001..u{n-1}) and the groups
+    of online members, and the sync user's peers. From the top down come the 1:1 pairs (senders, then
+    receivers) and below them the sync user. Groups of offline members are drawn from above the largest
+    crowd group, once the pairs and the sync user are done."""
+    population: int
+    pairs: int
+
+    admin: str = user(0)
+
+    def members(self, group_size: int) -> list[str]:
+        """The members besides the admin of a group of the first users, who are online when crowds are."""
+        return [user(i) for i in range(1, group_size)]
+
+    def offline(self, first: int, count: int) -> list[str]:
+        return [user(i) for i in range(first, first + count)]
+
+    def crowd(self, connected: int) -> list[str]:
+        """The listeners of a crowd of `connected` sockets, the admin's being the last one."""
+        return [user(i) for i in range(1, connected)]
+
+    def sync_peers(self, count: int) -> list[str]:
+        return [user(i) for i in range(1, count + 1)]
+
+    @property
+    def syncer(self) -> str:
+        return user(self.population - 2 * self.pairs - 1)
+
+    def pair_senders(self) -> list[str]:
+        return [user(i) for i in range(self.population - 2 * self.pairs, self.population - self.pairs)]
+
+    def pair_receivers(self) -> list[str]:
+        return [user(i) for i in range(self.population - self.pairs, self.population)]
+
+
+class Accounts:
+    """Users signed up and logged in through the SDK, a few at a time, the first time they are needed."""
+
+    def __init__(self, base: str):
+        self._base = base
+        self._tokens: dict[str, Tokens] = {}
+
+    async def tokens(self, names: list[str]) -> dict[str, Tokens]:
+        limit = asyncio.Semaphore(PARALLEL_SIGNUPS)
+
+        async def enrol(name: str) -> None:
+            async with limit, ParleyClient(self._base) as client:
+                await client.signup(name, PASSWORD)
+                await client.login(name, PASSWORD)
+                self._tokens[name] = client.tokens
+        await asyncio.gather(*(enrol(name) for name in dict.fromkeys(names) if name not in self._tokens))
+        return {name: self._tokens[name] for name in names}
+
+
+class Heartbeats:
+    """A heartbeat from every socket the bench holds, every HEARTBEAT_SECONDS (first ones spread at random),
+    except while paused."""
+
+    def __init__(self, rng: random.Random):
+        self._rng = rng
+        self._running = asyncio.Event()
+        self._running.set()
+        self._beating: dict[object, asyncio.Task] = {}
+
+    def keep_alive(self, owner, beat: Callable[[], Awaitable]) -> None:
+        self._beating[owner] = asyncio.ensure_future(self._beat(beat, self._rng.uniform(0, HEARTBEAT_SECONDS)))
+
+    def release(self, owner) -> None:
+        self._beating.pop(owner).cancel()
+
+    async def _beat(self, beat: Callable[[], Awaitable], first_after: float) -> None:
+        await asyncio.sleep(first_after)
+        while True:
+            await self._running.wait()
+            try:
+                await beat()
+            except ParleyError:  # no pong in time: an overloaded stack; the next one may fare better
+                pass
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+
+    @asynccontextmanager
+    async def paused(self):
+        self._running.clear()
+        try:
+            yield
+        finally:
+            self._running.set()
+
+
+async def actor(base: str, tokens: Tokens, heartbeats: Heartbeats) -> ParleyClient:
+    client = ParleyClient(base, tokens=tokens, heartbeat_interval=NEVER)
+    await client.connect(device="actor")
+    heartbeats.keep_alive(client, client.heartbeat)
+    return client
+
+
+class Expected:
+    """The arrivals of one tagged message, done when `count` sockets have it."""
+
+    def __init__(self, count: int):
+        self.count = count
+        self.times: list[float] = []
+        self._done = asyncio.Event()
+        if count == 0:
+            self._done.set()
+
+    def add(self, when: float) -> None:
+        self.times.append(when)
+        if len(self.times) >= self.count:
+            self._done.set()
+
+    async def wait(self, timeout: float) -> bool:
+        try:
+            await asyncio.wait_for(self._done.wait(), timeout)
+            return True
+        except asyncio.TimeoutError:
+            return False
+
+
+class Arrivals:
+    """Where listeners report what reached them, keyed by the message's text (a tag unique to each send)."""
+
+    def __init__(self):
+        self._expected: dict[str, Expected] = {}
+
+    def expect(self, tag: str, count: int) -> Expected:
+        self._expected[tag] = Expected(count)
+        return self._expected[tag]
+
+    def record(self, tag: str, when: float) -> None:
+        expected = self._expected.get(tag)
+        if expected is not None:
+            expected.add(when)
+
+    def forget(self, tag: str) -> None:
+        self._expected.pop(tag, None)
+
+
+class Listener:
+    def __init__(self, connection, arrivals: Arrivals):
+        self._connection = connection
+        self._arrivals = arrivals
+        self._reader = asyncio.ensure_future(self._read())
+
+    @classmethod
+    async def open(cls, ws_url: str, tokens: Tokens, arrivals: Arrivals) -> "Listener":
+        query = urlencode({"token": tokens.id_token, "device": "listener"})
+        return cls(await websockets.connect(f"{ws_url}?{query}", max_size=2 ** 20, open_timeout=60,
+                                            ping_interval=None), arrivals)
+
+    async def heartbeat(self) -> None:
+        await self._connection.send(json.dumps({"action": "heartbeat"}))
+
+    async def _read(self) -> None:
+        try:
+            async for raw in self._connection:
+                when = time.perf_counter()
+                frame = json.loads(raw)
+                if frame.get("type") == "message":
+                    self._arrivals.record(frame["message"].get("text"), when)
+        except websockets.ConnectionClosed:
+            pass
+
+    async def close(self) -> None:
+        await self._connection.close()
+        await self._reader
+
+
+class Crowd:
+    """One listening socket per chosen user, opened and closed so that exactly those users are online.
+
+    Sockets open one at a time: a push to a socket whose $connect has not finished is answered 410, and the
+    app then deletes that connection, so users who share a chat and connect at once (each $connect announces
+    its user's presence to the others) can silently lose each other's sockets.
+    """
+
+    def __init__(self, ws_url: str, accounts: Accounts, arrivals: Arrivals, heartbeats: Heartbeats):
+        self._ws_url = ws_url
+        self._accounts = accounts
+        self._arrivals = arrivals
+        self._heartbeats = heartbeats
+        self._listeners: dict[str, Listener] = {}
+
+    async def online(self, names: list[str]) -> None:
+        wanted = set(names)
+        await asyncio.gather(*(self._close(name) for name in list(self._listeners) if name not in wanted))
+        await self._accounts.tokens(names)
+        for name in names:
+            if name not in self._listeners:
+                await self._open(name)
+
+    async def reconnect(self, name: str) -> None:
+        await self._close(name)
+        await self._open(name)
+
+    async def close(self) -> None:
+        await self.online([])
+
+    async def abandon(self, cut: Callable[[], Awaitable]) -> None:
+        """Let every listener go without a goodbye: `cut` drops the sockets on the server's side (no $disconnect,
+        as when a phone dies); then they are closed here."""
+        for listener in self._listeners.values():
+            self._heartbeats.release(listener)
+        await cut()
+        await asyncio.gather(*(listener.close() for listener in self._listeners.values()))
+        self._listeners.clear()
+
+    async def _open(self, name: str) -> None:
+        (tokens,) = (await self._accounts.tokens([name])).values()
+        listener = await Listener.open(self._ws_url, tokens, self._arrivals)
+        self._listeners[name] = listener
+        self._heartbeats.keep_alive(listener, listener.heartbeat)
+
+    async def _close(self, name: str) -> None:
+        listener = self._listeners.pop(name)
+        self._heartbeats.release(listener)
+        await listener.close()

@@ -1,0 +1,241 @@
+"""bench/results/latest.json (everything measured) and latest.md (the same, to read)."""
+import json
+import math
+from pathlib import Path
+
+from bench.costs import PRICE_SOURCES, PRICES
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def finite(value):
+    """The results with every infinity (a message that never arrived) as null, which JSON can hold."""
+    if isinstance(value, dict):
+        return {key: finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(item) for item in value]
+    if isinstance(value, float) and math.isinf(value):
+        return None
+    return value
+
+
+def write(results: dict, folder: Path = RESULTS) -> tuple[Path, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    data, text = folder / "latest.json", folder / "latest.md"
+    data.write_text(json.dumps(finite(results), indent=2) + "\n")
+    text.write_text(markdown(results))
+    return data, text
+
+
+# Formatting -------------------------------------------------------------------------------------------------
+
+def ms(value) -> str:
+    if value is None or math.isinf(value):
+        return "late"
+    return f"{value:,.0f} ms" if value >= 100 else f"{value:.1f} ms"
+
+
+def number(value, digits: int = 1) -> str:
+    return f"{value:,.{digits}f}".rstrip("0").rstrip(".") if digits else f"{value:,.0f}"
+
+
+def dollars(value: float) -> str:
+    return f"${value:,.2f}" if value >= 1 else f"${value:.3f}"
+
+
+def ratio(numerator: float, denominator: float) -> str:
+    if not denominator or math.isinf(numerator) or math.isinf(denominator):
+        return "n/a"
+    return f"{numerator / denominator:,.1f}x"
+
+
+def table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(row) + " |"
+                                                                          for row in rows]
+
+
+# Sections ----------------------------------------------------------------------------------------------------
+
+def all_costs(results: dict) -> list[dict]:
+    """Every operation measured, in reading order: 1:1, group sends by size and members online, the rest."""
+    crowds = results.get("crowds", {})
+    measured = crowds.get("costs", []) + [run["group_cost"] for run in crowds.get("naive", [])]
+    group_sends = sorted((cost for cost in measured if "group" in cost),
+                         key=lambda cost: (cost["group"]["members"], cost["group"]["recipients_online"]))
+    return (results.get("direct_costs", []) + group_sends + [cost for cost in measured if "group" not in cost]
+            + [case["cost"] for case in results.get("sync", {}).get("cases", [])]
+            + [run[key] for run in crowds.get("naive", []) for key in ("direct_cost", "naive_cost")])
+
+
+def cost_by_label(results: dict, label: str) -> dict | None:
+    return next((cost for cost in all_costs(results) if cost["label"] == label), None)
+
+
+def headline(results: dict) -> list[str]:
+    lines = []
+    if results.get("latency"):
+        first = results["latency"][0]
+        lines.append(f"- 1:1 send to receive at {number(first['offered'])} msg/s: p50 {ms(first['delivery']['p50'])},"
+                     f" p99 {ms(first['delivery']['p99'])}")
+    if "sustained" in results:
+        found = results["sustained"]
+        lines.append(f"- highest sustained 1:1 rate with p99 under {number(found['p99_target_ms'])} ms:"
+                     f" {number(found['rate'])} msg/s")
+    for fanout in results.get("crowds", {}).get("fanout", [])[-1:]:
+        lines.append(f"- {fanout['members']}-member group, all online: send to last recipient {ms(fanout['to_last'])}"
+                     f" (median of {fanout['runs']})")
+    for case in results.get("sync", {}).get("cases", []):
+        cost = case["cost"]
+        lines.append(f"- {case['label']}: {ms(case['ms'])}, {number(cost['dynamodb_requests'])} DynamoDB requests,"
+                     f" {number(cost['read_units'])} RCU")
+    if "coldstart" in results:
+        cold = results["coldstart"]
+        lines.append(f"- cold start: import app / import boto3 = {cold['ratio']:.2f}"
+                     f" ({ms(cold['app_ms'])} / {ms(cold['boto3_ms'])}; target {cold['target']})")
+    direct = cost_by_label(results, "send 1:1, recipient online")
+    if direct:
+        lines.append(f"- a 1:1 message costs {dollars(direct['dollars_per_million']['total'])} per million at on-demand"
+                     f" prices ({number(direct['dynamodb_requests'])} DynamoDB requests,"
+                     f" {number(direct['write_units'] + direct['index_write_units'])} WCU)")
+    for run in results.get("crowds", {}).get("naive", [])[-1:]:
+        naive, parley = run["timings"]["naive"], run["timings"]["direct"]
+        lines.append(f"- naive baseline at {run['connected']:,} connected users: {ms(naive['to_last'])} to the last"
+                     f" socket, {ratio(run['naive_cost']['dollars_per_million']['total'], run['direct_cost']['dollars_per_million']['total'])}"
+                     f" the cost of a Parley 1:1 message")
+    return lines
+
+
+def latency_section(results: dict) -> list[str]:
+    rows = [[number(level["offered"]), str(level["delivery"]["n"]), str(level["delivery"]["late"]),
+             ms(level["delivery"]["p50"]), ms(level["delivery"]["p95"]), ms(level["delivery"]["p99"]),
+             ms(level["delivery"]["max"]), ms(level["sent"]["p50"]), ms(level["sent"]["p99"])]
+            for level in results["latency"]]
+    plan = results["plan"]
+    return ["## 1:1 latency under offered load", "",
+            f"Open-loop Poisson arrivals over {plan['pairs']} chat pairs; {plan['load_runs']} runs of"
+            f" {number(plan['load_seconds'])} s per load after a {number(plan['warmup_seconds'])} s warm-up; each"
+            f" percentile is the median over the runs (n and late are totals; late: not at the recipient within {number(plan['drain_seconds'])} s of its `sent`). Send to receive: from just before"
+            " the send to the recipient's socket. `sent`: to the sender's own acknowledgement.", "",
+            *table(["offered msg/s", "n", "late", "p50", "p95", "p99", "max", "`sent` p50", "`sent` p99"], rows), ""]
+
+
+def sustained_section(results: dict) -> list[str]:
+    found = results["sustained"]
+    rows = [[number(probe["offered"]), number(probe["seconds"]), str(probe["delivery"]["n"]),
+             str(probe["delivery"]["late"]), ms(probe["delivery"]["p50"]), ms(probe["delivery"]["p99"])]
+            for probe in found["probes"]]
+    return ["## Highest sustained rate", "",
+            f"**{number(found['rate'])} msg/s** of 1:1 messages with p99 under {number(found['p99_target_ms'])} ms"
+            f" and nothing late (first failing rate: {number(found['first_failing']) if found['first_failing'] else 'none up to the limit'})."
+            " Found by doubling the offered rate, then bisecting the last step; one run per probe.", "",
+            *table(["offered msg/s", "seconds", "n", "late", "p50", "p99"], rows), ""]
+
+
+def fanout_section(results: dict) -> list[str]:
+    rows = [[str(f["members"]), str(f["recipients"]), ms(f["to_first"]), ms(f["to_last"]), ms(f["to_last_max"]),
+             ms(f["sent"]), "yes" if f["complete"] else "no"] for f in results["crowds"]["fanout"]]
+    return ["## Group fan-out, every member online", "",
+            "From just before the send to the first and the last recipient socket (medians over the runs, after a"
+            " warm-up send); groups above 100 members fan out through SQS.", "",
+            *table(["members", "recipients", "to first", "to last", "slowest to last", "`sent`", "all arrived"], rows), ""]
+
+
+def sync_section(results: dict) -> list[str]:
+    sync = results["sync"]
+    rows = [[case["label"], str(case["messages"]), f"{ms(case['ms'])} ({ms(case['ms_min'])} to {ms(case['ms_max'])})",
+             number(case["cost"]["dynamodb_requests"]), number(case["cost"]["read_units"]),
+             number(case["cost"]["websocket_messages"] - 1, 0)] for case in sync["cases"]]
+    return ["## Sync", "",
+            f"The user's {sync['chats']} chats and the messages it missed were written through Parley's storage"
+            f" layer in {number(sync['seeded_seconds'])} s; the client sends a cursor for every chat it knows. Time:"
+            " from the request to the `synced` frame (median of the runs, min to max).", "",
+            *table(["case", "messages", "time", "DynamoDB requests", "RCU", "frames pushed"], rows), ""]
+
+
+def costs_section(results: dict) -> list[str]:
+    rows = []
+    for cost in all_costs(results):
+        bill = cost["dollars_per_million"]
+        rows.append([cost["label"], number(cost["dynamodb_requests"]), number(cost["read_units"]),
+                     number(cost["write_units"]) + (f" + {number(cost['index_write_units'])}"
+                                                    if cost["index_write_units"] else ""),
+                     number(cost["websocket_messages"]), number(cost["lambda_invocations"]),
+                     number(cost["sqs_requests"]), dollars(bill["total"]),
+                     " / ".join(dollars(bill[service]) for service in ("api_gateway", "lambda", "dynamodb", "sqs"))])
+    prices = ", ".join(f"{name.replace('_', ' ')} ${price * 1e6:g}/M" if price < 1e-5 else
+                       f"{name.replace('_', ' ')} ${price:g}" for name, price in PRICES.items())
+    sources = ", ".join(f"[{service}]({url})" for service, url in PRICE_SOURCES.items())
+    details = [f"- **{cost['label']}**: " + ", ".join(f"{name} {number(count, 2)}"
+                                                      for name, count in cost["requests"].items())
+               for cost in all_costs(results)]
+    return ["## What each operation asks of AWS, and what it costs", "",
+            "Per operation, counted by devstack/accounting.py with sizing on (every written item read before and"
+            " after: see its docstring for what is measured and what is computed). WCU: table + global secondary"
+            " index. WebSocket messages: the frame in plus every @connections post (one per 32 KB). Lambda"
+            " GB-seconds: the handler's time on this machine at the memory deploy/functions.py gives it.", "",
+            *table(["operation", "DynamoDB requests", "RCU", "WCU", "WebSocket messages", "Lambda invocations",
+                    "SQS requests", "$ per million", "API Gateway / Lambda / DynamoDB / SQS"], rows), "",
+            f"Prices (us-east-1 on-demand, from /work/shared/AWS-LOCAL-NOTES.md; {sources}): {prices}.", "",
+            "Requests per operation, by API:", "", *details, ""]
+
+
+def naive_section(results: dict) -> list[str]:
+    lines = ["## Naive baseline beside Parley", "",
+             "The naive path (bench/naive.py) is what public samples do per message: Scan the whole connections"
+             " table, post to every connection in a sequential loop. Same stack, same tables, same @connections"
+             " endpoint, same run: each round sends one naive broadcast, one Parley 1:1 message and one message to"
+             " the largest group whose members are all online (medians over the rounds after a warm-up round).", ""]
+    for run in results["crowds"]["naive"]:
+        naive = run["naive_cost"]
+        rows = [["naive broadcast", run["scanned"], run["timings"]["naive"], naive],
+                ["Parley 1:1", 1, run["timings"]["direct"], run["direct_cost"]],
+                [f"Parley {run['group_size']}-member group", run["group_size"] - 1, run["timings"]["group"],
+                 run["group_cost"]]]
+        lines += [f"### {run['connected']:,} connected users", "",
+                  *table(["path", "recipients", "to last", "DynamoDB requests", "RCU", "WCU", "@connections posts",
+                          "$ per million", "naive / this: time", "naive / this: $"],
+                         [[name, f"{recipients:,}", ms(timing["to_last"]), number(cost["dynamodb_requests"]),
+                           number(cost["read_units"]), number(cost["write_units"] + cost["index_write_units"]),
+                           number(cost["requests"].get("apigatewaymanagementapi.PostToConnection", 0)),
+                           dollars(cost["dollars_per_million"]["total"]),
+                           ratio(run["timings"]["naive"]["to_last"], timing["to_last"]),
+                           ratio(naive["dollars_per_million"]["total"], cost["dollars_per_million"]["total"])]
+                          for name, recipients, timing, cost in rows]), ""]
+    return lines
+
+
+def coldstart_section(results: dict) -> list[str]:
+    cold = results["coldstart"]
+    return ["## Cold start", "",
+            f"`import app` {ms(cold['app_ms'])} against `import boto3` {ms(cold['boto3_ms'])}: ratio"
+            f" **{cold['ratio']:.2f}** (target {cold['target']}; medians of {cold['runs']} fresh interpreters each,"
+            " alternating, timed as deploy/coldstart.py does).", ""]
+
+
+def media_section(results: dict) -> list[str]:
+    media = results["media"]
+    return ["## Media processing", "", f"`{media['command']}` (short settings; see the script for more):", "",
+            "```", *media["lines"], "```", ""]
+
+
+def markdown(results: dict) -> str:
+    machine, calibration = results["machine"], results.get("moto_round_trip_ms", {})
+    lines = ["# Parley benchmarks", "",
+             f"`make bench` (`python -m bench`), started {results['started']}, took {number(results['seconds'], 0)} s"
+             f" on {machine['cpus']} CPUs (load average {machine['load_average_before'][0]:.1f} before,"
+             f" {machine['load_average_after'][0]:.1f} after; Python {machine['python']})."]
+    if calibration:
+        lines.append(f"A moto GetItem round trip took {ms(calibration['before'])} before the stack scenarios and"
+                     f" {ms(calibration.get('after', math.inf))} after.")
+    lines += ["The stack, moto and the bench share the machine's cores, so absolute times describe this machine at"
+              " this moment; compare ratios measured side by side in one run.", "", "## Headlines", "",
+              *headline(results), ""]
+    sections = [("latency", latency_section), ("sustained", sustained_section), ("crowds", fanout_section),
+                ("sync", sync_section), ("coldstart", coldstart_section), ("crowds", naive_section),
+                ("media", media_section)]
+    for key, section in sections:
+        if key in results:
+            lines += section(results)
+    if all_costs(results):
+        lines += costs_section(results)
+    return "\n".join(lines)

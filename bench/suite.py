@@ -1,0 +1,80 @@
+"""The whole suite in one run: the offline benchmarks, then one local stack for everything else, in an order
+that only ever brings more users online (1:1 pairs, then the sync user, then ever larger crowds)."""
+import asyncio
+import os
+import platform
+import statistics
+import time
+from dataclasses import asdict
+from datetime import datetime, timezone
+
+import boto3
+
+from bench.crowds import crowds
+from bench.direct import direct_costs
+from bench.latency import latency_at_loads, open_pairs, sustained_rate
+from bench.offline import coldstart_ratio, media_timings
+from bench.plan import Plan
+from bench.stack import BenchStack
+from bench.sync import sync_scenario
+from bench.world import World
+from devstack.aws import FAKE_CREDENTIALS
+from tests.e2e.support import running_stack
+
+PAIR_SCENARIOS = ("latency", "sustained", "direct")
+STACK_SCENARIOS = (*PAIR_SCENARIOS, "sync", "crowds")
+SCENARIOS = ("coldstart", "media", *STACK_SCENARIOS)
+CALIBRATION_SAMPLES = 20
+
+
+def moto_round_trip_ms(aws: dict) -> float:
+    """The median GetItem round trip to the stack's moto: how busy this machine is right now."""
+    client = boto3.session.Session(region_name=aws["region"]).client("dynamodb", endpoint_url=aws["endpoint_url"])
+    samples = []
+    for _ in range(CALIBRATION_SAMPLES):
+        started = time.perf_counter()
+        client.get_item(TableName=aws["tables"]["connections"], Key={"connection_id": {"S": "calibration"}})
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples) * 1000
+
+
+async def on_stack(plan: Plan, selected: set[str], stack: BenchStack) -> dict:
+    world = World(stack, plan)
+    results = {"moto_round_trip_ms": {"before": await asyncio.to_thread(moto_round_trip_ms, await stack.aws())}}
+    if selected & set(PAIR_SCENARIOS):
+        world.note("1:1 pairs")
+        pairs = await open_pairs(world)
+        if "latency" in selected:
+            results["latency"] = await latency_at_loads(world, pairs)
+        if "sustained" in selected:
+            results["sustained"] = await sustained_rate(world, pairs)
+        if "direct" in selected:
+            world.note("1:1 costs")
+            results["direct_costs"] = await direct_costs(world, pairs)
+        await world.dismiss(*pairs.senders)
+    if "sync" in selected:
+        world.note("sync")
+        results["sync"] = await sync_scenario(world)
+    if "crowds" in selected:
+        results["crowds"] = await crowds(world)
+    await world.crowd.close()
+    results["moto_round_trip_ms"]["after"] = await asyncio.to_thread(moto_round_trip_ms, await stack.aws())
+    return results
+
+
+def run(plan: Plan, selected: set[str]) -> dict:
+    started = time.perf_counter()
+    results = {"started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "plan": asdict(plan),
+               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                           "load_average_before": os.getloadavg()}}
+    if "coldstart" in selected:
+        results["coldstart"] = coldstart_ratio(plan.coldstart_runs)
+    if "media" in selected and plan.media:
+        results["media"] = media_timings()
+    if selected & set(STACK_SCENARIOS):
+        os.environ.update(FAKE_CREDENTIALS)  # the bench talks to the local stack's moto only
+        with running_stack() as stack:
+            results.update(asyncio.run(on_stack(plan, selected, BenchStack(stack))))
+    results["machine"]["load_average_after"] = os.getloadavg()
+    results["seconds"] = time.perf_counter() - started
+    return results
