@@ -42,8 +42,10 @@ def _install_chromium() -> None:
         pytest.fail(f"apt-get installed chromium but {CHROMIUM} is still missing", pytrace=False)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Module-scoped: Playwright's sync API keeps an event loop running in the main thread while it is
+    open, and the end-to-end tests that follow in the same session call asyncio.run()."""
     _install_chromium()
     expect.set_options(timeout=TIMEOUT_MS)
     with sync_playwright() as playwright:
