@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 from parley_sdk import ParleyClient
 
+from bench.people import Device
 from bench.stats import latency_summary, median_summary
+from bench.progress import note
 from bench.world import World
 
 
@@ -23,7 +25,7 @@ class Pairs:
 
 async def open_pairs(world: World) -> Pairs:
     """The pairs' senders connected through the SDK, their receivers listening, a direct chat each."""
-    await world.crowd.online(world.cast.pair_receivers())
+    await world.crowd.online([Device(receiver, 1) for receiver in world.cast.pair_receivers()])
     senders = [await world.actor(name) for name in world.cast.pair_senders()]
     chats = [await sender.create_direct(receiver) for sender, receiver in zip(senders, world.cast.pair_receivers())]
     return Pairs(list(senders), [chat["chat_id"] for chat in chats])
@@ -45,9 +47,10 @@ async def offered_load(world: World, pairs: Pairs, rate: float, seconds: float, 
             "sent": latency_summary([d.acked - d.started for d in deliveries])}
 
 
-async def runs_at(world: World, pairs: Pairs, rate: float, runs: int, seconds: float, rng: random.Random) -> dict:
+async def runs_at(world: World, pairs: Pairs, rate: float, runs: int, rng: random.Random) -> dict:
     """A warm-up, then `runs` runs: the median of each percentile over the runs."""
-    world.note(f"1:1 at {rate:g} msg/s")
+    note(f"1:1 at {rate:g} msg/s")
+    seconds = max(world.plan.load_seconds, world.plan.min_messages_per_run / rate)
     await offered_load(world, pairs, rate, world.plan.warmup_seconds, rng)
     results = [await offered_load(world, pairs, rate, seconds, rng) for _ in range(runs)]
     return {"offered": rate, "seconds": seconds, "delivery": median_summary([r["delivery"] for r in results]),
@@ -56,32 +59,36 @@ async def runs_at(world: World, pairs: Pairs, rate: float, runs: int, seconds: f
 
 async def latency_at_loads(world: World, pairs: Pairs) -> list[dict]:
     rng = random.Random(world.plan.seed)
-    return [await runs_at(world, pairs, rate, world.plan.load_runs, world.plan.load_seconds, rng)
-            for rate in world.plan.loads]
+    return [await runs_at(world, pairs, rate, world.plan.load_runs, rng) for rate in world.plan.loads]
 
 
 async def sustained_rate(world: World, pairs: Pairs) -> dict:
-    """Double the rate from `search_start` while p99 < target with nothing late, then bisect the last step."""
+    """For each p99 target: the highest rate whose p99 stays under it with nothing late. Double the rate from
+    `search_start` until it fails, then bisect the last step; probes are shared between the targets."""
     plan = world.plan
     rng = random.Random(plan.seed + 1)  # arrivals of its own, whatever the loads before it drew
-    probes: list[dict] = []
+    probes: dict[float, dict] = {}
 
-    async def holds(rate: float) -> bool:
-        probes.append(await runs_at(world, pairs, rate, 1, max(plan.load_seconds, plan.search_min_messages / rate),
-                                    rng))
-        delivery = probes[-1]["delivery"]
-        return delivery["late"] == 0 and delivery["p99"] < plan.p99_target_ms
+    async def holds(rate: float, target_ms: float) -> bool:
+        if rate not in probes:
+            probes[rate] = await runs_at(world, pairs, rate, 1, rng)
+        delivery = probes[rate]["delivery"]
+        return delivery["late"] == 0 and delivery["p99"] < target_ms
 
-    good, bad, rate = 0.0, None, plan.search_start
-    while rate <= plan.search_limit:
-        if not await holds(rate):
-            bad = rate
-            break
-        good, rate = rate, rate * 2
-    for _ in range(plan.search_bisections if bad is not None else 0):
-        middle = round((good + bad) / 2, 1)
-        if await holds(middle):
-            good = middle
-        else:
-            bad = middle
-    return {"rate": good, "first_failing": bad, "p99_target_ms": plan.p99_target_ms, "probes": probes}
+    async def highest(target_ms: float) -> dict:
+        good, bad, rate = 0.0, None, plan.search_start
+        while rate <= plan.search_limit:
+            if not await holds(rate, target_ms):
+                bad = rate
+                break
+            good, rate = rate, rate * 2
+        for _ in range(plan.search_bisections if good and bad else 0):
+            middle = round((good + bad) / 2, 1)
+            if await holds(middle, target_ms):
+                good = middle
+            else:
+                bad = middle
+        return {"p99_target_ms": target_ms, "rate": good, "first_failing": bad}
+
+    searches = [await highest(target) for target in plan.p99_targets_ms]
+    return {"searches": searches, "probes": [probes[rate] for rate in sorted(probes)]}

@@ -14,7 +14,7 @@ import random
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, NamedTuple
 from urllib.parse import urlencode
 
 import websockets
@@ -22,38 +22,49 @@ from parley_sdk import ParleyClient, ParleyError, Tokens
 
 PASSWORD = "Bench-Passw0rd!"
 PARALLEL_SIGNUPS = 4
+PARALLEL_HANDSHAKES = 16
 # The SDK beats every 30 s; the bench every 45 s, still well inside presence's 60 s window, so that a thousand
 # sockets keep the local moto (one request at a time) busy a third less.
 HEARTBEAT_SECONDS = 45.0
 NEVER = 24 * 3600.0  # the SDK's own heartbeats, replaced by the bench's
+LISTENER = "listener"  # the device name of listening sockets (then -1, -2, ...)
 
 
 def user(index: int) -> str:
     return f"u{index:04d}"
 
 
+def device_name(number: int) -> str:
+    return f"{LISTENER}-{number}"
+
+
+class Device(NamedTuple):
+    user: str
+    number: int  # the user's first device, second device, ...
+
+
 @dataclass(frozen=True)
 class Cast:
     """Parts by user index. u0000 is the admin: it creates the groups and sends to them and to the crowds.
-    From u0001 up come the crowds (a crowd of n connected users is the admin and u0001..u{n-1}) and the groups
-    of online members, and the sync user's peers. From the top down come the 1:1 pairs (senders, then
-    receivers) and below them the sync user. Groups of offline members are drawn from above the largest
-    crowd group, once the pairs and the sync user are done."""
+    From u0001 up come the crowds, the group members (a group of n is the admin and u0001..u{n-1}) and the sync
+    user's peers. From the top down come the 1:1 pairs (senders, then receivers) and below them the sync user."""
     population: int
     pairs: int
+    crowd_users: int
 
     admin: str = user(0)
 
     def members(self, group_size: int) -> list[str]:
-        """The members besides the admin of a group of the first users, who are online when crowds are."""
+        """A group's members besides the admin."""
         return [user(i) for i in range(1, group_size)]
 
-    def offline(self, first: int, count: int) -> list[str]:
-        return [user(i) for i in range(first, first + count)]
-
-    def crowd(self, connected: int) -> list[str]:
-        """The listeners of a crowd of `connected` sockets, the admin's being the last one."""
-        return [user(i) for i in range(1, connected)]
+    def crowd(self, connected: int) -> list[Device]:
+        """The listening devices of a crowd of `connected` sockets, the admin's making up the count: one each
+        for u0001 up to u{crowd_users}, then second devices from u0001 up."""
+        listeners = max(connected - 1, 0)
+        firsts = min(listeners, self.crowd_users)
+        return ([Device(user(i), 1) for i in range(1, firsts + 1)]
+                + [Device(user(i), 2) for i in range(1, listeners - firsts + 1)])
 
     def sync_peers(self, count: int) -> list[str]:
         return [user(i) for i in range(1, count + 1)]
@@ -179,8 +190,8 @@ class Listener:
         self._reader = asyncio.ensure_future(self._read())
 
     @classmethod
-    async def open(cls, ws_url: str, tokens: Tokens, arrivals: Arrivals) -> "Listener":
-        query = urlencode({"token": tokens.id_token, "device": "listener"})
+    async def open(cls, ws_url: str, tokens: Tokens, device: int, arrivals: Arrivals) -> "Listener":
+        query = urlencode({"token": tokens.id_token, "device": device_name(device)})
         return cls(await websockets.connect(f"{ws_url}?{query}", max_size=2 ** 20, open_timeout=60,
                                             ping_interval=None), arrivals)
 
@@ -203,31 +214,54 @@ class Listener:
 
 
 class Crowd:
-    """One listening socket per chosen user, opened and closed so that exactly those users are online.
+    """Listening devices, opened and closed so that exactly the chosen ones are online.
 
-    Sockets open one at a time: a push to a socket whose $connect has not finished is answered 410, and the
-    app then deletes that connection, so users who share a chat and connect at once (each $connect announces
-    its user's presence to the others) can silently lose each other's sockets.
+    Devices open PARALLEL_HANDSHAKES at a time; then each must be among the sockets the app would push to, or
+    it is opened again, alone. (A user's $connect announces their presence to their contacts; a push to a
+    socket whose own $connect has not finished is answered 410, and the app then deletes that connection. So
+    contacts who connect at once can silently lose each other's sockets.)
     """
 
-    def __init__(self, ws_url: str, accounts: Accounts, arrivals: Arrivals, heartbeats: Heartbeats):
+    def __init__(self, ws_url: str, accounts: Accounts, arrivals: Arrivals, heartbeats: Heartbeats,
+                 registered: Callable[[list[str]], Awaitable[dict[str, set[str]]]]):
         self._ws_url = ws_url
         self._accounts = accounts
         self._arrivals = arrivals
         self._heartbeats = heartbeats
-        self._listeners: dict[str, Listener] = {}
+        self._registered = registered
+        self._listeners: dict[Device, Listener] = {}
 
-    async def online(self, names: list[str]) -> None:
-        wanted = set(names)
-        await asyncio.gather(*(self._close(name) for name in list(self._listeners) if name not in wanted))
-        await self._accounts.tokens(names)
-        for name in names:
-            if name not in self._listeners:
-                await self._open(name)
+    def sockets_of(self, users: list[str]) -> int:
+        wanted = set(users)
+        return sum(device.user in wanted for device in self._listeners)
 
-    async def reconnect(self, name: str) -> None:
-        await self._close(name)
-        await self._open(name)
+    async def online(self, devices: list[Device]) -> None:
+        wanted = set(devices)
+        await asyncio.gather(*(self._close(device) for device in list(self._listeners) if device not in wanted))
+        await self._accounts.tokens([device.user for device in devices])
+        opening = [device for device in devices if device not in self._listeners]
+        await self._open_all(opening)
+        for device in await self._unregistered(opening):
+            await self.reconnect(device)
+        lost = await self._unregistered(opening)
+        if lost:
+            raise RuntimeError(f"{len(lost)} sockets lost their registration even when opened alone: {lost[:3]}")
+
+    async def _open_all(self, devices: list[Device]) -> None:
+        limit = asyncio.Semaphore(PARALLEL_HANDSHAKES)
+
+        async def open_one(device: Device) -> None:
+            async with limit:
+                await self._open(device)
+        await asyncio.gather(*(open_one(device) for device in devices))
+
+    async def _unregistered(self, devices: list[Device]) -> list[Device]:
+        registered = await self._registered(list({device.user for device in devices}))
+        return [device for device in devices if device_name(device.number) not in registered[device.user]]
+
+    async def reconnect(self, device: Device) -> None:
+        await self._close(device)
+        await self._open(device)
 
     async def close(self) -> None:
         await self.online([])
@@ -241,13 +275,13 @@ class Crowd:
         await asyncio.gather(*(listener.close() for listener in self._listeners.values()))
         self._listeners.clear()
 
-    async def _open(self, name: str) -> None:
-        (tokens,) = (await self._accounts.tokens([name])).values()
-        listener = await Listener.open(self._ws_url, tokens, self._arrivals)
-        self._listeners[name] = listener
+    async def _open(self, device: Device) -> None:
+        (tokens,) = (await self._accounts.tokens([device.user])).values()
+        listener = await Listener.open(self._ws_url, tokens, device.number, self._arrivals)
+        self._listeners[device] = listener
         self._heartbeats.keep_alive(listener, listener.heartbeat)
 
-    async def _close(self, name: str) -> None:
-        listener = self._listeners.pop(name)
+    async def _close(self, device: Device) -> None:
+        listener = self._listeners.pop(device)
         self._heartbeats.release(listener)
         await listener.close()

@@ -62,8 +62,9 @@ class Config:
     group_share: float = 0.4  # of messages, to the small groups
     send_timeout: float = 90.0
     reply_timeout: float = 30.0  # sync, history
-    heartbeat_timeout: float = 10.0  # the first heartbeat on a new socket
-    deadline: float = 3600.0  # seconds for the sending phase before giving up
+    heartbeat_timeout: float = 20.0  # an unanswered heartbeat: the client drops the socket and reconnects
+    heartbeat_every: float = 25.0
+    deadline: float = 4 * 3600.0  # seconds for the sending phase before giving up
     json_path: str | None = None
     quiet: bool = False
 
@@ -219,12 +220,13 @@ class Device:
         self.stats = {"sent": 0, "resent": 0, "conflicts": 0, "internal": 0, "timeouts": 0, "clean_closes": 0,
                       "drops": 0, "drops_mid_send": 0, "connects": 0, "live_repeats_same_socket": 0,
                       "unordered_pages": 0, "mismatches": 0, "limited_syncs": 0, "history_pages": 0,
-                      "unanswered_sockets": 0}
+                      "silent_sockets": 0}
         self.sent: dict[str, list] = {}  # client_msg_id -> [chat_id, seq, message_id]
         self.latencies: list[float] = []
         self.ws = None
         self.epoch = 0
         self._reader: asyncio.Task | None = None
+        self._beat: asyncio.Task | None = None
         self._waiting: dict[str, tuple[asyncio.Future, list, str | None]] = {}
         self._live_seen: set[tuple[str, int]] = set()
         self._reqs = 0
@@ -248,7 +250,7 @@ class Device:
                 await self.catch_up()
                 return
             except asyncio.TimeoutError:
-                self.stats["unanswered_sockets"] += 1
+                self.stats["silent_sockets"] += 1
             except Closed:
                 pass
             await self.close()
@@ -262,11 +264,31 @@ class Device:
         try:
             self.ws = await websockets.connect(url, max_size=2 ** 21, open_timeout=60, ping_interval=None,
                                                close_timeout=5)
+        except websockets.InvalidStatus as error:
+            if error.response.status_code in (401, 403):  # ID tokens live an hour: log in again
+                await self.worker.log_in_again(self.user_id)
+            raise Closed() from error
         except (OSError, asyncio.TimeoutError, websockets.WebSocketException) as error:
             raise Closed() from error
         self.stats["connects"] += 1
         self._live_seen = set()
         self._reader = asyncio.ensure_future(self._read(self.ws))
+        self._beat = asyncio.ensure_future(self._heartbeats(self.ws))
+
+    async def _heartbeats(self, ws) -> None:
+        """A heartbeat every 25 s, as the contract asks; a socket that stops answering is closed here."""
+        while self.ws is ws:
+            await asyncio.sleep(self.worker.config.heartbeat_every)
+            if self.ws is not ws:
+                return
+            try:
+                await self.request("heartbeat", timeout=self.worker.config.heartbeat_timeout)
+            except asyncio.TimeoutError:
+                self.stats["silent_sockets"] += 1
+                await ws.close()
+                return
+            except Closed:
+                return
 
     async def _read(self, ws) -> None:
         import websockets
@@ -322,6 +344,8 @@ class Device:
                 await asyncio.wait_for(self._reader, 30)
             except asyncio.TimeoutError:
                 self._reader.cancel()
+        if self._beat is not None and self._beat is not asyncio.current_task():
+            self._beat.cancel()
         self.ws = None
 
     # Holding messages ---------------------------------------------------------------------------------
@@ -463,12 +487,22 @@ class Worker:
                  devices: list[tuple[str, str]], quotas: list[int], seed: int):
         self.config, self.base, self.tokens, self.chats = config, base, tokens, chats
         self.ws_url = base.replace("http", "ws", 1) + "/ws"
+        self.tokens = dict(tokens)
+        self.logins = 0
         member_of: dict[str, list[str]] = {}
         for chat_id, chat in chats.items():
             for user_id in chat["members"]:
                 member_of.setdefault(user_id, []).append(chat_id)
         self.devices = [Device(self, user_id, f"{user_id}.{device}", sorted(member_of.get(user_id, [])), quota,
                                seed * 100_003 + i) for i, ((user_id, device), quota) in enumerate(zip(devices, quotas))]
+
+    async def log_in_again(self, user_id: str) -> None:
+        loop = asyncio.get_running_loop()
+        status, body = await loop.run_in_executor(None, http, "POST", f"{self.base}/api/auth/login",
+                                                  {"username": user_id, "password": PASSWORD})
+        if status == 200:
+            self.tokens[user_id] = body["id_token"]
+            self.logins += 1
 
     async def drop(self, label: str) -> None:
         loop = asyncio.get_running_loop()
@@ -493,7 +527,7 @@ class Worker:
             await asyncio.sleep(0.2)
         await asyncio.gather(*(device.finish() for device in self.devices))
         await asyncio.gather(*(device.close() for device in self.devices))
-        return {"devices": [{"user_id": d.user_id, "name": d.name, "chats": d.chats,
+        return {"logins_again": self.logins, "devices": [{"user_id": d.user_id, "name": d.name, "chats": d.chats,
                              "held": {chat_id: {str(seq): mid for seq, mid in held.items()}
                                       for chat_id, held in d.held.items()},
                              "sent": d.sent, "stats": d.stats, "source": d.source, "latencies": d.latencies}
@@ -692,6 +726,7 @@ def drive(config: Config, plan: Plan, log) -> dict:
     sent = sum(len(d["sent"]) for r in results for d in r["devices"])
     log(f"  sending done in {send_seconds:.1f} s ({sent / send_seconds:.0f} messages/s); audit follows")
     return {"results": results, "sockets": len(devices), "peak_open_sockets": peak_sockets,
+            "logins_again": sum(result.get("logins_again", 0) for result in results),
             "client_processes": procs, "send_seconds": round(send_seconds, 1),
             "messages_per_second": round(sent / send_seconds, 1), "fanout_crashes_injected": fanout_crashes,
             "users": len(plan.users), "direct_chats": sum(c["kind"] == "direct" for c in plan.chats.values()),
@@ -710,8 +745,9 @@ def summary(report: dict) -> str:
         f"reconnects: {report['connects'] - report['sockets']} ({report['clean_closes']} clean closes, "
         f"{report['drops']} crash drops of which {report['drops_mid_send']} mid-send); resends "
         f"{report['resent']}, conflicts {report['conflicts']}, internal errors {report['internal']}, timeouts "
-        f"{report['timeouts']}; new sockets that never answered (dropped by the server) "
-        f"{report['unanswered_sockets']}; fan-out crashes injected {report['fanout_crashes_injected']}",
+        f"{report['timeouts']}; new sockets silent past the heartbeat timeout "
+        f"{report['silent_sockets']}; fan-out crashes injected {report['fanout_crashes_injected']}; logins after "
+        f"token expiry {report['logins_again']}",
         f"audit: {report['deliveries_checked']} (message, member device) pairs over {report['member_devices_checked']} "
         f"member devices; first received live {report['received_first_via']['live']}, via sync "
         f"{report['received_first_via']['sync']}, via history {report['received_first_via']['history']}; "

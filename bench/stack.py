@@ -1,11 +1,18 @@
-"""The local stack under test, reached over HTTP: its URLs, its accounting, and where its AWS lives."""
+"""The local stack under test: its URLs, its accounting, and its storage as the app sees it (Parley's own
+storage classes on the stack's moto), for setting up data and for checking where pushes would go."""
 import asyncio
 import time
 
+import boto3
+
+from bench.people import LISTENER
+from chalicelib.model import CONNECTION_LIFETIME
+from chalicelib.storage.dynamodb import DynamoChatStore, DynamoUserStore
 from tests.e2e.support import Stack, http
 
-QUIET_SECONDS = 0.3  # no new AWS request for this long: whatever an operation set off has finished
+POLL_SECONDS = 0.2
 SETTLE_LIMIT = 120  # an overloaded stack may take this long to work off its backlog
+QUEUE_DEPTHS = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
 
 
 def requests_in(snapshot: dict) -> int:
@@ -16,6 +23,9 @@ class BenchStack:
     def __init__(self, stack: Stack):
         self.base = stack.base
         self.ws = stack.ws
+        self._aws: dict | None = None
+        self._sqs = None
+        self._resource = None
 
     async def _call(self, method: str, path: str, body=None):
         status, answer = await asyncio.to_thread(http, method, self.base + path, body)
@@ -30,22 +40,54 @@ class BenchStack:
         return await self._call("GET", "/_devstack/accounting")
 
     async def settled_accounting(self) -> dict:
-        """The counts once the stack has gone quiet (fan-out queues drained, pushes done)."""
+        """The counts once whatever the last operations set off has finished: no handler and no AWS call under
+        way, the queues empty, and the counts unchanged since the look before."""
         deadline = time.monotonic() + SETTLE_LIMIT
         last = await self.accounting()
         while time.monotonic() < deadline:
-            await asyncio.sleep(QUIET_SECONDS)
+            await asyncio.sleep(POLL_SECONDS)
             current = await self.accounting()
-            if requests_in(current) == requests_in(last):
+            if current["in_flight"] == 0 and requests_in(current) == requests_in(last) and await self._queues_empty():
                 return current
             last = current
-        raise TimeoutError(f"the stack was still calling AWS {SETTLE_LIMIT} s after the operation")
+        raise TimeoutError(f"the stack was still busy {SETTLE_LIMIT} s after the operation")
+
+    async def _queues_empty(self) -> bool:
+        aws = await self.aws()
+        if self._sqs is None:
+            self._sqs = boto3.session.Session(region_name=aws["region"]).client("sqs", endpoint_url=aws["endpoint_url"])
+        for url in aws["queues"].values():
+            depths = (await asyncio.to_thread(self._sqs.get_queue_attributes, QueueUrl=url,
+                                              AttributeNames=QUEUE_DEPTHS))["Attributes"]
+            if any(int(depths[name]) for name in QUEUE_DEPTHS):
+                return False
+        return True
 
     async def drop_listeners(self) -> None:
         """Cut every listening socket as a crashed phone would: no close frame, no $disconnect."""
         for socket in await self._call("GET", "/_devstack/sockets"):
-            if socket["device"] == "listener":
+            if socket["device"].startswith(LISTENER):
                 await self._call("POST", f"/_devstack/sockets/{socket['connection_id']}/drop")
 
     async def aws(self) -> dict:
-        return await self._call("GET", "/_devstack/aws")
+        if self._aws is None:
+            self._aws = await self._call("GET", "/_devstack/aws")
+        return self._aws
+
+    async def _dynamodb(self):
+        if self._resource is None:
+            aws = await self.aws()
+            session = boto3.session.Session(region_name=aws["region"])
+            self._resource = session.resource("dynamodb", endpoint_url=aws["endpoint_url"])
+        return self._resource
+
+    async def chat_store(self) -> DynamoChatStore:
+        tables = (await self.aws())["tables"]
+        return DynamoChatStore(await self._dynamodb(), tables["chats"], tables["messages"])
+
+    async def devices_registered(self, users: list[str]) -> dict[str, set[str]]:
+        """Per user, the devices of the sockets the app would push to (`connections_of`, as a send calls it)."""
+        tables = (await self.aws())["tables"]
+        store = DynamoUserStore(await self._dynamodb(), tables["connections"], tables["users"], CONNECTION_LIFETIME)
+        found = await asyncio.to_thread(store.connections_of, users)
+        return {user: {connection.device for connection in found.get(user, [])} for user in users}

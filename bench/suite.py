@@ -15,6 +15,7 @@ from bench.direct import direct_costs
 from bench.latency import latency_at_loads, open_pairs, sustained_rate
 from bench.offline import coldstart_ratio, media_timings
 from bench.plan import Plan
+from bench.progress import note
 from bench.stack import BenchStack
 from bench.sync import sync_scenario
 from bench.world import World
@@ -42,18 +43,18 @@ async def on_stack(plan: Plan, selected: set[str], stack: BenchStack) -> dict:
     world = World(stack, plan)
     results = {"moto_round_trip_ms": {"before": await asyncio.to_thread(moto_round_trip_ms, await stack.aws())}}
     if selected & set(PAIR_SCENARIOS):
-        world.note("1:1 pairs")
+        note("1:1 pairs")
         pairs = await open_pairs(world)
         if "latency" in selected:
             results["latency"] = await latency_at_loads(world, pairs)
         if "sustained" in selected:
             results["sustained"] = await sustained_rate(world, pairs)
         if "direct" in selected:
-            world.note("1:1 costs")
+            note("1:1 costs")
             results["direct_costs"] = await direct_costs(world, pairs)
         await world.dismiss(*pairs.senders)
     if "sync" in selected:
-        world.note("sync")
+        note("sync")
         results["sync"] = await sync_scenario(world)
     if "crowds" in selected:
         results["crowds"] = await crowds(world)
@@ -68,11 +69,14 @@ def run(plan: Plan, selected: set[str]) -> dict:
                "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                            "load_average_before": os.getloadavg()}}
     if "coldstart" in selected:
+        note("cold start")
         results["coldstart"] = coldstart_ratio(plan.coldstart_runs)
     if "media" in selected and plan.media:
+        note("media processing")
         results["media"] = media_timings()
     if selected & set(STACK_SCENARIOS):
         os.environ.update(FAKE_CREDENTIALS)  # the bench talks to the local stack's moto only
+        note("starting the local stack")
         with running_stack() as stack:
             results.update(asyncio.run(on_stack(plan, selected, BenchStack(stack))))
     results["machine"]["load_average_after"] = os.getloadavg()

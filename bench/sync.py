@@ -4,10 +4,9 @@ The user's chats and the messages it missed are written through Parley's own sto
 (`DynamoChatStore.create` and `.append`, which create_chat and send call) from the bench process straight into
 the stack's tables: the same items a thousand sends would leave, without a thousand WebSocket round trips.
 """
+import asyncio
 import statistics
 import time
-
-import boto3
 
 from chalicelib.model import Chat, Member, Message, direct_chat_id, now_iso
 from chalicelib.storage.dynamodb import DynamoChatStore
@@ -16,11 +15,6 @@ from bench.costs import Operation, measure
 from bench.world import World
 
 MESSAGE_TEXT = "Are we still on for Thursday? I can bring the projector if the room does not have one."
-
-
-def chat_store(aws: dict) -> DynamoChatStore:
-    resource = boto3.session.Session(region_name=aws["region"]).resource("dynamodb", endpoint_url=aws["endpoint_url"])
-    return DynamoChatStore(resource, aws["tables"]["chats"], aws["tables"]["messages"])
 
 
 def seed(store: DynamoChatStore, user_id: str, peers: list[str], busy: int, missed: int) -> list[str]:
@@ -41,7 +35,8 @@ async def sync_scenario(world: World) -> dict:
     plan, user_id = world.plan, world.cast.syncer
     peers = world.cast.sync_peers(plan.sync_chats)
     started = time.perf_counter()
-    chat_ids = seed(chat_store(await world.stack.aws()), user_id, peers, plan.sync_busy_chats, plan.sync_missed)
+    chat_ids = await asyncio.to_thread(seed, await world.stack.chat_store(), user_id, peers, plan.sync_busy_chats,
+                                       plan.sync_missed)
     seeded_in = time.perf_counter() - started
     busy, per_chat = chat_ids[:plan.sync_busy_chats], plan.sync_missed // plan.sync_busy_chats
     behind = dict.fromkeys(chat_ids, 0)  # the client knows every chat; the busy ones moved on without it

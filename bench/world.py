@@ -4,7 +4,6 @@ import asyncio
 import itertools
 import math
 import random
-import sys
 import time
 from dataclasses import dataclass
 
@@ -39,17 +38,12 @@ class World:
     def __init__(self, stack: BenchStack, plan: Plan):
         self.stack = stack
         self.plan = plan
-        self.cast = Cast(plan.population, plan.pairs)
+        self.cast = Cast(plan.population, plan.pairs, plan.crowd_users)
         self.accounts = Accounts(stack.base)
         self.arrivals = Arrivals()
         self.heartbeats = Heartbeats(random.Random(plan.seed))
-        self.crowd = Crowd(stack.ws, self.accounts, self.arrivals, self.heartbeats)
+        self.crowd = Crowd(stack.ws, self.accounts, self.arrivals, self.heartbeats, stack.devices_registered)
         self._tags = itertools.count()
-        self._started = time.monotonic()
-
-    def note(self, what: str) -> None:
-        """Progress on stderr, for a run that takes minutes."""
-        print(f"[bench {time.monotonic() - self._started:6.0f} s] {what}", file=sys.stderr, flush=True)
 
     async def actor(self, name: str) -> ParleyClient:
         (tokens,) = (await self.accounts.tokens([name])).values()

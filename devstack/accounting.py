@@ -3,8 +3,11 @@ AWS, the @connections messages API Gateway would bill, and the Lambda invocation
 
     GET  /_devstack/accounting          the counts since the last reset
     POST /_devstack/accounting/reset    zero them; a body of {"sizing": true} also sizes what writes touch (below)
-    GET  /_devstack/aws                 where the stack's AWS is (moto's endpoint, table names), for tools that
-                                        measure beside the app, such as the bench's naive baseline
+    GET  /_devstack/aws                 where the stack's AWS is (moto's endpoint, table and queue names), for
+                                        tools that work beside the app, such as the bench's naive baseline
+
+The counts include `in_flight`, the handler invocations and AWS calls under way: with it and the queues
+empty, whatever an operation set off has finished.
 
 How. botocore event hooks on the session the app's clients come from. A client copies its session's hooks
 when it is created, so `install` runs before the app builds its first client (it builds them lazily, on its
@@ -50,9 +53,11 @@ from chalice.app import BaseLambdaHandler, ScheduledEventConfig
 READ_UNIT_BYTES = 4096
 WRITE_UNIT_BYTES = 1024
 WEBSOCKET_MESSAGE_BYTES = 32 * 1024  # API Gateway bills a WebSocket message per 32 KB
+BATCH_GET_KEYS = 100
 CONSUMING_ERRORS = ("ConditionalCheckFailedException", "TransactionCanceledException")
 TABLE_ENVIRONMENT = {"connections": "CONNECTIONS_TABLE", "users": "USERS_TABLE", "chats": "CHATS_TABLE",
                      "messages": "MESSAGES_TABLE", "media": "MEDIA_TABLE"}
+QUEUE_ENVIRONMENT = {"fanout": "FANOUT_QUEUE_URL", "media_events": "MEDIA_EVENTS_QUEUE_URL"}
 
 
 # Sizes and units ----------------------------------------------------------------------------------------------
@@ -194,6 +199,15 @@ class Sizer:
     def items(self, writes: list[Write]) -> list[dict | None]:
         return [self.item(write.table, self.key(write)) for write in writes]
 
+    def sizes(self, table: str, keys: list[dict]) -> list[int]:
+        """The full sizes of the items under `keys` (0 for a missing one), read 100 keys at a time."""
+        sizes = []
+        for start in range(0, len(keys), BATCH_GET_KEYS):
+            request = {table: {"Keys": keys[start:start + BATCH_GET_KEYS], "ConsistentRead": True}}
+            found = self._ask("batch_get_item", RequestItems=request)["Responses"].get(table, [])
+            sizes += [item_size(item) for item in found] + [0] * (len(request[table]["Keys"]) - len(found))
+        return sizes
+
     def indexes(self, table: str) -> list[Index]:
         description = self._table(table)
         table_keys = tuple(part["AttributeName"] for part in description["KeySchema"])
@@ -242,7 +256,7 @@ def read_capacity(operation: str, request: dict, answer: dict, sizer: Sizer | No
 def batch_read_capacity(table: str, spec: dict, found: list[dict], sizer: Sizer | None) -> float:
     consistent = bool(spec.get("ConsistentRead"))
     if "ProjectionExpression" in spec and sizer:
-        sizes = [item_size(sizer.item(table, key)) for key in spec["Keys"]]
+        sizes = sizer.sizes(table, spec["Keys"])
     else:
         sizes = [item_size(item) for item in found] + [0] * (len(spec["Keys"]) - len(found))
     return sum(read_units(size, consistent) for size in sizes)
@@ -266,6 +280,7 @@ class Call:
     request: dict | None = None  # a DynamoDB request as sent
     writes: list[Write] | None = None
     before: list | None = None  # the written items before the call, when sizing
+    in_flight: bool = True  # counted among the calls under way
 
 
 class Accounting:
@@ -277,6 +292,7 @@ class Accounting:
         self._reset_at = time.monotonic()
         self._tallies: dict[str, Tally] = {}
         self._idle_polls = 0
+        self._in_flight = 0  # handler invocations and AWS calls under way (polls aside), whatever the resets
 
     @classmethod
     def install(cls, app_module, endpoint: str | None = None) -> "Accounting":
@@ -315,16 +331,21 @@ class Accounting:
             for name, tally in self._tallies.items():
                 services.setdefault(name.split(".")[0], Tally()).add(tally)
             return {"sizing": self.sizing, "seconds": time.monotonic() - self._reset_at,
-                    "idle_polls": self._idle_polls, "operations": operations,
+                    "in_flight": self._in_flight, "idle_polls": self._idle_polls, "operations": operations,
                     "services": {name: asdict(tally) for name, tally in sorted(services.items())}}
 
     def _count(self, operation: str, tally: Tally) -> None:
         with self._lock:
             self._tallies.setdefault(operation, Tally()).add(tally)
 
+    def _under_way(self, change: int) -> None:
+        with self._lock:
+            self._in_flight += change
+
     def timed(self, operation: str, handler):
         """`handler` counted as `operation`: its calls, failures and seconds."""
         def invoke(*args, **kwargs):
+            self._under_way(+1)
             started, sizing_before = time.perf_counter(), self._sizer.seconds_in_thread()
             failed = True
             try:
@@ -335,6 +356,7 @@ class Accounting:
                 sizing = self._sizer.seconds_in_thread() - sizing_before
                 self._count(operation, Tally(requests=1, errors=int(failed),
                                              seconds=time.perf_counter() - started - sizing))
+                self._under_way(-1)
         return invoke
 
     @staticmethod
@@ -344,6 +366,10 @@ class Accounting:
 
     def _before_call(self, model, params: dict, context: dict, **_) -> None:
         call = Call(operation=f"{model.service_model.service_name}.{model.name}")
+        if call.operation == "sqs.ReceiveMessage":
+            call.in_flight = False  # a poll is under way nearly all the time, whether or not anything happens
+        else:
+            self._under_way(+1)
         if model.service_model.service_name == "dynamodb":
             call.request = json.loads(params["body"])
             call.writes = writes_of(model.name, call.request)
@@ -369,11 +395,17 @@ class Accounting:
         elif call.operation == "apigatewaymanagementapi.PostToConnection" and not failed:
             tally.websocket_messages = max(1, math.ceil(call.request["bytes"] / WEBSOCKET_MESSAGE_BYTES))
         self._count(call.operation, tally)
+        self._finish(call)
 
     def _after_call_error(self, context: dict, **_) -> None:
         call: Call | None = context.get("accounting")
         if call is not None:
             self._count(call.operation, Tally(requests=1, errors=1, seconds=time.perf_counter() - call.started))
+            self._finish(call)
+
+    def _finish(self, call: Call) -> None:
+        if call.in_flight:
+            self._under_way(-1)
 
     def _add_capacity(self, tally: Tally, call: Call, answer: dict, failed: bool) -> None:
         operation = call.operation.split(".", 1)[1]
@@ -405,6 +437,7 @@ class Accounting:
         return web.Response(status=204)
 
     async def _aws(self, request: web.Request) -> web.Response:
+        def named(environment: dict[str, str]) -> dict[str, str | None]:
+            return {name: os.environ.get(variable) for name, variable in environment.items()}
         return web.json_response({"endpoint_url": self._endpoint, "region": os.environ.get("AWS_REGION"),
-                                  "tables": {name: os.environ.get(variable)
-                                             for name, variable in TABLE_ENVIRONMENT.items()}})
+                                  "tables": named(TABLE_ENVIRONMENT), "queues": named(QUEUE_ENVIRONMENT)})
