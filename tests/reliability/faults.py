@@ -174,6 +174,7 @@ class ConnectionsApi:
         self.frames: dict[str, list[dict]] = defaultdict(list)
         self.raw: dict[str, list[bytes]] = defaultdict(list)
         self.gone: set[str] = set()
+        self.deleted: list[str] = []  # sockets the app closed (DELETE @connections/{id})
         self.too_large: list[tuple[str, int]] = []
         self._lock = threading.Lock()
 
@@ -191,5 +192,6 @@ class ConnectionsApi:
                 self.raw[connection_id].append(data)
                 self.frames[connection_id].append(json.loads(data))
         elif request.method == "DELETE":
+            self.deleted.append(connection_id)
             self.gone.add(connection_id)
         return AWSResponse(request.url, 200, {}, MockRawResponse(b"{}"))

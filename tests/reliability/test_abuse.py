@@ -241,7 +241,7 @@ def process(parley, key: str) -> None:
     ("image/jpeg", png(), "a PNG declared as JPEG"),
     ("image/svg+xml", b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', "SVG with script"),
     ("video/mp4", b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 200, "an MP4 header with nothing behind it"),
-])
+], ids=["short", "html-as-png", "png-as-jpeg", "svg-script", "empty-mp4"])
 def test_processing_rejects_what_does_not_match_the_declared_size_or_type(parley, declared, sent, why):
     alice = parley.user("alice")
     chat_id = parley.direct(alice, parley.user("bob"))
