@@ -6,8 +6,9 @@ from chalice import Chalice, Rate, Response
 
 from chalicelib.config import fanout_queue_name, media_events_queue_name, settings
 from chalicelib.observability import logger, metrics
-from chalicelib.rest import bearer_token, error_response, json_body, query_int
+from chalicelib.rest import bearer_token, error_response, query_int
 from chalicelib.services import services
+from chalicelib.wire import json_object
 
 app = Chalice(app_name="parley", configure_logs=False)  # powertools owns the "parley" logger
 app.experimental_feature_flags.update(["WEBSOCKETS"])
@@ -51,7 +52,7 @@ def caller() -> str:
 
 
 def body() -> dict:
-    return json_body(app.current_request.raw_body)
+    return json_object(app.current_request.raw_body, "the body")
 
 
 def request_as(action: str, **fields):

@@ -2,7 +2,6 @@
 
 Every shape error becomes a `bad_request` whose message names the field; unknown fields are ignored.
 """
-import json
 from functools import cache
 from typing import Annotated, Literal, Union
 
@@ -10,10 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapte
 
 from chalicelib.errors import BadRequest, TooLarge
 from chalicelib.model import MAX_GROUP_MEMBERS
+from chalicelib.wire import json_object
 
 MAX_FRAME_BYTES = 32 * 1024
 MAX_TEXT = 4096
 MAX_PRESENCE_USERS = 100
+MAX_REQ = 64  # `req` is echoed in every reply, so it must not eat into a reply's 128 KiB
 
 ChatId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 UserId = Annotated[str, StringConstraints(min_length=1, max_length=32)]
@@ -22,7 +23,7 @@ Seq = Annotated[int, Field(ge=0)]
 
 class Frame(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
-    req: str | None = None
+    req: Annotated[str, StringConstraints(max_length=MAX_REQ)] | None = None
 
 
 class CreateChat(Frame):
@@ -119,18 +120,16 @@ def _adapter() -> TypeAdapter:
 
 def request_id(body: object) -> str | None:
     """The frame's `req`, if it has a usable one, so that even an error can echo it."""
-    return body.get("req") if isinstance(body, dict) and isinstance(body.get("req"), str) else None
+    req = body.get("req") if isinstance(body, dict) else None
+    return req if isinstance(req, str) and len(req) <= MAX_REQ else None
 
 
 def decode(raw: str | bytes | None) -> dict:
     try:
-        body = json.loads(raw or "")
-    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python's stack allows
-        check_size(raw)
-        raise BadRequest("a frame must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise BadRequest("a frame must be a JSON object")
-    return body
+        return json_object(raw, "a frame")
+    except BadRequest:
+        check_size(raw)  # an oversized frame is too_large, whatever it holds
+        raise
 
 
 def check_size(raw: str | bytes | None) -> None:

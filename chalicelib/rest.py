@@ -1,6 +1,4 @@
 """Turning REST requests into calls, and results and errors into responses."""
-import json
-
 from chalice import Response
 
 from chalicelib.errors import BadRequest, ParleyError
@@ -11,16 +9,6 @@ def bearer_token(headers) -> str | None:
     value = (headers.get("authorization") or "").strip()
     scheme, _, token = value.partition(" ")
     return token.strip() if scheme.lower() == "bearer" else value or None
-
-
-def json_body(raw: bytes | None) -> dict:
-    try:
-        body = json.loads(raw or b"")
-    except (ValueError, RecursionError):
-        raise BadRequest("the body must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise BadRequest("the body must be a JSON object")
-    return body
 
 
 def query_int(params: dict | None, name: str, default: int | None, low: int, high: int) -> int | None:
