@@ -417,11 +417,14 @@ class DynamoChatStore:
             seq = None  # the seq was closed as a gap after our lease ran out: take another
 
     def _write(self, message: Message) -> bool:
+        """Store the message at its seq; False when another message holds that seq (a gap closed it)."""
         try:
-            self._messages.put_item(Item=_message_item(message), ConditionExpression="attribute_not_exists(seq)")
+            self._messages.put_item(Item=_message_item(message), ConditionExpression="attribute_not_exists(seq)",
+                                    ReturnValuesOnConditionCheckFailure="ALL_OLD")
             return True
-        except self._client.exceptions.ConditionalCheckFailedException:
-            return False
+        except self._client.exceptions.ConditionalCheckFailedException as error:
+            # botocore's retry of a write that landed but whose answer was lost finds this very message there
+            return error.response.get("Item", {}).get("message_id") == {"S": message.message_id}
 
     def _wait_for_claim(self, key: dict, chat_id: str) -> tuple[Message | None, int | None]:
         """The message an earlier send with this key stored, waiting while that send is under way.

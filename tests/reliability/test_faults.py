@@ -145,8 +145,6 @@ def test_lost_answers_to_the_send_path_writes_store_one_message(parley):
             (nth_write, rule.fired, first)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a retried message write whose first attempt landed stores the "
-                                       "message again at the next seq")
 def test_a_lost_answer_to_the_message_write_does_not_store_it_twice(parley):
     alice, bob = parley.user("alice"), parley.user("bob")
     chat_id = parley.direct(alice, bob)
