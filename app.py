@@ -71,7 +71,8 @@ def connect(event):
 
 @app.on_ws_message()
 def message(event):
-    socket_api().receive(event.connection_id, event.body)
+    context = event.to_dict()["requestContext"]
+    socket_api().receive(event.connection_id, event.body, context["apiId"], context["stage"])
 
 
 @app.on_ws_disconnect()

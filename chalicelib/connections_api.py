@@ -32,6 +32,13 @@ class ConnectionsApiPusher:
             outcomes = list(self._pool.map(lambda item: self._post(*item), items))
         return [connection for connection, alive in zip(frames_by_connection, outcomes) if not alive]
 
+    def close(self, endpoint: str, connection_id: str) -> None:
+        client = _client(endpoint)
+        try:
+            client.delete_connection(ConnectionId=connection_id)
+        except client.exceptions.GoneException:
+            pass
+
     @staticmethod
     def _post(connection: Connection, frames: list[dict]) -> bool:
         client = _client(connection.endpoint)

@@ -3,12 +3,16 @@ import json
 from typing import Callable, Iterable, Protocol
 
 from chalicelib.model import Connection
+from chalicelib.observability import logger
 from chalicelib.storage import UserStore
 
 
 class Pusher(Protocol):
     def push(self, frames_by_connection: dict[Connection, list[dict]]) -> list[Connection]:
         """Send each connection its frames, in parallel; answer the connections that are gone (410)."""
+
+    def close(self, endpoint: str, connection_id: str) -> None:
+        """Close a socket from the server's side; one already gone is left as it is."""
 
 
 def encode(frame: dict) -> bytes:
@@ -36,8 +40,15 @@ class Delivery:
         self._deliver(targets)
         return len(targets)
 
+    def close(self, endpoint: str, connection_id: str) -> None:
+        self._pusher.close(endpoint, connection_id)
+
     def _deliver(self, frames_by_connection: dict[Connection, list[dict]]) -> None:
         if not frames_by_connection:
             return
         for gone in self._pusher.push(frames_by_connection):
-            self._forget(gone)
+            try:
+                self._forget(gone)
+            except Exception:  # tidying up must never fail the send or fan-out that found the socket gone
+                logger.exception("could not forget a gone socket; the presence sweep will",
+                                 extra={"connection_id": gone.connection_id})

@@ -59,10 +59,14 @@ class SocketApi:
         if connection is not None:
             self._services.presence.disconnected(connection)
 
-    def receive(self, connection_id: str, raw: str | bytes | None) -> None:
+    def receive(self, connection_id: str, raw: str | bytes | None, api_id: str, stage: str) -> None:
         connection = self._owner(connection_id)
         if connection is None:
-            logger.warning("frame from an unknown connection")
+            # Its record is gone (swept after a silence, or taken for gone): closing it makes the client
+            # reconnect and sync, rather than talk to a socket that never answers.
+            logger.warning("frame from an unknown connection: closing it")
+            endpoint = callback_endpoint(self._endpoint_override, api_id, self._region, stage)
+            self._services.delivery.close(endpoint, connection_id)
             return
         request_id = None
         try:

@@ -184,6 +184,9 @@ class RecordingPusher:
                 self.frames.setdefault(connection.connection_id, []).extend(frames)
         return [c for c in frames_by_connection if c.connection_id in self.gone]
 
+    def close(self, endpoint: str, connection_id: str) -> None:
+        self.gone.add(connection_id)
+
     def of_type(self, connection_id: str, kind: str) -> list[dict]:
         return [frame for frame in self.frames.get(connection_id, []) if frame["type"] == kind]
 

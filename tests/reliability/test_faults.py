@@ -180,8 +180,6 @@ def test_gone_sockets_are_removed_and_failing_pushes_never_fail_the_send(parley,
     assert_everyone_has_everything(parley, chat_id, [a, tablet, laptop])
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a DynamoDB error while forgetting a gone socket fails the send "
-                                       "after the message was stored and pushed")
 def test_failing_to_forget_a_gone_socket_does_not_fail_the_send(parley):
     alice, bob = parley.user("alice"), parley.user("bob")
     chat_id = parley.direct(alice, bob)
@@ -192,9 +190,6 @@ def test_failing_to_forget_a_gone_socket_does_not_fail_the_send(parley):
     assert a.send(chat_id, "hello")["type"] == "sent"
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a 410 for a socket still in its handshake (API Gateway answers 410 "
-                                       "until the upgrade completes) deletes its record; its frames are then ignored "
-                                       "without an answer and the socket is never closed")
 def test_a_socket_whose_handshake_raced_a_push_is_answered_or_closed(parley):
     alice, bob = parley.user("alice"), parley.user("bob")
     chat_id = parley.direct(alice, bob)
@@ -256,8 +251,6 @@ def test_an_sqs_redelivery_of_a_done_fan_out_task_stores_nothing_new(parley):
             assert list(socket.view(chat_id)) == [reply["seq"]]  # once, after dedupe by seq
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a fan-out task that fails while forgetting a gone socket is "
-                                       "redelivered and pushes again to sockets that already got it")
 def test_a_fan_out_task_failing_after_its_pushes_does_not_push_twice(parley):
     chat_id, admin, sockets = big_group(parley, size=105)
     gone = next(s for user, s in sockets.items() if user != admin)

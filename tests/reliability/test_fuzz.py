@@ -220,7 +220,7 @@ def fake_world(tmp_path_factory):
     ann, eve = world.connect("ann"), world.connect("eve")
 
     def call(connection_id: str, **frame) -> dict:
-        api.receive(connection_id, json.dumps({**frame, "req": "setup"}))
+        api.receive(connection_id, json.dumps({**frame, "req": "setup"}), "api", "test")
         reply = [f for f in world.pusher.frames[connection_id] if f.get("req") == "setup"][-1]
         assert reply["type"] != "error", reply
         return reply
@@ -250,10 +250,10 @@ def test_socket_frames_on_the_in_memory_twins(fake_world):
     @example(raw='{"action": "history", "chat_id": "x", "limit": ' + "9" * 5000 + "}")
     def check(raw):
         frames_before = len(world.pusher.frames.get(connection_id, []))
-        api.receive(connection_id, raw)
+        api.receive(connection_id, raw, "api", "test")
         got = world.pusher.frames.get(connection_id, [])[frames_before:]
         check_answers(raw, got)
-        api.receive(connection_id, '{"action": "heartbeat", "req": "alive?"}')
+        api.receive(connection_id, '{"action": "heartbeat", "req": "alive?"}', "api", "test")
         assert world.pusher.frames[connection_id][-1]["type"] == "pong"
 
     ANSWERS.clear()

@@ -80,7 +80,7 @@ def test_the_limit_holds_across_lambda_containers(chat, now):
 def socket_frames(world, connection_id: str, *bodies: dict) -> list[dict]:
     api = SocketApi(world.services, "us-east-1")
     for body in bodies:
-        api.receive(connection_id, json.dumps(body))
+        api.receive(connection_id, json.dumps(body), "api", "test")
     return world.pusher.frames.get(connection_id, [])
 
 
