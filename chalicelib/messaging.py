@@ -78,8 +78,10 @@ class Messaging:
         if stored_now:
             metrics.add_metric(name="MessagesSent", unit="Count", value=1)
             wire = message.to_wire() | ({"media": self._media.to_wire(media)} if media else {})
-            self._fanout.to_members(chat, {"type": "message", "message": wire}, connection_id)
-            self._receipts.mark_own(chat, sender_id, message.seq)
+        else:  # a resend: the sender never heard `sent`, and the first attempt may have died before its fan-out,
+            wire = self._wire([message])[0]  # so the message as stored is pushed again (clients dedupe by seq)
+        self._fanout.to_members(chat, {"type": "message", "message": wire}, connection_id)
+        self._receipts.mark_own(chat, sender_id, message.seq)
         return {"type": "sent", "chat_id": chat.chat_id, "client_msg_id": client_msg_id, "seq": message.seq,
                 "message_id": message.message_id, "sent_at": message.sent_at}
 

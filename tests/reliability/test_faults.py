@@ -5,6 +5,7 @@ per seq, seqs 1..last_seq with no hole, no message at two seqs), a retry with th
 stores a second one, and every member ends up with every message (live, or through `sync` and `history`).
 """
 import json
+from collections import Counter
 
 import pytest
 
@@ -20,10 +21,14 @@ def on_table(table: str):
         payload.get("RequestItems", {}))
 
 
-def send_until_stored(parley, socket, chat_id: str, text: str, client_msg_id: str, attempts: int = 6) -> dict:
-    """Send as a client does: again with the same client_msg_id after `internal` or `conflict`."""
+def send_until_stored(parley, socket, chat_id: str, text: str, client_msg_id: str, attempts: int = 6,
+                      tries: Counter | None = None) -> dict:
+    """Send as a client does: again with the same client_msg_id after `internal` or `conflict`; `tries`
+    counts the sends of each client_msg_id."""
     for _ in range(attempts):
         reply = socket.send(chat_id, text, client_msg_id)
+        if tries is not None:
+            tries[client_msg_id] += 1
         if reply["type"] == "sent":
             return reply
         assert reply["type"] == "error" and reply["code"] in ("internal", "conflict"), reply
@@ -52,16 +57,18 @@ def test_dynamodb_throttling_is_absorbed_or_fails_cleanly_and_resends_store_once
     parley.faults.add("dynamodb", "refuse", THROTTLED, probability=0.15)
     parley.faults.add("dynamodb", "refuse", THROTTLING, probability=0.1)
 
-    surfaced = 0
+    surfaced, tries, seq_of = 0, Counter(), {}
     for i in range(24):
         sender = (alice, bob, carol)[i % 3]
         chat_id = group if sender == carol or i % 2 else direct
         text, client_msg_id = f"{sender} says {i}", f"m{i}"
         first = sockets[sender].send(chat_id, text, client_msg_id)
+        tries[client_msg_id] += 1
         surfaced += first["type"] == "error"
-        reply = send_until_stored(parley, sockets[sender], chat_id, text, client_msg_id)
+        reply = send_until_stored(parley, sockets[sender], chat_id, text, client_msg_id, tries=tries)
+        seq_of[chat_id, reply["seq"]] = client_msg_id
         if i % 5 == 0:  # the same frame again: the original comes back
-            again = send_until_stored(parley, sockets[sender], chat_id, text, client_msg_id)
+            again = send_until_stored(parley, sockets[sender], chat_id, text, client_msg_id, tries=tries)
             assert (again["seq"], again["message_id"]) == (reply["seq"], reply["message_id"])
     for socket in sockets.values():
         for _ in range(5):
@@ -76,10 +83,10 @@ def test_dynamodb_throttling_is_absorbed_or_fails_cleanly_and_resends_store_once
         assert_everyone_has_everything(parley, chat_id, [sockets[user] for user in members])
         texts = [item.get("text") for item in parley.stored(chat_id) if item["kind"] == "text"]
         assert len(texts) == len(set(texts)) == len([i for i in range(24) if ((i % 3 == 2 or i % 2) == (chat_id == group))])
-    for socket in sockets.values():  # a throttle is refused before any effect: no push is repeated
+    for socket in sockets.values():  # pushed again only by a resend (at least once), never more often
         for chat_id in (direct, group):
-            seqs = [f["message"]["seq"] for f in socket.of_type("message") if f["message"]["chat_id"] == chat_id]
-            assert len(seqs) == len(set(seqs))
+            pushes = Counter(f["message"]["seq"] for f in socket.of_type("message") if f["message"]["chat_id"] == chat_id)
+            assert all(count <= tries[seq_of[chat_id, seq]] for seq, count in pushes.items()), (pushes, tries)
 
 
 def send_path_calls(parley) -> list[tuple[str, str]]:
@@ -264,8 +271,6 @@ def test_a_fan_out_task_failing_after_its_pushes_does_not_push_twice(parley):
             assert len(socket.of_type("message")) == 1, user
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a resend of a stored message does not fan out again, so a fan-out "
-                                       "that failed leaves connected members without it")
 @pytest.mark.parametrize("shape", ["direct", "big group"])
 def test_a_resend_after_a_failed_fan_out_reaches_the_connected_members(parley, shape):
     if shape == "direct":
