@@ -1,10 +1,13 @@
 """Media items in DynamoDB and media bytes in S3 (signed URLs from S3, or from CloudFront when configured)."""
+import uuid
 from dataclasses import asdict
 from decimal import Decimal
 from typing import Iterable
 
 from chalicelib.model import Media, Rendition
 from chalicelib.storage.dynamodb import batch_get
+
+SETTLED_BY = "settled_by"  # which processing attempt settled the item: storage's own, not the model's
 
 
 def _plain(value):
@@ -21,6 +24,7 @@ def _rendition(value: dict | None) -> Rendition | None:
 
 def _media_from_item(item: dict) -> Media:
     fields = _plain(item)
+    fields.pop(SETTLED_BY, None)
     fields["original"] = _rendition(fields.get("original"))
     fields["variants"] = {name: _rendition(value) for name, value in fields.get("variants", {}).items()}
     return Media(**fields)
@@ -53,13 +57,17 @@ class DynamoMediaStore:
         return {item["media_id"]: _media_from_item(item) for item in batch_get(self._resource, self._name, keys)}
 
     def settle(self, media: Media) -> bool:
+        """Write the item's outcome if it is still pending; False when another attempt settled it first."""
+        attempt = uuid.uuid4().hex
         try:
-            self._table.put_item(Item=_item(media), ConditionExpression="#status = :pending",
+            self._table.put_item(Item={**_item(media), SETTLED_BY: attempt}, ConditionExpression="#status = :pending",
                                  ExpressionAttributeNames={"#status": "status"},
-                                 ExpressionAttributeValues={":pending": "pending"})
+                                 ExpressionAttributeValues={":pending": "pending"},
+                                 ReturnValuesOnConditionCheckFailure="ALL_OLD")
             return True
-        except self._table.meta.client.exceptions.ConditionalCheckFailedException:
-            return False
+        except self._table.meta.client.exceptions.ConditionalCheckFailedException as error:
+            # botocore's retry of a write that landed but whose answer was lost finds this very attempt there
+            return error.response.get("Item", {}).get(SETTLED_BY) == {"S": attempt}
 
 
 class S3Blobs:

@@ -328,8 +328,6 @@ def test_duplicate_s3_events_and_a_crash_midway_settle_a_media_item_once(parley,
         parley.s3.head_object(Bucket=parley.env["MEDIA_BUCKET"], Key=slot["fields"]["key"])
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a lost answer to the conditional settle write makes processing "
-                                       "believe another attempt settled the item: the chat is never told")
 def test_a_lost_answer_to_the_settle_write_still_tells_the_chat(parley):
     alice, bob = parley.user("alice"), parley.user("bob")
     chat_id = parley.direct(alice, bob)
