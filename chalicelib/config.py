@@ -1,9 +1,10 @@
 """Deployment settings, read once from the environment that `.chalice/config.json` sets per stage."""
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 from chalicelib.model import MediaLimits
+from chalicelib.rate_limits import RateLimits
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class Settings:
     media_table: str
     media_bucket: str
     media_limits: MediaLimits
+    rate_limits: RateLimits
     # Overrides for a stand-in of AWS (the local stack); on AWS both are derived.
     jwks_url: str | None = None
     connections_endpoint: str | None = None
@@ -57,9 +59,20 @@ def settings() -> Settings:
         media_bucket=env["MEDIA_BUCKET"],
         media_limits=MediaLimits(**{kind: int(env[f"MAX_{kind.upper()}_BYTES"]) for kind in ("image", "video", "file")
                                     if env.get(f"MAX_{kind.upper()}_BYTES")}),
+        rate_limits=rate_limits(env),
         cloudfront_domain=env.get("CLOUD_FRONT_DOMAIN") or None,
         cloudfront_key_pair_id=env.get("CLOUD_FRONT_KEY_PAIR_ID") or None,
         cloudfront_private_key_parameter=env.get("CLOUD_FRONT_PRIVATE_KEY_PARAMETER") or None,
         jwks_url=env.get("JWKS_URL") or None,
         connections_endpoint=env.get("CONNECTIONS_ENDPOINT") or None,
     )
+
+
+
+def rate_limits(env) -> RateLimits:
+    """The defaults, with the counts SEND_LIMIT, UPLOAD_LIMIT and TYPING_LIMIT set (their windows stay)."""
+    defaults = RateLimits()
+    counts = {action: int(env[f"{action.upper()}_LIMIT"]) for action in ("send", "upload", "typing")
+              if env.get(f"{action.upper()}_LIMIT")}
+    return replace(defaults, **{action: replace(getattr(defaults, action), events=count)
+                                for action, count in counts.items()})

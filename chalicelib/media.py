@@ -18,6 +18,7 @@ from chalicelib.fanout import Fanout
 from chalicelib.model import Chat, Media, MediaLimits, Rendition, iso_from_epoch, now_iso
 from chalicelib.observability import logger
 from chalicelib.storage import BlobStore, ChatStore, MediaStore
+from chalicelib.rate_limits import RateLimiter
 
 UPLOAD_PREFIX = "uploads/"
 CONTENT_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}")
@@ -31,8 +32,9 @@ def kind_of(content_type: str) -> str:
 
 
 class MediaService:
-    def __init__(self, media: MediaStore, blobs: BlobStore, chats: ChatStore, fanout: Fanout,
+    def __init__(self, media: MediaStore, blobs: BlobStore, chats: ChatStore, fanout: Fanout, rate: RateLimiter,
                  limits: MediaLimits = MediaLimits()):
+        self._rate = rate
         self._media = media
         self._blobs = blobs
         self._chats = chats
@@ -41,6 +43,7 @@ class MediaService:
 
     def request_upload(self, user_id: str, chat_id: str, filename: str, content_type: str, size: int) -> dict:
         from chalicelib.media_processing import safe_filename
+        self._rate.take("upload", user_id)
         chat_of_member(self._chats, user_id, chat_id)
         content_type = content_type.strip().lower()
         if not CONTENT_TYPE.fullmatch(content_type):

@@ -10,6 +10,7 @@ from chalicelib.media import MediaService
 from chalicelib.errors import BadRequest, NotFound
 from chalicelib.model import SEND_LEASE, Chat, Member, Message, direct_chat_id, epoch_from_iso, now_iso
 from chalicelib.observability import metrics
+from chalicelib.rate_limits import RateLimiter
 from chalicelib.receipts import Receipts
 from chalicelib.storage import ChatStore, UserStore
 
@@ -27,7 +28,8 @@ def visible_after(joined_seq: int) -> int:
 
 class Messaging:
     def __init__(self, chats: ChatStore, users: UserStore, delivery: Delivery, fanout: Fanout, receipts: Receipts,
-                 media: MediaService):
+                 media: MediaService, rate: RateLimiter):
+        self._rate = rate
         self._chats = chats
         self._users = users
         self._delivery = delivery
@@ -65,6 +67,7 @@ class Messaging:
 
     def send(self, sender_id: str, chat_id: str, client_msg_id: str, kind: str, text: str | None,
              reply_to: int | None, connection_id: str | None = None, media_id: str | None = None) -> dict:
+        self._rate.take("send", sender_id)
         chat, _ = self.chat_of_member(sender_id, chat_id)
         if kind == "text" and not text:
             raise BadRequest("a text message needs a non-empty 'text'")

@@ -12,7 +12,8 @@ from chalicelib.messaging import Messaging
 from chalicelib.model import CONNECTION_LIFETIME, Chat, MediaLimits
 from chalicelib.presence import Presence
 from chalicelib.receipts import Receipts
-from chalicelib.storage import BlobStore, ChatStore, MediaStore, UserStore
+from chalicelib.rate_limits import RateLimiter, RateLimits
+from chalicelib.storage import BlobStore, ChatStore, Counters, MediaStore, UserStore
 from chalicelib.storage.cloudfront import CloudFrontUrls
 from chalicelib.typing_indicators import TypingIndicators
 
@@ -39,19 +40,20 @@ class Services:
         return self.messaging.create_direct(user_id, peer_id)
 
 
-def build(users: UserStore, chats: ChatStore, pusher, tokens: TokenVerifier | None, accounts: Accounts | None,
-          media: MediaStore, blobs: BlobStore, fanout_queue: FanoutQueue | None = None,
-          media_limits: MediaLimits = MediaLimits()) -> Services:
+def build(users: UserStore, chats: ChatStore, counters: Counters, pusher, tokens: TokenVerifier | None,
+          accounts: Accounts | None, media: MediaStore, blobs: BlobStore, fanout_queue: FanoutQueue | None = None,
+          media_limits: MediaLimits = MediaLimits(), rate_limits: RateLimits = RateLimits()) -> Services:
     delivery = Delivery(users, pusher)
     fanout = Fanout(delivery, fanout_queue)
     receipts = Receipts(chats, delivery)
-    media_service = MediaService(media, blobs, chats, fanout, media_limits)
-    messaging = Messaging(chats, users, delivery, fanout, receipts, media_service)
+    rate = RateLimiter(counters, rate_limits)
+    media_service = MediaService(media, blobs, chats, fanout, rate, media_limits)
+    messaging = Messaging(chats, users, delivery, fanout, receipts, media_service, rate)
     presence = Presence(users, chats, delivery)
     delivery.when_gone(presence.disconnected)  # a socket a push finds gone closed without $disconnect
     return Services(users=users, chats=chats, delivery=delivery, fanout=fanout, receipts=receipts,
                     messaging=messaging, groups=Groups(chats, users, delivery, fanout, messaging, receipts),
-                    presence=presence, typing=TypingIndicators(chats, delivery), tokens=tokens, accounts=accounts,
+                    presence=presence, typing=TypingIndicators(chats, delivery, rate), tokens=tokens, accounts=accounts,
                     media=media_service)
 
 
@@ -62,7 +64,7 @@ def services() -> Services:
     from botocore.config import Config
 
     from chalicelib.connections_api import ConnectionsApiPusher
-    from chalicelib.storage.dynamodb import DynamoChatStore, DynamoUserStore
+    from chalicelib.storage.dynamodb import DynamoChatStore, DynamoCounters, DynamoUserStore
     from chalicelib.storage.media import DynamoMediaStore, S3Blobs
 
     config = settings()
@@ -70,6 +72,7 @@ def services() -> Services:
     return build(
         users=DynamoUserStore(dynamodb, config.connections_table, config.users_table, CONNECTION_LIFETIME),
         chats=DynamoChatStore(dynamodb, config.chats_table, config.messages_table),
+        counters=DynamoCounters(dynamodb, config.chats_table),
         pusher=ConnectionsApiPusher(),
         tokens=TokenVerifier(config.token_issuer, config.user_pool_client_id, config.jwks_url),
         accounts=Accounts(boto3.client("cognito-idp", region_name=config.region), config.user_pool_id,
@@ -79,6 +82,7 @@ def services() -> Services:
                       config.media_bucket, cloudfront_urls(config)),
         fanout_queue=SqsFanoutQueue(boto3.client("sqs", region_name=config.region), config.fanout_queue_url),
         media_limits=config.media_limits,
+        rate_limits=config.rate_limits,
     )
 
 

@@ -86,7 +86,6 @@ class InMemoryChatStore:
         self.messages: dict[str, dict[int, Message]] = {}
         self.send_keys: dict[tuple[str, str, str], int] = {}
         self.counts: dict[str, dict[str, dict[int, int]]] = {}
-        self.typing_counts: dict[tuple[str, str, int], int] = {}
 
     def create(self, chat: Chat) -> tuple[Chat, bool]:
         if chat.chat_id in self.chats:
@@ -122,13 +121,6 @@ class InMemoryChatStore:
 
     def member_ids(self, chat_id: str) -> list[str]:
         return self.chats[chat_id].member_ids if chat_id in self.chats else []
-
-    def count_typing(self, chat_id: str, user_id: str, window_start: int, limit: int) -> bool:
-        key = (chat_id, user_id, window_start)
-        if self.typing_counts.get(key, 0) >= limit:
-            return False
-        self.typing_counts[key] = self.typing_counts.get(key, 0) + 1
-        return True
 
     def append(self, chat: Chat, message: Message, client_msg_id: str) -> tuple[Message, bool]:
         key = (chat.chat_id, message.sender_id, client_msg_id)
@@ -249,3 +241,15 @@ class InMemoryBlobs:
 
     def url(self, key: str, expires_in: int, disposition: str | None = None) -> str:
         return f"memory://{key}?expires_in={expires_in}" + (f"&disposition={disposition}" if disposition else "")
+
+
+class InMemoryCounters:
+    def __init__(self):
+        self.counts: dict[tuple[str, int], int] = {}
+
+    def count(self, subject: str, window_start: int, limit: int) -> bool:
+        key = (subject, window_start)
+        if self.counts.get(key, 0) >= limit:
+            return False
+        self.counts[key] = self.counts.get(key, 0) + 1
+        return True

@@ -69,12 +69,6 @@ class ChatStore(Protocol):
     def member_ids(self, chat_id: str) -> list[str]:
         """Who belongs to the chat, read without the rest of the chat (may lag a membership change slightly)."""
 
-    def count_typing(self, chat_id: str, user_id: str, window_start: int, limit: int) -> bool:
-        """Count one typing frame of a member in the window that starts at `window_start`, atomically.
-
-        False (and nothing counted) once `limit` frames are counted in that window.
-        """
-
     def append(self, chat: Chat, message: Message, client_msg_id: str) -> tuple[Message, bool]:
         """Store `message` at the chat's next seq, once per (sender, client_msg_id).
 
@@ -130,3 +124,13 @@ class BlobStore(Protocol):
     def delete(self, key: str) -> None: ...
 
     def url(self, key: str, expires_in: int, disposition: str | None = None) -> str: ...
+
+
+class Counters(Protocol):
+    """Fixed-window event counters shared by every Lambda container (the rate limits)."""
+
+    def count(self, subject: str, window_start: int, limit: int) -> bool:
+        """Count one event of `subject` in the window that starts at `window_start`, atomically.
+
+        False (and nothing counted) once `limit` events are counted in that window.
+        """

@@ -38,7 +38,8 @@ ONLINE_SHARDS = 8  # partitions of the sparse `online` index, so that connects n
 CONNECTIONS_VERSION = "connections_version"  # bumped by every write to a user's map, for conditional rewrites
 PRESENCE_PROJECTION = "user_id, connections, #version, online_shard, last_seen"
 PRESENCE_WRITE_ATTEMPTS = 5
-TYPING_COUNTER_LIFETIME = 60  # seconds a typing counter is kept after its window starts (then TTL deletes it)
+COUNTER_PREFIX = "count#"  # partitions of rate counters, apart from chats ("direct:…", "group:…")
+COUNTER_LIFETIME = 3600  # seconds a rate counter is kept after its window starts (then TTL deletes it)
 
 
 def _member_sk(user_id: str) -> str:
@@ -378,17 +379,6 @@ class DynamoChatStore:
                            KeyConditionExpression=Key("chat_id").eq(chat_id) & Key("sk").begins_with(MEMBER_PREFIX))
         return [item["member_id"] for item in items]
 
-    def count_typing(self, chat_id: str, user_id: str, window_start: int, limit: int) -> bool:
-        try:
-            self._chats.update_item(Key={"chat_id": chat_id, "sk": f"typing#{user_id}#{window_start}"},
-                                    UpdateExpression="ADD frames :one SET expires_at = :expires",
-                                    ConditionExpression="attribute_not_exists(frames) OR frames < :limit",
-                                    ExpressionAttributeValues={":one": 1, ":limit": limit,
-                                                               ":expires": window_start + TYPING_COUNTER_LIFETIME})
-            return True
-        except self._client.exceptions.ConditionalCheckFailedException:
-            return False
-
     def append(self, chat: Chat, message: Message, client_msg_id: str) -> tuple[Message, bool]:
         """Claim the idempotency key, reserve the next seq with an atomic counter, then write the message.
 
@@ -531,3 +521,22 @@ class DynamoChatStore:
                 ExpressionAttributeNames=names, ExpressionAttributeValues={":zero": 0})
         except self._client.exceptions.ConditionalCheckFailedException:
             pass  # someone moved onto one of them meanwhile; a later receipt tidies up
+
+
+class DynamoCounters:
+    """Counters as items of the chats table, one partition per subject (`count#send#alice`), one item per
+    window; TTL deletes them."""
+
+    def __init__(self, resource, chats_table: str):
+        self._table = resource.Table(chats_table)
+
+    def count(self, subject: str, window_start: int, limit: int) -> bool:
+        try:
+            self._table.update_item(Key={"chat_id": f"{COUNTER_PREFIX}{subject}", "sk": str(window_start)},
+                                    UpdateExpression="ADD events :one SET expires_at = :expires",
+                                    ConditionExpression="attribute_not_exists(events) OR events < :limit",
+                                    ExpressionAttributeValues={":one": 1, ":limit": limit,
+                                                               ":expires": window_start + COUNTER_LIFETIME})
+            return True
+        except self._table.meta.client.exceptions.ConditionalCheckFailedException:
+            return False

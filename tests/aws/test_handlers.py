@@ -8,7 +8,7 @@ from chalice.test import Client
 from chalicelib import clock
 from chalicelib.identity import Accounts, TokenVerifier
 from chalicelib.services import build
-from chalicelib.storage.dynamodb import DynamoChatStore, DynamoUserStore
+from chalicelib.storage.dynamodb import DynamoChatStore, DynamoCounters, DynamoUserStore
 from chalicelib.storage.media import DynamoMediaStore, S3Blobs
 from tests import tokens
 from tests.fakes import RecordingPusher
@@ -20,7 +20,8 @@ def app(aws, monkeypatch):
     pusher = RecordingPusher()
     dynamodb = boto3.resource("dynamodb")
     services = build(DynamoUserStore(dynamodb, aws["CONNECTIONS_TABLE"], aws["USERS_TABLE"], 7500),
-                     DynamoChatStore(dynamodb, aws["CHATS_TABLE"], aws["MESSAGES_TABLE"]), pusher,
+                     DynamoChatStore(dynamodb, aws["CHATS_TABLE"], aws["MESSAGES_TABLE"]),
+                     DynamoCounters(dynamodb, aws["CHATS_TABLE"]), pusher,
                      TokenVerifier(f"https://cognito-idp.us-east-1.amazonaws.com/{aws['USER_POOL_ID']}",
                                    aws["USER_POOL_CLIENT_ID"], aws["JWKS_URL"]),
                      Accounts(boto3.client("cognito-idp"), aws["USER_POOL_ID"], aws["USER_POOL_CLIENT_ID"]),

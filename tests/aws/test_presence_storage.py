@@ -5,8 +5,8 @@ import pytest
 from chalicelib import clock
 from chalicelib.model import Chat, Connection, Member, UserPresence
 from chalicelib.services import build
-from chalicelib.storage.dynamodb import DynamoChatStore, DynamoUserStore
-from tests.fakes import InMemoryBlobs, InMemoryMediaStore, RecordingPusher
+from chalicelib.storage.dynamodb import DynamoChatStore, DynamoCounters, DynamoUserStore
+from tests.fakes import InMemoryBlobs, InMemoryCounters, InMemoryMediaStore, RecordingPusher
 
 T = 1_700_000_000
 
@@ -126,20 +126,21 @@ def test_a_close_that_races_a_heartbeat_rereads_and_keeps_the_user_online(users,
     assert [c.connection_id for c in presence.connections] == ["laptop"] and presence.is_online(now[0])
 
 
-def test_member_ids_and_the_typing_counter(aws, dynamodb):
+def test_member_ids_and_the_rate_counters(aws, dynamodb):
     chats = DynamoChatStore(dynamodb, aws["CHATS_TABLE"], aws["MESSAGES_TABLE"])
+    counters = DynamoCounters(dynamodb, aws["CHATS_TABLE"])
     chats.create(Chat("g", "group", "t", name="g", members=[Member("a"), Member("b"), Member("c")]))
     assert chats.member_ids("g") == ["a", "b", "c"] and chats.member_ids("missing") == []
-    assert [chats.count_typing("g", "a", T, 3) for _ in range(4)] == [True, True, True, False]
-    assert chats.count_typing("g", "b", T, 3) and chats.count_typing("g", "a", T + 10, 3)
-    counter = dynamodb.Table(aws["CHATS_TABLE"]).get_item(Key={"chat_id": "g", "sk": f"typing#a#{T}"})["Item"]
-    assert counter["frames"] == 3 and counter["expires_at"] > T + 10
-    assert chats.get("g").member_ids == ["a", "b", "c"]  # counters live outside what a chat read sees
+    assert [counters.count("typing#a#g", T, 3) for _ in range(4)] == [True, True, True, False]
+    assert counters.count("typing#b#g", T, 3) and counters.count("typing#a#g", T + 10, 3)
+    counter = dynamodb.Table(aws["CHATS_TABLE"]).get_item(Key={"chat_id": "count#typing#a#g", "sk": str(T)})["Item"]
+    assert counter["events"] == 3 and counter["expires_at"] > T + 10
+    assert chats.get("g").member_ids == ["a", "b", "c"] and chats.get("count#typing#a#g") is None
 
 
 def test_requests_per_presence_query_heartbeat_and_transition(aws, dynamodb, users, now, requests, tmp_path):
     chats = DynamoChatStore(dynamodb, aws["CHATS_TABLE"], aws["MESSAGES_TABLE"])
-    services = build(users, chats, RecordingPusher(), tokens=None, accounts=None, media=InMemoryMediaStore(),
+    services = build(users, chats, InMemoryCounters(), RecordingPusher(), tokens=None, accounts=None, media=InMemoryMediaStore(),
                      blobs=InMemoryBlobs(tmp_path))
     users.register("carol")
     services.messaging.create_direct("alice", "bob")

@@ -24,13 +24,14 @@ HEARTBEAT_REQ = "heartbeat"  # the automatic heartbeats' pongs carry it and are 
 
 
 @contextmanager
-def running_stack():
+def running_stack(environment: dict[str, str] | None = None):
+    """`python -m devstack` on a free port, its environment extended by `environment`."""
     port = free_port()
     LOGS.mkdir(exist_ok=True)
     log = open(LOGS / f"devstack-{port}.log", "wb")
     process = subprocess.Popen([sys.executable, "-m", "devstack", "--port", str(port)], cwd=ROOT,
                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                               env={**os.environ, "PYTHONUNBUFFERED": "1", **(environment or {})})
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60

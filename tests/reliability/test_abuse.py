@@ -405,7 +405,6 @@ def test_typing_floods_are_answered_rate_limited(parley):
     assert a.call_all("typing", chat_id=chat_id, state="start") == []
 
 
-@pytest.mark.xfail(strict=True, reason="not built yet: a per-user rate limit on send")
 def test_send_floods_are_answered_rate_limited(parley):
     alice = parley.user("alice")
     chat_id = parley.direct(alice, parley.user("bob"))
@@ -416,7 +415,6 @@ def test_send_floods_are_answered_rate_limited(parley):
     assert len(parley.stored(chat_id)) == len(replies) - len(limited)  # a refused send stores nothing
 
 
-@pytest.mark.xfail(strict=True, reason="not built yet: a per-user rate limit on upload slots")
 def test_upload_floods_are_answered_rate_limited(parley):
     alice = parley.user("alice")
     chat_id = parley.direct(alice, parley.user("bob"))

@@ -1,11 +1,17 @@
 import itertools
+from dataclasses import replace
 
 import pytest
 
 from chalicelib.model import Connection
+from chalicelib.rate_limits import RateLimits
 from chalicelib.services import build
-from tests.fakes import (InMemoryBlobs, InMemoryChatStore, InMemoryMediaStore, InMemoryUserStore, RecordingPusher,
-                         RecordingQueue)
+from tests.fakes import (InMemoryBlobs, InMemoryChatStore, InMemoryCounters, InMemoryMediaStore, InMemoryUserStore,
+                         RecordingPusher, RecordingQueue)
+
+
+# Tests here send in bursts to set a scene; the send limit itself is tested in test_rate_limits.py.
+SETUP_RATE_LIMITS = replace(RateLimits(), send=replace(RateLimits().send, events=10_000))
 
 
 class World:
@@ -16,9 +22,11 @@ class World:
         self.pusher = RecordingPusher()
         self.queue = RecordingQueue()
         self.blobs = InMemoryBlobs(folder)
-        self.services = build(users=InMemoryUserStore(), chats=InMemoryChatStore(), pusher=self.pusher,
+        self.counters = InMemoryCounters()
+        self.services = build(users=InMemoryUserStore(), chats=InMemoryChatStore(), counters=self.counters,
+                              pusher=self.pusher,
                               tokens=None, accounts=None, media=InMemoryMediaStore(), blobs=self.blobs,
-                              fanout_queue=self.queue)
+                              fanout_queue=self.queue, rate_limits=SETUP_RATE_LIMITS)
 
     def users(self, *names: str) -> None:
         for name in names:

@@ -7,7 +7,10 @@ from chalicelib import clock
 from chalicelib.errors import Forbidden, NotFound, RateLimited
 from chalicelib.model import Connection
 from chalicelib.socket_api import SocketApi
-from chalicelib.typing_indicators import TYPING_LIMIT, TYPING_WINDOW, TypingIndicators
+from chalicelib.rate_limits import RateLimiter, RateLimits
+from chalicelib.typing_indicators import TypingIndicators
+
+TYPING_LIMIT, TYPING_WINDOW = RateLimits().typing.events, RateLimits().typing.window
 
 CHAT = "direct:alice:bob"
 
@@ -57,8 +60,8 @@ def test_a_flood_is_rate_limited_per_member_and_chat_until_the_window_ends(chat,
     assert len(chat.pusher.of_type(bob, "typing")) == TYPING_LIMIT
 
     counted = []
-    original = chat.services.chats.count_typing
-    monkeypatch.setattr(chat.services.chats, "count_typing", lambda *args: counted.append(args) or original(*args))
+    original = chat.counters.count
+    monkeypatch.setattr(chat.counters, "count", lambda *args: counted.append(args) or original(*args))
     with pytest.raises(RateLimited):
         chat.services.typing.relay("alice", CHAT, "stop")
     assert counted == []  # this container already knows: no write
@@ -69,7 +72,8 @@ def test_a_flood_is_rate_limited_per_member_and_chat_until_the_window_ends(chat,
 
 def test_the_limit_holds_across_lambda_containers(chat, now):
     now[0] = 1_700_000_000 // TYPING_WINDOW * TYPING_WINDOW
-    containers = [TypingIndicators(chat.services.chats, chat.services.delivery) for _ in range(2)]
+    containers = [TypingIndicators(chat.services.chats, chat.services.delivery, RateLimiter(chat.counters))
+                  for _ in range(2)]
     for turn in range(TYPING_LIMIT):
         containers[turn % 2].relay("alice", CHAT, "start")
     for container in containers:
