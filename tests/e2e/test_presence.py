@@ -1,8 +1,10 @@
 """Issue 5 end to end: presence, last seen and typing over real sockets; time moves by the stack's clock."""
 import asyncio
 
-from chalicelib.typing_indicators import TYPING_LIMIT
+from chalicelib.rate_limits import RateLimits
 from tests.e2e.test_messaging import direct_chat, run
+
+TYPING_LIMIT = RateLimits().typing.events
 
 
 async def drain(socket, quiet: float = 1.0) -> list[dict]:
