@@ -2,9 +2,14 @@
 import json
 from typing import Callable, Iterable, Protocol
 
+from chalicelib import clock
 from chalicelib.model import Connection
 from chalicelib.observability import logger
 from chalicelib.storage import UserStore
+
+# @connections answers 410 for a socket until its $connect handler has returned, and $connect stores the socket
+# before that: a socket this young that answers 410 is most likely still opening, not gone.
+HANDSHAKE_GRACE = 30  # seconds; API Gateway gives $connect 29 s at most
 
 
 class Pusher(Protocol):
@@ -46,7 +51,10 @@ class Delivery:
     def _deliver(self, frames_by_connection: dict[Connection, list[dict]]) -> None:
         if not frames_by_connection:
             return
+        opening_since = clock.now() - HANDSHAKE_GRACE
         for gone in self._pusher.push(frames_by_connection):
+            if gone.connected_at > opening_since:
+                continue  # if it really is gone, the presence sweep removes it once its heartbeats stop
             try:
                 self._forget(gone)
             except Exception:  # tidying up must never fail the send or fan-out that found the socket gone

@@ -4,6 +4,7 @@ import itertools
 import pytest
 
 from chalicelib import clock
+from chalicelib.delivery import HANDSHAKE_GRACE
 from chalicelib.presence import ANNOUNCED_GROUP_SIZE
 from chalicelib.model import Chat, Connection, Member, iso_from_epoch
 
@@ -128,11 +129,20 @@ def test_a_socket_a_push_finds_gone_takes_its_user_offline(people, time):
     bob = connect(people, "bob")
     alice = connect(people, "alice")
     people.pusher.gone.add(alice.connection_id)
-    time.advance(3)
+    time.advance(HANDSHAKE_GRACE + 1)
     people.send("bob", "direct:alice:bob", connection_id=bob.connection_id)
     assert presence_pushes(people, bob)[-1] == [
-        {"user_id": "alice", "status": "offline", "last_seen": iso_from_epoch(START + 3)}]
+        {"user_id": "alice", "status": "offline", "last_seen": iso_from_epoch(START + HANDSHAKE_GRACE + 1)}]
     assert people.services.users.connection(alice.connection_id) is None
+
+
+def test_a_socket_that_answers_410_while_it_may_still_be_opening_is_kept(people, time):
+    bob = connect(people, "bob")
+    alice = connect(people, "alice")
+    people.pusher.gone.add(alice.connection_id)  # its $connect has not returned yet
+    time.advance(1)
+    people.send("bob", "direct:alice:bob", connection_id=bob.connection_id)
+    assert people.services.users.connection(alice.connection_id) is not None
 
 
 def test_the_sweep_takes_crashed_users_offline_once_and_drops_stale_sockets(people, time):
