@@ -1,6 +1,6 @@
 """Load and soak on the local stack: many sockets, random disconnects and reconnects, then a full audit.
 
-    .venv/bin/python -m bench.soak                                  # 200 sockets, 20,000 messages (minutes)
+    .venv/bin/python -m bench.soak                                  # 200 sockets, 20,000 messages at 4/s (~90 min)
     .venv/bin/python -m bench.soak --sockets 40 --messages 1000     # the short version `make test` runs
     .venv/bin/python -m bench.soak --url http://127.0.0.1:8000       # against a stack already running
 
@@ -54,6 +54,11 @@ class Config:
     procs: int = 3
     seed: int = 1
     url: str | None = None
+    # messages a second offered by all devices together, each device pausing between its sends as a person
+    # would (0: every device sends again as soon as it is answered, which saturates any stack: once answers
+    # take longer than the heartbeat timeout, sockets are dropped in waves)
+    rate: float = 4.0
+    ramp_seconds: float = 30.0  # the devices' first handshakes spread over this long
     disconnect_every: int = 25  # sends per device between disconnects, on average
     drop_share: float = 0.6  # of disconnects: crashes (the rest close cleanly)
     mid_send_share: float = 0.3  # of crashes: while a send is in flight
@@ -62,7 +67,10 @@ class Config:
     group_share: float = 0.4  # of messages, to the small groups
     send_timeout: float = 90.0
     reply_timeout: float = 30.0  # sync, history
-    heartbeat_timeout: float = 20.0  # an unanswered heartbeat: the client drops the socket and reconnects
+    # an unanswered heartbeat: the client drops the socket and reconnects. Generous, because moto serves one
+    # request at a time: a burst of reconnects and syncs queues everything behind it for tens of seconds, and a
+    # tight timeout turns that queue into a storm of reconnects that feeds itself
+    heartbeat_timeout: float = 60.0
     heartbeat_every: float = 25.0
     deadline: float = 4 * 3600.0  # seconds for the sending phase before giving up
     json_path: str | None = None
@@ -445,8 +453,12 @@ class Device:
             first = False
             await asyncio.sleep(0.5 + self.rng.random())
 
+    def think_time(self) -> float:
+        config = self.worker.config
+        return self.rng.expovariate(config.rate / config.sockets) if config.rate else self.rng.random() * 0.2
+
     async def run(self, deadline: float) -> None:
-        await asyncio.sleep(self.rng.random() * 2)  # stagger the handshakes
+        await asyncio.sleep(self.rng.random() * self.worker.config.ramp_seconds)
         await self.connect()
         for n in range(self.quota):
             if time.monotonic() > deadline:
@@ -465,7 +477,7 @@ class Device:
                 if self.ws is None:
                     await asyncio.sleep(self.rng.random() * 1.5)  # offline a while; others keep sending
             await self.send(self.pick_chat(), f"{self.name}-{n}", crash_midway)
-            await asyncio.sleep(self.rng.random() * 0.2)
+            await asyncio.sleep(self.think_time())
 
     async def finish(self) -> None:
         """The last catch-up, once everyone is done sending and the pushes have settled."""

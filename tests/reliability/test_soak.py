@@ -6,8 +6,9 @@ from bench.soak import Config, run, summary
 
 
 def test_a_short_soak_loses_and_duplicates_nothing():
-    report = run(Config(sockets=40, messages=200, procs=1, seed=7, disconnect_every=12, crash_fanout_every=5,
-                        reply_timeout=30, send_timeout=20, heartbeat_timeout=10, deadline=240, quiet=True))
+    report = run(Config(sockets=40, messages=200, procs=1, seed=7, rate=0, ramp_seconds=2, disconnect_every=12,
+                        crash_fanout_every=5, reply_timeout=30, send_timeout=20, heartbeat_timeout=10, deadline=240,
+                        quiet=True))
     print(summary(report))
     assert report["ok"], summary(report)
     assert report["messages_stored"] == report["messages_sent"] == 200
