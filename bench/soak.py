@@ -497,9 +497,9 @@ class Device:
 class Worker:
     def __init__(self, config: Config, base: str, tokens: dict[str, str], chats: dict[str, dict],
                  devices: list[tuple[str, str]], quotas: list[int], seed: int):
-        self.config, self.base, self.tokens, self.chats = config, base, tokens, chats
+        self.config, self.base, self.chats = config, base, chats
         self.ws_url = base.replace("http", "ws", 1) + "/ws"
-        self.tokens = dict(tokens)
+        self.tokens = dict(tokens)  # its own copy: a user who logs in again gets a new token
         self.logins = 0
         member_of: dict[str, list[str]] = {}
         for chat_id, chat in chats.items():

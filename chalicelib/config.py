@@ -68,7 +68,6 @@ def settings() -> Settings:
     )
 
 
-
 def rate_limits(env) -> RateLimits:
     """The defaults, with the counts SEND_LIMIT, UPLOAD_LIMIT and TYPING_LIMIT set (their windows stay)."""
     defaults = RateLimits()

@@ -17,8 +17,8 @@ from chalicelib.errors import BadRequest, Forbidden, NotFound, TooLarge
 from chalicelib.fanout import Fanout
 from chalicelib.model import Chat, Media, MediaLimits, Rendition, iso_from_epoch, now_iso
 from chalicelib.observability import logger
-from chalicelib.storage import BlobStore, ChatStore, MediaStore
 from chalicelib.rate_limits import RateLimiter
+from chalicelib.storage import BlobStore, ChatStore, MediaStore
 
 UPLOAD_PREFIX = "uploads/"
 CONTENT_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}")

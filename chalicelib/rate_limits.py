@@ -34,13 +34,13 @@ class RateLimits:
 class RateLimiter:
     def __init__(self, counters: Counters, limits: RateLimits = RateLimits()):
         self._counters = counters
-        self.limits = limits
+        self._limits = limits
         self._over: dict[str, int] = {}  # subject -> the window it is over its limit in
 
     def take(self, action: str, *about: str) -> None:
         """Count one `action` ("send", "upload", "typing") of the user (and chat) in `about`, or raise
         `RateLimited`."""
-        limit: Limit = getattr(self.limits, action)
+        limit: Limit = getattr(self._limits, action)
         subject = "#".join((action, *about))
         window = limit.window_start(clock.now())
         if self._over.get(subject) == window or not self._counters.count(subject, window, limit.events):
