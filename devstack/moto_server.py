@@ -4,12 +4,15 @@ moto's backends are not thread-safe: a transaction that fails restores a snapsho
 undoing what concurrent requests wrote meanwhile, and conditional writes check and write in two steps.
 AWS is atomic there, and Parley relies on it, so the stand-in must be too. moto also deep-copies every
 table a transaction names, so each send would cost time in proportion to all the messages ever stored;
-here a transaction saves and restores only the items it touches.
+here a transaction saves and restores only the items it touches. And moto answers a query by listing and
+sorting every item of the table, so a query's cost grew with all the messages ever stored (0.9 s at 60,000
+items); here a query is handed only the items its partition key selects.
 """
 import argparse
 import copy
 import os
 import threading
+from collections import defaultdict
 
 from moto.dynamodb import models as dynamodb_models
 from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
@@ -55,10 +58,39 @@ def _transact_touching_only_its_items(original):
     return transact_write_items
 
 
+def _query_only_its_partition(original):
+    def query(table, hash_key, *args, hash_key_conditions=None, **kwargs):
+        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+        if index_name is None:
+            selected = {hash_key: table.items[hash_key]} if hash_key in table.items else {}
+        else:
+            selected = _items_matching(table, hash_key_conditions or [])
+        partition = copy.copy(table)
+        partition.items = selected
+        return original(partition, hash_key, *args, hash_key_conditions=hash_key_conditions, **kwargs)
+    return query
+
+
+def _items_matching(table, conditions) -> dict:
+    """The items an index query could return, in the table's own layout: {hash: {range: item}} or {hash: item}."""
+    def matches(item):
+        return all(name in item.attrs and item.attrs[name] == value for name, value in conditions)
+    if table.range_key_attr is None:
+        return {key: item for key, item in table.items.items() if matches(item)}
+    selected = defaultdict(dict)
+    for key, partition in table.items.items():
+        for range_key, item in partition.items():
+            if matches(item):
+                selected[key][range_key] = item
+    return selected
+
+
 def patch_dynamodb() -> None:
     dynamodb_models.copy = _TablesAreNotCopied
     backend_class = dynamodb_models.DynamoDBBackend
     backend_class.transact_write_items = _transact_touching_only_its_items(backend_class.transact_write_items)
+    table_class = dynamodb_models.Table
+    table_class.query = _query_only_its_partition(table_class.query)
 
 
 def one_at_a_time(app):

@@ -1,0 +1,81 @@
+"""The local stack's moto patches change how fast moto answers, never what it answers."""
+import random
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.dynamodb import models as dynamodb_models
+
+from devstack import moto_server
+
+CHATS, USERS = "chats", "users"
+
+
+def create_tables(client) -> None:
+    client.create_table(
+        TableName=CHATS, BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "member_id")],
+        GlobalSecondaryIndexes=[{"IndexName": "by_member", "Projection": {"ProjectionType": "ALL"},
+                                 "KeySchema": [{"AttributeName": "member_id", "KeyType": "HASH"}]}])
+    client.create_table(
+        TableName=USERS, BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "user_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"} for name in ("user_id", "shard", "seen")],
+        GlobalSecondaryIndexes=[{"IndexName": "online", "Projection": {"ProjectionType": "ALL"},
+                                 "KeySchema": [{"AttributeName": "shard", "KeyType": "HASH"},
+                                               {"AttributeName": "seen", "KeyType": "RANGE"}]}])
+
+
+def fill(client, rng: random.Random) -> None:
+    for n in range(400):
+        item = {"pk": {"S": f"chat#{rng.randrange(12)}"}, "sk": {"S": f"msg#{rng.randrange(10_000):05d}"}}
+        if rng.random() < 0.3:
+            item["member_id"] = {"S": f"user#{rng.randrange(8)}"}
+        client.put_item(TableName=CHATS, Item=item)
+        user = {"user_id": {"S": f"user#{n}"}}
+        if rng.random() < 0.5:
+            user |= {"shard": {"S": str(rng.randrange(3))}, "seen": {"S": f"{rng.randrange(1000):04d}"}}
+        client.put_item(TableName=USERS, Item=user)
+
+
+QUERIES = [
+    dict(TableName=CHATS, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "chat#3"}}),
+    dict(TableName=CHATS, KeyConditionExpression="pk = :p AND sk > :s", ScanIndexForward=False, Limit=7,
+         ExpressionAttributeValues={":p": {"S": "chat#5"}, ":s": {"S": "msg#03000"}}),
+    dict(TableName=CHATS, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "chat#nobody"}}),
+    dict(TableName=CHATS, IndexName="by_member", KeyConditionExpression="member_id = :m", Limit=4,
+         ExpressionAttributeValues={":m": {"S": "user#2"}}),
+    dict(TableName=USERS, KeyConditionExpression="user_id = :u", ExpressionAttributeValues={":u": {"S": "user#9"}}),
+    dict(TableName=USERS, IndexName="online", KeyConditionExpression="shard = :s AND seen < :t", Limit=5,
+         ExpressionAttributeValues={":s": {"S": "1"}, ":t": {"S": "0600"}}),
+]
+
+
+def every_page(client, query: dict) -> list:
+    pages, start = [], {}
+    while True:
+        answer = client.query(**query, **start)
+        pages.append((answer["Items"], answer.get("LastEvaluatedKey")))
+        if "LastEvaluatedKey" not in answer:
+            return pages
+        start = {"ExclusiveStartKey": answer["LastEvaluatedKey"]}
+
+
+def answers(seed: int) -> list:
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        create_tables(client)
+        fill(client, random.Random(seed))
+        return [every_page(client, query) for query in QUERIES]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_queries_answer_as_moto_does(seed, monkeypatch):
+    expected = answers(seed)
+    for owner, name in [(dynamodb_models, "copy"), (dynamodb_models.DynamoDBBackend, "transact_write_items"),
+                        (dynamodb_models.Table, "query")]:
+        monkeypatch.setattr(owner, name, getattr(owner, name))  # restored after the test
+    moto_server.patch_dynamodb()
+    assert answers(seed) == expected
+    assert sum(len(pages) for pages in expected) > len(QUERIES)  # some answers took more than one page
