@@ -10,6 +10,7 @@ items); here a query is handed only the items its partition key selects.
 """
 import argparse
 import copy
+import logging
 import os
 import threading
 from collections import defaultdict
@@ -108,6 +109,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("MOTO_PORT", str(args.port))
     patch_dynamodb()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a log line per request cost a tenth of moto's time
     run_simple("127.0.0.1", args.port, one_at_a_time(DomainDispatcherApplication(create_backend_app)),
                threaded=True, request_handler=MotoRequestHandler)
 

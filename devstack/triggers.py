@@ -3,6 +3,9 @@
 SQS queues are polled and their messages handed to the `@app.on_sqs_message` handler in SQS-shaped events;
 what the handler reports in `batchItemFailures` (or everything, if it raises) stays on the queue and comes
 back after the visibility timeout, as with a Lambda event source mapping that reports batch item failures.
+A batch stays invisible for the queue's own timeout while its invocation runs (a slow invocation under load
+must not be handed out twice); a failed one comes back after RETRY_SECONDS, sooner than on AWS, so that
+redelivery shows quickly.
 Schedules run at their rate, and on demand through POST /_devstack/schedules/{name}.
 """
 import asyncio
@@ -16,7 +19,7 @@ from chalice.app import ScheduledEventConfig, SQSEventConfig
 
 from chalicelib import clock
 
-VISIBILITY_TIMEOUT = 2  # seconds; short, so that redelivery shows quickly on the local stack
+RETRY_SECONDS = 2
 UNIT_SECONDS = {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600, "day": 86400, "days": 86400}
 
 
@@ -61,8 +64,7 @@ class Triggers:
         queue_arn = f"arn:aws:sqs:us-east-1:123456789012:{source.queue}"
         while True:
             answer = await asyncio.to_thread(self._sqs.receive_message, QueueUrl=queue_url,
-                                             MaxNumberOfMessages=min(source.batch_size, 10),
-                                             VisibilityTimeout=VISIBILITY_TIMEOUT, AttributeNames=["All"])
+                                             MaxNumberOfMessages=min(source.batch_size, 10), AttributeNames=["All"])
             messages = answer.get("Messages", [])
             if not messages:
                 await asyncio.sleep(0.05)
@@ -81,8 +83,12 @@ class Triggers:
                 failed = {m["MessageId"] for m in messages}
             done = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
                     for i, m in enumerate(messages) if m["MessageId"] not in failed]
+            retry = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": RETRY_SECONDS}
+                     for i, m in enumerate(messages) if m["MessageId"] in failed]
             if done:
                 await asyncio.to_thread(self._sqs.delete_message_batch, QueueUrl=queue_url, Entries=done)
+            if retry:
+                await asyncio.to_thread(self._sqs.change_message_visibility_batch, QueueUrl=queue_url, Entries=retry)
 
     async def _every(self, source: ScheduledEventConfig) -> None:
         period = rate_seconds(source.schedule_expression)
