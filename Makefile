@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test bench clean deploy destroy
+.PHONY: run test bench soak clean deploy destroy
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ test: $(INSTALLED)
 
 bench: $(INSTALLED)
 	$(BIN)/python -m bench
+
+# the long soak (docs/security.md): 200 sockets, 20,000 messages, every delivery audited; about 90 minutes here
+soak: $(INSTALLED)
+	$(BIN)/python -m bench.soak
 
 # AWS (docs/deploy.md): make deploy STAGE=dev; make destroy STAGE=dev [PURGE=1]
 deploy: $(INSTALLED)

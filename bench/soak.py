@@ -57,7 +57,7 @@ class Config:
     # messages a second offered by all devices together, each device pausing between its sends as a person
     # would (0: every device sends again as soon as it is answered, which saturates any stack: once answers
     # take longer than the heartbeat timeout, sockets are dropped in waves)
-    rate: float = 4.0
+    rate: float = 5.0
     ramp_seconds: float = 30.0  # the devices' first handshakes spread over this long
     disconnect_every: int = 25  # sends per device between disconnects, on average
     drop_share: float = 0.6  # of disconnects: crashes (the rest close cleanly)
