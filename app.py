@@ -3,6 +3,7 @@ import time
 from functools import cache, wraps
 
 from chalice import Chalice, Rate, Response
+from chalice.app import Request
 
 from chalicelib.config import fanout_queue_name, media_events_queue_name, settings
 from chalicelib.observability import logger, metrics
@@ -47,12 +48,19 @@ def observed(event, get_response):
         metrics.flush_metrics()
 
 
+def current_request() -> Request:
+    """The request a route is handling (Chalice sets it before calling the route)."""
+    if app.current_request is None:
+        raise RuntimeError("no request is being handled")
+    return app.current_request
+
+
 def caller() -> str:
-    return services().tokens.user_id(bearer_token(app.current_request.headers))
+    return services().tokens.user_id(bearer_token(current_request().headers))
 
 
 def body() -> dict:
-    return json_object(app.current_request.raw_body, "the body")
+    return json_object(current_request().raw_body, "the body")
 
 
 def request_as(action: str, **fields):
@@ -95,7 +103,7 @@ def health():
 def signup():
     request = body()
     user_id = services().accounts.signup(request.get("username"), request.get("password"))
-    services().users.register(user_id)
+    services().stores.users.register(user_id)
     return Response(body={"user_id": user_id}, status_code=201)
 
 
@@ -150,13 +158,12 @@ def remove_member(chat_id, member_id):
 
 @route("/chats/{chat_id}")
 def get_chat(chat_id):
-    chat, _ = services().messaging.chat_of_member(caller(), chat_id)
-    return {"chat": chat.to_wire()}
+    return {"chat": services().messaging.chat_of_member(caller(), chat_id).to_wire()}
 
 
 @route("/chats/{chat_id}/messages")
 def chat_messages(chat_id):
-    params = app.current_request.query_params
+    params = current_request().query_params
     return services().messaging.history(caller(), chat_id, query_int(params, "before", None, 1, 2**53),
                                         query_int(params, "limit", 50, 1, 100))
 

@@ -7,7 +7,9 @@ import boto3
 
 from bench.people import LISTENER
 from chalicelib.model import CONNECTION_LIFETIME
-from chalicelib.storage.dynamodb import DynamoChatStore, DynamoUserStore
+from chalicelib.storage.dynamodb.chats import DynamoChatStore
+from chalicelib.storage.dynamodb.messages import DynamoMessageStore
+from chalicelib.storage.dynamodb.users import DynamoUserStore
 from tests.e2e.support import Stack, http
 
 POLL_SECONDS = 0.2
@@ -81,9 +83,10 @@ class BenchStack:
             self._resource = session.resource("dynamodb", endpoint_url=aws["endpoint_url"])
         return self._resource
 
-    async def chat_store(self) -> DynamoChatStore:
+    async def chat_stores(self) -> tuple[DynamoChatStore, DynamoMessageStore]:
         tables = (await self.aws())["tables"]
-        return DynamoChatStore(await self._dynamodb(), tables["chats"], tables["messages"])
+        dynamodb = await self._dynamodb()
+        return DynamoChatStore(dynamodb, tables["chats"]), DynamoMessageStore(dynamodb, tables["chats"], tables["messages"])
 
     async def devices_registered(self, users: list[str]) -> dict[str, set[str]]:
         """Per user, the devices of the sockets the app would push to (`connections_of`, as a send calls it)."""

@@ -1,15 +1,17 @@
 """`sync` after missing many messages across a few of a user's many chats, and with nothing missed.
 
-The user's chats and the messages it missed are written through Parley's own storage layer
-(`DynamoChatStore.create` and `.append`, which create_chat and send call) from the bench process straight into
-the stack's tables: the same items a thousand sends would leave, without a thousand WebSocket round trips.
+The user's chats and the messages it missed are written through Parley's own storage layer (the chat store's
+`create`, the message store's `reserve` and `write`, which create_chat and send call) from the bench process
+straight into the stack's tables: the same items a thousand sends would leave, without a thousand WebSocket round
+trips.
 """
 import asyncio
 import statistics
 import time
 
 from chalicelib.model import Chat, Member, Message, direct_chat_id, now_iso
-from chalicelib.storage.dynamodb import DynamoChatStore
+from chalicelib.storage.dynamodb.chats import DynamoChatStore
+from chalicelib.storage.dynamodb.messages import DynamoMessageStore
 
 from bench.costs import Operation, measure
 from bench.world import World
@@ -17,17 +19,19 @@ from bench.world import World
 MESSAGE_TEXT = "Are we still on for Thursday? I can bring the projector if the room does not have one."
 
 
-def seed(store: DynamoChatStore, user_id: str, peers: list[str], busy: int, missed: int) -> list[str]:
+def seed(stores: tuple[DynamoChatStore, DynamoMessageStore], user_id: str, peers: list[str], busy: int,
+         missed: int) -> list[str]:
     """A direct chat with each peer; `missed` messages from the first `busy` peers. Answers the chats' ids."""
+    chat_store, messages = stores
     chats = [Chat(chat_id=direct_chat_id(user_id, peer), kind="direct", created_at=now_iso(),
                   members=[Member(user_id=user_id), Member(user_id=peer)]) for peer in peers]
     for chat in chats:
-        store.create(chat)
+        chat_store.create(chat)
     for index in range(missed):
         chat, sender = chats[index % busy], peers[index % busy]
-        message = Message(chat_id=chat.chat_id, seq=0, message_id=f"seed-{index}", sender_id=sender, kind="text",
-                          sent_at=now_iso(), text=MESSAGE_TEXT)
-        store.append(chat, message, client_msg_id=f"seed-{index}")
+        seq = messages.reserve(chat.chat_id, sender, direct=True).seq
+        messages.write(Message(chat_id=chat.chat_id, seq=seq, message_id=f"seed-{index}", sender_id=sender,
+                               kind="text", sent_at=now_iso(), text=MESSAGE_TEXT, client_msg_id=f"seed-{index}"))
     return [chat.chat_id for chat in chats]
 
 
@@ -35,7 +39,7 @@ async def sync_scenario(world: World) -> dict:
     plan, user_id = world.plan, world.cast.syncer
     peers = world.cast.sync_peers(plan.sync_chats)
     started = time.perf_counter()
-    chat_ids = await asyncio.to_thread(seed, await world.stack.chat_store(), user_id, peers, plan.sync_busy_chats,
+    chat_ids = await asyncio.to_thread(seed, await world.stack.chat_stores(), user_id, peers, plan.sync_busy_chats,
                                        plan.sync_missed)
     seeded_in = time.perf_counter() - started
     busy, per_chat = chat_ids[:plan.sync_busy_chats], plan.sync_missed // plan.sync_busy_chats

@@ -1,6 +1,6 @@
 """Deployment settings, read once from the environment that `.chalice/config.json` sets per stage."""
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from functools import cache
 
 from chalicelib.model import MediaLimits
@@ -69,9 +69,9 @@ def settings() -> Settings:
 
 
 def rate_limits(env) -> RateLimits:
-    """The defaults, with the counts SEND_LIMIT, UPLOAD_LIMIT and TYPING_LIMIT set (their windows stay)."""
+    """The defaults, with the counts {ACTION}_LIMIT set (SEND_LIMIT, CHAT_SEND_LIMIT, ...; their windows stay)."""
     defaults = RateLimits()
-    counts = {action: int(env[f"{action.upper()}_LIMIT"]) for action in ("send", "upload", "typing")
-              if env.get(f"{action.upper()}_LIMIT")}
+    counts = {action.name: int(env[f"{action.name.upper()}_LIMIT"]) for action in fields(RateLimits)
+              if env.get(f"{action.name.upper()}_LIMIT")}
     return replace(defaults, **{action: replace(getattr(defaults, action), events=count)
                                 for action, count in counts.items()})

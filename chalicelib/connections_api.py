@@ -30,7 +30,7 @@ class ConnectionsApiPusher:
             outcomes = [self._post(*items[0])]
         else:
             outcomes = list(self._pool.map(lambda item: self._post(*item), items))
-        return [connection for connection, alive in zip(frames_by_connection, outcomes) if not alive]
+        return [connection for connection, alive in zip(frames_by_connection, outcomes, strict=True) if not alive]
 
     def close(self, endpoint: str, connection_id: str) -> None:
         client = _client(endpoint)

@@ -1,6 +1,7 @@
 """Who receives a frame, and what happens when a socket is gone."""
 import json
-from typing import Callable, Iterable, Protocol
+from collections.abc import Callable, Iterable
+from typing import Protocol
 
 from chalicelib import clock
 from chalicelib.model import Connection
@@ -37,11 +38,18 @@ class Delivery:
     def reply_many(self, connection: Connection, frames: list[dict]) -> None:
         self._deliver({connection: frames})
 
+    def sockets_of(self, user_ids: Iterable[str]) -> dict[str, list[Connection]]:
+        return self.users.connections_of(user_ids)
+
     def to_users(self, user_ids: Iterable[str], frame: dict, skip_connection_id: str | None = None) -> int:
         """Push `frame` to every live socket of these users; answers how many sockets were tried."""
-        targets = {connection: [frame]
-                   for sockets in self.users.connections_of(user_ids).values()
-                   for connection in sockets if connection.connection_id != skip_connection_id}
+        return self.to_sockets(self.sockets_of(user_ids), frame, skip_connection_id)
+
+    def to_sockets(self, sockets: dict[str, list[Connection]], frame: dict, skip_connection_id: str | None = None) \
+            -> int:
+        """Push `frame` to these sockets (as `sockets_of` found them); answers how many were tried."""
+        targets = {connection: [frame] for connections in sockets.values()
+                   for connection in connections if connection.connection_id != skip_connection_id}
         self._deliver(targets)
         return len(targets)
 

@@ -9,7 +9,6 @@ import json
 from typing import Protocol
 
 from chalicelib.delivery import Delivery
-from chalicelib.model import Chat
 from chalicelib.observability import metrics
 
 FANOUT_THRESHOLD = 100  # members
@@ -47,8 +46,7 @@ class Fanout:
         self._queue = queue
         self._threshold = threshold
 
-    def to_members(self, chat: Chat, frame: dict, skip_connection_id: str | None = None) -> None:
-        user_ids = chat.member_ids
+    def to_members(self, user_ids: list[str], frame: dict, skip_connection_id: str | None = None) -> None:
         metrics.add_metric(name="FanoutMembers", unit="Count", value=len(user_ids))
         if self._queue is None or len(user_ids) <= self._threshold:
             self._delivery.to_users(user_ids, frame, skip_connection_id)
@@ -63,5 +61,5 @@ class Fanout:
     def run_batch(self, event: dict) -> dict:
         """An SQS batch of tasks; answers the failed ones as `batchItemFailures` for redelivery."""
         from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-        return process_partial_response(event=event, processor=BatchProcessor(event_type=EventType.SQS),
-                                        record_handler=lambda record: self.run(json.loads(record.body)))
+        return dict(process_partial_response(event=event, processor=BatchProcessor(event_type=EventType.SQS),
+                                             record_handler=lambda record: self.run(json.loads(record.body))))

@@ -3,7 +3,7 @@
 Every shape error becomes a `bad_request` whose message names the field; unknown fields are ignored.
 """
 from functools import cache
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
@@ -109,8 +109,8 @@ class MediaUrl(Frame):
     media_id: Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
-ClientFrame = Annotated[Union[CreateChat, Send, History, Heartbeat, Presence, Typing, Receipt, Sync, AddMembers,
-                              RemoveMembers, Leave, Upload, MediaUrl], Field(discriminator="action")]
+ClientFrame = Annotated[CreateChat | Send | History | Heartbeat | Presence | Typing | Receipt | Sync | AddMembers
+                        | RemoveMembers | Leave | Upload | MediaUrl, Field(discriminator="action")]
 
 
 @cache

@@ -6,13 +6,13 @@ by user id) becomes admin.
 """
 import uuid
 
-from chalicelib.access import chat_of_member
+from chalicelib.access import Access
 from chalicelib.delivery import Delivery
 from chalicelib.errors import BadRequest, Conflict, Forbidden, NotFound
 from chalicelib.fanout import Fanout
 from chalicelib.messaging import Messaging
-from chalicelib.model import MAX_GROUP_MEMBERS, Chat, Member, now_iso
-from chalicelib.receipts import STATUSES, Receipts
+from chalicelib.model import MAX_GROUP_MEMBERS, Chat, Cursors, Member, Message, now_iso
+from chalicelib.receipts import Receipts
 from chalicelib.storage import ChatStore, UserStore
 
 
@@ -21,9 +21,10 @@ def unique_ids(user_ids: list[str]) -> list[str]:
 
 
 class Groups:
-    def __init__(self, chats: ChatStore, users: UserStore, delivery: Delivery, fanout: Fanout,
+    def __init__(self, chats: ChatStore, users: UserStore, access: Access, delivery: Delivery, fanout: Fanout,
                  messaging: Messaging, receipts: Receipts):
         self._chats = chats
+        self._access = access
         self._users = users
         self._delivery = delivery
         self._fanout = fanout
@@ -40,7 +41,8 @@ class Groups:
         chat = Chat(chat_id=f"group:{uuid.uuid4().hex}", kind="group", created_at=now_iso(), name=name,
                     members=[Member(user_id=creator_id, role="admin")] + [Member(user_id=u) for u in ids[1:]])
         self._chats.create(chat)
-        self._fanout.to_members(chat, {"type": "chat", "chat": chat.to_wire()})
+        self._receipts.seat(chat.chat_id, {user_id: Cursors() for user_id in ids})
+        self._fanout.to_members(chat.member_ids, {"type": "chat", "chat": chat.to_wire()})
         return chat, True
 
     def add_members(self, actor_id: str, chat_id: str, user_ids: list[str]) -> Chat:
@@ -53,12 +55,12 @@ class Groups:
             raise Conflict(f"the group is full: at most {MAX_GROUP_MEMBERS} members")
         notice = self._messaging.post_system(chat, {"type": "added", "by": actor_id, "user_ids": newcomers},
                                              f"{actor_id} added {', '.join(newcomers)}")
-        joined = [Member(user_id=u, joined_seq=notice.seq, delivered_seq=notice.seq - 1, read_seq=notice.seq - 1)
-                  for u in newcomers]
+        joined = [Member(user_id=u, joined_seq=notice.seq) for u in newcomers]
         self._chats.add_members(chat.chat_id, joined)
+        self._receipts.seat(chat.chat_id, {u: Cursors(notice.seq - 1, notice.seq - 1) for u in newcomers})
+        self._access.forget(chat.chat_id)
         chat.members.extend(joined)
         chat.last_seq = notice.seq
-        self._receipts.shift(chat, {status: {notice.seq - 1: len(joined)} for status in STATUSES})
         self._announce(chat, notice)
         return chat
 
@@ -66,7 +68,7 @@ class Groups:
         if actor_id in unique_ids(user_ids):
             raise BadRequest("to remove yourself, use leave")
         chat = self._as_admin(actor_id, chat_id)
-        leaving = [chat.member(user_id) for user_id in unique_ids(user_ids) if chat.member(user_id)]
+        leaving = [member for user_id in unique_ids(user_ids) if (member := chat.member(user_id)) is not None]
         if not leaving:
             raise NotFound("none of those users is a member")
         return self._remove(chat, leaving, {"type": "removed", "by": actor_id,
@@ -74,16 +76,17 @@ class Groups:
                             f"{actor_id} removed {', '.join(m.user_id for m in leaving)}")
 
     def leave(self, user_id: str, chat_id: str) -> None:
-        chat, member = chat_of_member(self._chats, user_id, chat_id)
-        if chat.kind != "group":
+        if not chat_id.startswith("group:"):
+            self._access.member(user_id, chat_id)
             raise BadRequest("only groups can be left")
+        chat, member = self._chat_of(user_id, chat_id)
         self._remove(chat, [member], {"type": "left", "by": user_id, "user_ids": [user_id]}, f"{user_id} left")
 
     def _remove(self, chat: Chat, leaving: list[Member], event: dict, text: str) -> Chat:
         self._chats.remove_members(chat.chat_id, [m.user_id for m in leaving])
+        self._access.forget(chat.chat_id)
         chat.members = [m for m in chat.members if m not in leaving]
-        self._receipts.shift(chat, {"delivered": self._departures(leaving, "delivered_seq"),
-                                    "read": self._departures(leaving, "read_seq")})
+        self._receipts.unseat(chat.chat_id, [m.user_id for m in leaving])
         if chat.members and not any(m.role == "admin" for m in chat.members):
             successor = min(chat.members, key=lambda m: (m.joined_seq, m.user_id))
             self._chats.set_role(chat.chat_id, successor.user_id, "admin")
@@ -96,19 +99,20 @@ class Groups:
         self._delivery.to_users([m.user_id for m in leaving], {"type": "chat", "chat": chat.to_wire()})
         return chat
 
-    @staticmethod
-    def _departures(leaving: list[Member], cursor: str) -> dict[int, int]:
-        changes: dict[int, int] = {}
-        for member in leaving:
-            changes[getattr(member, cursor)] = changes.get(getattr(member, cursor), 0) - 1
-        return changes
+    def _announce(self, chat: Chat, notice: Message) -> None:
+        self._fanout.to_members(chat.member_ids, {"type": "message", "message": notice.to_wire()})
+        self._fanout.to_members(chat.member_ids, {"type": "chat", "chat": chat.to_wire()})
 
-    def _announce(self, chat: Chat, notice) -> None:
-        self._fanout.to_members(chat, {"type": "message", "message": notice.to_wire()})
-        self._fanout.to_members(chat, {"type": "chat", "chat": chat.to_wire()})
+    def _chat_of(self, user_id: str, chat_id: str) -> tuple[Chat, Member]:
+        """The chat with every member (a membership change reads and writes the member list anyway)."""
+        chat = self._chats.get(chat_id)
+        member = chat.member(user_id) if chat else None
+        if chat is None or member is None:
+            raise Forbidden("you are not a member of this chat")
+        return chat, member
 
     def _as_admin(self, actor_id: str, chat_id: str) -> Chat:
-        chat, member = chat_of_member(self._chats, actor_id, chat_id)
+        chat, member = self._chat_of(actor_id, chat_id)
         if chat.kind != "group":
             raise BadRequest("members can only be added to or removed from groups")
         if member.role != "admin":

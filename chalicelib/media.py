@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import unquote_plus
 
 from chalicelib import clock
-from chalicelib.access import chat_of_member
+from chalicelib.access import Access
 from chalicelib.errors import BadRequest, Forbidden, NotFound, TooLarge
 from chalicelib.fanout import Fanout
 from chalicelib.model import Chat, Media, MediaLimits, Rendition, iso_from_epoch, now_iso
@@ -32,19 +32,20 @@ def kind_of(content_type: str) -> str:
 
 
 class MediaService:
-    def __init__(self, media: MediaStore, blobs: BlobStore, chats: ChatStore, fanout: Fanout, rate: RateLimiter,
-                 limits: MediaLimits = MediaLimits()):
+    def __init__(self, media: MediaStore, blobs: BlobStore, chats: ChatStore, access: Access, fanout: Fanout,
+                 rate: RateLimiter, limits: MediaLimits = MediaLimits()):
         self._rate = rate
         self._media = media
         self._blobs = blobs
         self._chats = chats
+        self._access = access
         self._fanout = fanout
         self._limits = limits
 
     def request_upload(self, user_id: str, chat_id: str, filename: str, content_type: str, size: int) -> dict:
         from chalicelib.media_processing import safe_filename
         self._rate.take("upload", user_id)
-        chat_of_member(self._chats, user_id, chat_id)
+        self._access.member(user_id, chat_id)
         content_type = content_type.strip().lower()
         if not CONTENT_TYPE.fullmatch(content_type):
             raise BadRequest("content_type must be a MIME type such as image/jpeg")
@@ -80,9 +81,10 @@ class MediaService:
         media = self._media.get(media_id)
         if media is None:
             raise NotFound(f"no media {media_id!r}")
-        chat = self._chats.get(media.chat_id)
-        if chat is None or chat.member(user_id) is None:
-            raise Forbidden("only members of the media's chat can see it")
+        try:
+            self._access.member(user_id, media.chat_id)
+        except Forbidden:
+            raise Forbidden("only members of the media's chat can see it") from None
         return self.to_wire(media)
 
     def wire_many(self, media_ids: list[str]) -> dict[str, dict]:
@@ -92,7 +94,7 @@ class MediaService:
         from chalicelib.media_processing import content_disposition
         wire = {"media_id": media.media_id, "content_type": media.content_type, "size": media.size,
                 "filename": media.filename, "status": media.status}
-        if media.status != "ready":
+        if media.status != "ready" or media.original is None:
             return wire
         disposition = content_disposition(media.filename) if media.kind == "file" else None
         wire["url"] = self._blobs.url(media.original.key, URL_SECONDS, disposition)
@@ -131,21 +133,22 @@ class MediaService:
 
     def _store_renditions(self, media: Media, processed, upload: str) -> None:
         """Store what is served, under media/: the renditions, and the cleaned original (a file: itself)."""
-        from chalicelib.media_processing import Rendition as Made
         media.width, media.height, media.duration = processed.width, processed.height, processed.duration
-        made = {**processed.variants,
-                "original": processed.original or Made(Path(upload), media.content_type, None, None)}
+        original = processed.original
+        made = {name: (r.path, r.content_type, r.width, r.height) for name, r in processed.variants.items()}
+        made["original"] = (original.path, original.content_type, original.width, original.height) if original \
+            else (Path(upload), media.content_type, None, None)
         stored = {}
-        for name, rendition in made.items():
-            key = f"media/{media.media_id}/{name}{Path(rendition.path).suffix}"
-            self._blobs.upload(str(rendition.path), key, rendition.content_type)
-            stored[name] = Rendition(key=key, content_type=rendition.content_type, width=rendition.width,
-                                     height=rendition.height)
+        for name, (path, content_type, width, height) in made.items():
+            key = f"media/{media.media_id}/{name}{Path(path).suffix}"
+            self._blobs.upload(str(path), key, content_type)
+            stored[name] = Rendition(key=key, content_type=content_type, width=width, height=height)
         media.original = stored.pop("original")
         media.variants = stored
 
     def _tell(self, chat: Chat, media: Media) -> None:
-        self._fanout.to_members(chat, {"type": "media", "chat_id": chat.chat_id, "media": self.to_wire(media)})
+        self._fanout.to_members(chat.member_ids,
+                                {"type": "media", "chat_id": chat.chat_id, "media": self.to_wire(media)})
 
     def process_batch(self, event: dict) -> dict:
         """An SQS batch of S3 event notifications; failed records go back for redelivery."""
@@ -158,5 +161,5 @@ class MediaService:
                 if s3_record.get("eventName", "").startswith("ObjectCreated"):
                     self.process_key(unquote_plus(s3_record["s3"]["object"]["key"]))
 
-        return process_partial_response(event=event, processor=BatchProcessor(event_type=EventType.SQS),
-                                        record_handler=handle)
+        return dict(process_partial_response(event=event, processor=BatchProcessor(event_type=EventType.SQS),
+                                             record_handler=handle))

@@ -235,7 +235,7 @@ def probe_video(path: str | os.PathLike, content_type: str) -> VideoInfo:
     stderr = probe.stderr
     stream = re.search(r"Stream #\d+:\d+.*?: Video: (.*)", stderr)
     size = stream and re.search(r", (\d{1,5})x(\d{1,5})\b", stream.group(1))
-    if not size:
+    if not stream or not size:
         raise MediaRejected("not a decodable video", detail=_tail(stderr))
     width, height = int(size.group(1)), int(size.group(2))
     side_data = stderr[stream.end() :].split("Stream #", 1)[0]
@@ -367,7 +367,7 @@ def _decode_image(path: str | os.PathLike, formats: list[str] | None) -> _Decode
                     raise MediaRejected(f"image too large: {image.width}x{image.height} pixels")
                 # Other multi-frame images (a camera's MPO JPEG, a TIFF's pages) are read as stills.
                 animated = image.format in _ANIMATED_FORMATS and getattr(image, "is_animated", False)
-                if animated and image.n_frames * pixels > MAX_ANIMATION_PIXELS:
+                if animated and getattr(image, "n_frames", 1) * pixels > MAX_ANIMATION_PIXELS:
                     raise MediaRejected("animation too large")
                 frames, durations = [], []
                 for frame in ImageSequence.Iterator(image) if animated else [image]:
@@ -395,7 +395,8 @@ def _has_transparent_pixels(image: Image.Image) -> bool:
     if not image.has_transparency_data:
         return False
     rgba = image if image.mode == "RGBA" else image.convert("RGBA")
-    return rgba.getextrema()[3][0] < 255
+    alpha_low, _ = rgba.getchannel("A").getextrema()
+    return isinstance(alpha_low, int) and alpha_low < 255
 
 
 def _fit_within(image: Image.Image, box: tuple[int, int]) -> Image.Image:
@@ -460,10 +461,10 @@ def _run_ffmpeg(
         result = subprocess.run(command, capture_output=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired as exc:
         raise MediaRejected("video processing took too long") from exc
-    result.stderr = result.stderr.decode("utf-8", "replace")
+    stderr = result.stderr.decode("utf-8", "replace")
     if failure is not None and result.returncode != 0:
-        raise MediaRejected(failure, detail=_tail(result.stderr))
-    return result
+        raise MediaRejected(failure, detail=_tail(stderr))
+    return subprocess.CompletedProcess(result.args, result.returncode, result.stdout, stderr)
 
 
 def _input_args(path: str | os.PathLike, content_type: str) -> list[str]:

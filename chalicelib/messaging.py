@@ -1,20 +1,38 @@
 """Chats, sending, history and catch-up: the heart of Parley."""
 import json
+import time
 import uuid
+from collections.abc import Callable
+from dataclasses import replace
 
 from chalicelib import clock
-from chalicelib.access import chat_of_member
+from chalicelib.access import Access
 from chalicelib.delivery import Delivery
+from chalicelib.errors import BadRequest, Conflict, Forbidden, NotFound, ParleyError
 from chalicelib.fanout import Fanout
 from chalicelib.media import MediaService
-from chalicelib.errors import BadRequest, NotFound
-from chalicelib.model import SEND_LEASE, Chat, Member, Message, direct_chat_id, epoch_from_iso, now_iso
+from chalicelib.model import (
+    SEND_LEASE,
+    Chat,
+    Cursors,
+    Member,
+    Message,
+    Reservation,
+    direct_chat_id,
+    direct_members,
+    epoch_from_iso,
+    now_iso,
+)
 from chalicelib.observability import metrics
+from chalicelib.parallel import settled
 from chalicelib.rate_limits import RateLimiter
 from chalicelib.receipts import Receipts
-from chalicelib.storage import ChatStore, UserStore
+from chalicelib.storage import ChatStore, MessageStore, UserStore
 
 MAX_REPLY_BYTES = 120 * 1024  # API Gateway's 128 KiB per message, less room for the envelope
+CLAIM_WAIT = 3  # seconds a repeated send waits for the first one to finish
+NEWEST = 2**53  # a seq above any chat's last
+CLOCK_SKEW = 5  # seconds two Lambda containers' clocks may disagree by, when a resend looks for its original
 
 
 def size_of(value) -> int:
@@ -27,11 +45,13 @@ def visible_after(joined_seq: int) -> int:
 
 
 class Messaging:
-    def __init__(self, chats: ChatStore, users: UserStore, delivery: Delivery, fanout: Fanout, receipts: Receipts,
-                 media: MediaService, rate: RateLimiter):
+    def __init__(self, chats: ChatStore, messages: MessageStore, users: UserStore, access: Access,
+                 delivery: Delivery, fanout: Fanout, receipts: Receipts, media: MediaService, rate: RateLimiter):
         self._rate = rate
         self._chats = chats
+        self._messages = messages
         self._users = users
+        self._access = access
         self._delivery = delivery
         self._fanout = fanout
         self._receipts = receipts
@@ -42,8 +62,12 @@ class Messaging:
         media = self._media.wire_many([m.media_id for m in messages if m.media_id])
         return [m.to_wire() | ({"media": media[m.media_id]} if m.media_id in media else {}) for m in messages]
 
-    def chat_of_member(self, user_id: str, chat_id: str) -> tuple[Chat, Member]:
-        return chat_of_member(self._chats, user_id, chat_id)
+    def chat_of_member(self, user_id: str, chat_id: str) -> Chat:
+        self._access.member(user_id, chat_id)
+        chat = self._chats.get(chat_id)
+        if chat is None:
+            raise NotFound(f"no chat {chat_id!r}")
+        return chat
 
     def chats_of(self, user_id: str) -> list[Chat]:
         chats = (self._chats.get(membership.chat_id) for membership in self._chats.memberships(user_id))
@@ -62,55 +86,136 @@ class Messaging:
                      members=[Member(user_id=user_id), Member(user_id=peer_id)])
         chat, created = self._chats.create(draft)
         if created:
-            self._fanout.to_members(chat, {"type": "chat", "chat": chat.to_wire()})
+            self._fanout.to_members(chat.member_ids, {"type": "chat", "chat": chat.to_wire()})
         return chat, created
 
     def send(self, sender_id: str, chat_id: str, client_msg_id: str, kind: str, text: str | None,
              reply_to: int | None, connection_id: str | None = None, media_id: str | None = None) -> dict:
-        self._rate.take("send", sender_id)
-        chat, _ = self.chat_of_member(sender_id, chat_id)
+        """Store and push a message. A direct chat's send makes four storage requests, three in a row before the
+        push: the send limit, the idempotency claim and the two members' sockets at once; the seq (which moves the
+        sender's own cursors too); the message. Groups read the sender's member item beside those, count the
+        chat's own send limit, and take the member list from a cache that the seq's update says is current."""
         if kind == "text" and not text:
             raise BadRequest("a text message needs a non-empty 'text'")
-        media = self._media.attachable(sender_id, chat.chat_id, media_id, kind) if kind != "text" else None
-        if reply_to is not None and reply_to > chat.last_seq:
-            raise BadRequest(f"reply_to {reply_to} is beyond the chat's last seq {chat.last_seq}")
-        draft = Message(chat_id=chat.chat_id, seq=0, message_id=uuid.uuid4().hex, sender_id=sender_id,
-                        kind=kind, sent_at=now_iso(), text=text, reply_to=reply_to,
-                        media_id=media.media_id if media else None)
-        message, stored_now = self._chats.append(chat, draft, client_msg_id)
-        if stored_now:
-            metrics.add_metric(name="MessagesSent", unit="Count", value=1)
-            wire = message.to_wire() | ({"media": self._media.to_wire(media)} if media else {})
-        else:  # a resend: the sender never heard `sent`, and the first attempt may have died before its fan-out,
-            wire = self._wire([message])[0]  # so the message as stored is pushed again (clients dedupe by seq)
-        self._fanout.to_members(chat, {"type": "message", "message": wire}, connection_id)
-        self._receipts.mark_own(chat, sender_id, message.seq)
-        return {"type": "sent", "chat_id": chat.chat_id, "client_msg_id": client_msg_id, "seq": message.seq,
+        pair = direct_members(chat_id)
+        if pair is not None and sender_id not in pair:
+            raise Forbidden("you are not a member of this chat")
+        claimed_before, sockets, media = self._admit(sender_id, chat_id, client_msg_id, kind, media_id, pair)
+        try:
+            if reply_to is not None:
+                self._check_seq(chat_id, reply_to, "reply_to")
+            if claimed_before is not None:
+                original = self._original(chat_id, sender_id, client_msg_id, claimed_before)
+                if original is not None:
+                    self._push(original, self._wire([original])[0], pair, sockets, connection_id)
+                    return self._sent(original, client_msg_id)
+            message, reservation = self._append(Message(
+                chat_id=chat_id, seq=0, message_id=uuid.uuid4().hex, sender_id=sender_id, kind=kind,
+                sent_at="", text=text, reply_to=reply_to, media_id=media.media_id if media else None,
+                client_msg_id=client_msg_id))
+        except ParleyError:
+            if claimed_before is None:
+                self._messages.release(chat_id, sender_id, client_msg_id)
+            raise
+        metrics.add_metric(name="MessagesSent", unit="Count", value=1)
+        wire = message.to_wire() | ({"media": self._media.to_wire(media)} if media else {})
+        self._push(message, wire, pair, sockets, connection_id, reservation.members_version)
+        if reservation.direct is not None:
+            self._receipts.after_direct_send(chat_id, sender_id, reservation.direct, message.seq)
+        else:
+            self._receipts.saw(chat_id, message.seq)
+            self._receipts.advance(chat_id, sender_id, "read", message.seq)
+        return self._sent(message, client_msg_id)
+
+    def _admit(self, sender_id: str, chat_id: str, client_msg_id: str, kind: str, media_id: str | None,
+               pair: tuple[str, str] | None) -> tuple:
+        """What a send checks before it takes a seq, all at once: the limits, the claim, membership (groups),
+        the media, and a direct chat's sockets. A claim made here is dropped again if a check fails."""
+        group = pair is None
+        checks: list[Callable[[], object]] = [lambda: self._messages.claim(chat_id, sender_id, client_msg_id),
+                  lambda: self._delivery.sockets_of(pair) if pair else None,
+                  lambda: self._media.attachable(sender_id, chat_id, media_id, kind) if kind != "text" else None,
+                  lambda: self._rate.take("send", sender_id)]
+        if group:
+            checks += [lambda: self._access.member(sender_id, chat_id),
+                       lambda: self._rate.take("chat_send", chat_id)]
+        outcomes = settled(*checks)
+        failure = next((outcome for outcome in outcomes if isinstance(outcome, Exception)), None)
+        if failure is not None:
+            if outcomes[0] is None:  # this send made the claim
+                self._messages.release(chat_id, sender_id, client_msg_id)
+            raise failure
+        return outcomes[0], outcomes[1], outcomes[2]
+
+    def _check_seq(self, chat_id: str, seq: int, name: str) -> None:
+        head = self._chats.head(chat_id)
+        if head is None or seq > head.last_seq:
+            raise BadRequest(f"{name} {seq} is beyond the chat's last seq {head.last_seq if head else 0}")
+
+    def _append(self, draft: Message) -> tuple[Message, Reservation]:
+        """Take the chat's next seq and store the message there; a seq that a reader closed as a gap (our lease
+        ran out first) is given up for the next one."""
+        while True:
+            reservation = self._messages.reserve(draft.chat_id, draft.sender_id or None,
+                                                 direct=direct_members(draft.chat_id) is not None)
+            if reservation is None:
+                raise NotFound(f"no chat {draft.chat_id!r}")
+            message = replace(draft, seq=reservation.seq, sent_at=now_iso())
+            if self._messages.write(message):
+                return message, reservation
+
+    def _original(self, chat_id: str, sender_id: str, client_msg_id: str, claimed_at: float) -> Message | None:
+        """The message an earlier send with this key stored, waiting while that send is under way. None when the
+        earlier send died without storing it (its lease is over): this send has taken its claim over."""
+        give_up = time.monotonic() + CLAIM_WAIT
+        while True:
+            original = self._messages.find_sent(chat_id, sender_id, client_msg_id, claimed_at - CLOCK_SKEW)
+            if original is not None:
+                return original
+            if claimed_at < clock.now() - SEND_LEASE and \
+                    self._messages.take_over(chat_id, sender_id, client_msg_id, claimed_at):
+                return None
+            if time.monotonic() > give_up:
+                raise Conflict("this client_msg_id is being sent right now; send it again shortly")
+            time.sleep(0.02)
+
+    def _push(self, message: Message, wire: dict, pair: tuple[str, str] | None, sockets, connection_id: str | None,
+              members_version: int | None = None) -> None:
+        frame = {"type": "message", "message": wire}
+        if pair is not None and sockets is not None:
+            self._delivery.to_sockets(sockets, frame, connection_id)
+        else:
+            members = self._access.members(message.chat_id, members_version)
+            self._fanout.to_members([m.user_id for m in members], frame, connection_id)
+
+    @staticmethod
+    def _sent(message: Message, client_msg_id: str) -> dict:
+        return {"type": "sent", "chat_id": message.chat_id, "client_msg_id": client_msg_id, "seq": message.seq,
                 "message_id": message.message_id, "sent_at": message.sent_at}
 
     def post_system(self, chat: Chat, event: dict, text: str) -> Message:
         """Append a `system` message recording a change to the chat; answers it (not yet pushed)."""
         draft = Message(chat_id=chat.chat_id, seq=0, message_id=uuid.uuid4().hex, sender_id="", kind="system",
                         sent_at=now_iso(), text=text, event=event)
-        message, _ = self._chats.append(chat, draft, draft.message_id)
+        message, _ = self._append(draft)
         return message
 
     def history(self, user_id: str, chat_id: str, before: int | None, limit: int) -> dict:
-        chat, member = self.chat_of_member(user_id, chat_id)
-        upper = min(before or chat.last_seq + 1, chat.last_seq + 1)
+        self._rate.take("history", user_id)
+        member = self._access.member(user_id, chat_id)
         floor = visible_after(member.joined_seq)
-        page = self._chats.messages_before(chat.chat_id, upper, limit + 1)
-        messages = [m for m in self._closing_gaps(chat.chat_id, page, page[0].seq - 1 if page else 0)
-                    if m.seq > floor]
+        page = self._messages.messages_before(chat_id, before or NEWEST, limit + 1)
+        messages = [m for m in self._closing_gaps(chat_id, page, page[0].seq - 1 if page else 0) if m.seq > floor]
         has_more = len(messages) > limit
         wire = self._wire(messages[-limit:])
         while wire and size_of(wire) > MAX_REPLY_BYTES:
             wire.pop(0)
             has_more = True
-        return {"chat_id": chat.chat_id, "messages": wire, "has_more": has_more}
+        return {"chat_id": chat_id, "messages": wire, "has_more": has_more}
 
     def sync(self, user_id: str, cursors: dict[str, int], limit: int) -> list[dict]:
         """Everything the user missed: `messages` frames per chat, then one `synced` summary (last)."""
+        self._rate.take("sync", user_id)
         memberships = self._chats.memberships(user_id)
         heads = self._chats.heads(m.chat_id for m in memberships)
         frames, summary = [], []
@@ -122,15 +227,16 @@ class Messaging:
             start = max(known or 0, visible_after(membership.joined_seq))
             limited = head.last_seq - start > limit
             if limited:
-                messages = self._chats.messages_before(head.chat_id, head.last_seq + 1, limit)
+                messages = self._messages.messages_before(head.chat_id, head.last_seq + 1, limit)
                 start = messages[0].seq - 1 if messages else start
             else:
-                messages = self._chats.messages_after(head.chat_id, start, limit)
+                messages = self._messages.messages_after(head.chat_id, start, limit)
             messages = self._closing_gaps(head.chat_id, messages, start)
             frames.extend(self._message_frames(head.chat_id, messages))
+            own = head.direct.cursors.get(user_id, Cursors()) if head.direct else \
+                self._receipts.own_cursor(user_id, head.chat_id)
             entry = {"chat_id": head.chat_id, "kind": head.kind, "last_seq": head.last_seq,
-                     "delivered_seq": membership.delivered_seq, "read_seq": membership.read_seq,
-                     "limited": limited}
+                     "delivered_seq": own.delivered, "read_seq": own.read, "limited": limited}
             if head.name is not None:
                 entry["name"] = head.name
             summary.append(entry)
@@ -142,16 +248,19 @@ class Messaging:
         A message's `sent_at` is taken after its seq is reserved, so a hole below a message sent more than
         a lease ago can no longer be written by its sender.
         """
-        complete, expected = [], after + 1
+        complete: list[Message] = []
+        expected = after + 1
         for message in messages:
             if message.seq > expected and epoch_from_iso(message.sent_at) < clock.now() - SEND_LEASE:
-                complete.extend(self._chats.fill_gap(chat_id, seq) for seq in range(expected, message.seq))
+                complete.extend(self._messages.fill_gap(chat_id, seq) for seq in range(expected, message.seq))
             complete.append(message)
             expected = message.seq + 1
         return complete
 
     def _message_frames(self, chat_id: str, messages: list[Message]) -> list[dict]:
-        frames, batch, batch_bytes = [], [], 0
+        frames: list[dict] = []
+        batch: list[dict] = []
+        batch_bytes = 0
         for wire in self._wire(messages):
             wire_bytes = size_of(wire) + 1
             if batch and batch_bytes + wire_bytes > MAX_REPLY_BYTES:

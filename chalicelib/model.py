@@ -1,6 +1,7 @@
 """The domain objects every layer shares, and how they look on the wire."""
+import zlib
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from chalicelib import clock
 
@@ -8,10 +9,11 @@ MAX_GROUP_MEMBERS = 500
 CONNECTION_LIFETIME = 2 * 60 * 60 + 5 * 60  # API Gateway closes a socket after 2 h; keep a margin
 SEND_LEASE = 60  # seconds; longer than any Lambda invocation behind API Gateway (29 s) can live
 ONLINE_WINDOW = 60  # seconds a heartbeat (the connect counts as one) keeps its socket's user online
+CURSOR_SHARDS = 22  # items a group's receipt cursors are spread over; why 22: docs/scaling.md, "Group receipts"
 
 
 def now_iso() -> str:
-    return datetime.fromtimestamp(clock.now(), timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(clock.now(), UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def epoch_from_iso(text: str) -> float:
@@ -19,12 +21,16 @@ def epoch_from_iso(text: str) -> float:
 
 
 def iso_from_epoch(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def direct_chat_id(user_a: str, user_b: str) -> str:
     low, high = sorted((user_a, user_b))
     return f"direct:{low}:{high}"
+
+
+def cursor_shard(user_id: str) -> int:
+    return zlib.crc32(user_id.encode()) % CURSOR_SHARDS
 
 
 def direct_members(chat_id: str) -> tuple[str, str] | None:
@@ -78,9 +84,7 @@ class UserPresence:
 class Member:
     user_id: str
     role: str = "member"
-    joined_seq: int = 0
-    delivered_seq: int = 0
-    read_seq: int = 0
+    joined_seq: int = 0  # the seq of the message that added the member (0: a founder)
 
     def to_wire(self) -> dict:
         return {"user_id": self.user_id, "role": self.role}
@@ -94,6 +98,7 @@ class Chat:
     last_seq: int = 0
     name: str | None = None
     members: list[Member] = field(default_factory=list)
+    members_version: int = 0  # bumped by every membership change, so that member lists can be cached
 
     def member(self, user_id: str) -> Member | None:
         return next((m for m in self.members if m.user_id == user_id), None)
@@ -112,21 +117,54 @@ class Chat:
 
 @dataclass(frozen=True)
 class Membership:
-    """One of a user's chats, as the user's chat list sees it."""
+    """One of a user's chats, as the user's own member item holds it."""
     chat_id: str
-    joined_seq: int
-    delivered_seq: int
-    read_seq: int
+    kind: str
+    role: str = "member"
+    joined_seq: int = 0
+
+
+@dataclass(frozen=True)
+class Cursors:
+    """How far one member has got in one chat: delivered_seq >= read_seq, neither ever moves back."""
+    delivered: int = 0
+    read: int = 0
+
+    def raised(self, status: str, seq: int) -> "Cursors":
+        """The cursors after a receipt of `status` up to `seq` (read implies delivered)."""
+        if status == "read":
+            return Cursors(max(self.delivered, seq), max(self.read, seq))
+        return Cursors(max(self.delivered, seq), self.read)
+
+    def of(self, status: str) -> int:
+        return self.delivered if status == "delivered" else self.read
+
+
+@dataclass(frozen=True)
+class DirectState:
+    """What a direct chat's head holds for receipts: each member's cursors and the last seq each one sent."""
+    cursors: dict[str, Cursors] = field(default_factory=dict)
+    last_sent: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class ChatHead:
-    """What a chat list needs of a chat without reading its members."""
+    """What a chat list needs of a chat without reading its members; direct chats carry their receipts state."""
     chat_id: str
     kind: str
     last_seq: int
     name: str | None = None
     member_count: int = 0
+    members_version: int = 0
+    direct: DirectState | None = None
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """A seq taken for a message, and the chat's head as it was just before (one atomic update)."""
+    seq: int
+    members_version: int
+    direct: DirectState | None = None
 
 
 @dataclass(frozen=True)
@@ -141,6 +179,7 @@ class Message:
     media_id: str | None = None
     reply_to: int | None = None
     event: dict | None = None  # what a `system` message records: {"type", "by", "user_ids"}
+    client_msg_id: str | None = None  # the sender's idempotency key, stored so a resend can find its message
 
     def to_wire(self) -> dict:
         wire = {"chat_id": self.chat_id, "seq": self.seq, "message_id": self.message_id,

@@ -19,24 +19,38 @@ their member ids, and a `presence` query stops reading groups once every id aske
 from dataclasses import replace
 
 from chalicelib import clock
+from chalicelib.access import Access
 from chalicelib.delivery import Delivery
 from chalicelib.model import Connection, UserPresence, direct_members, presence_wire
+from chalicelib.rate_limits import RateLimiter
 from chalicelib.storage import ChatStore, UserStore
 
 ANNOUNCED_GROUP_SIZE = 100  # members; the same line above which a group's messages go through the fan-out queue
+MAX_SOCKETS = 10  # per user; a connect past it closes the user's oldest socket
 
 
 class Presence:
-    def __init__(self, users: UserStore, chats: ChatStore, delivery: Delivery):
+    def __init__(self, users: UserStore, chats: ChatStore, access: Access, delivery: Delivery, rate: RateLimiter,
+                 max_sockets: int = MAX_SOCKETS):
+        self._rate = rate
         self._users = users
         self._chats = chats
+        self._access = access
         self._delivery = delivery
+        self._max_sockets = max_sockets
 
     def connected(self, connection: Connection) -> None:
-        if self._users.add_connection(connection):
+        """Admit a socket; past `max_sockets` of one user, their oldest sockets are closed."""
+        went_online, others = self._users.add_connection(connection)
+        if went_online:
             self._announce(UserPresence(connection.user_id, (connection,)))
+        surplus = len(others) + 1 - self._max_sockets
+        for oldest in sorted(others, key=lambda c: (c.connected_at, c.connection_id))[:max(surplus, 0)]:
+            self._delivery.close(oldest.endpoint, oldest.connection_id)
+            self.disconnected(oldest)
 
     def heartbeat(self, connection: Connection) -> None:
+        self._rate.take("heartbeat", connection.user_id)
         seen = replace(connection, seen_at=int(clock.now()))
         if self._users.refresh_connection(seen):
             self._announce(UserPresence(connection.user_id, (seen,)))
@@ -56,6 +70,7 @@ class Presence:
 
     def query(self, caller_id: str, user_ids: list[str]) -> list[dict]:
         """The presence of each user asked for (once each, in the order asked); strangers read offline, null."""
+        self._rate.take("presence", caller_id)
         wanted = list(dict.fromkeys(user_id.lower() for user_id in user_ids))
         visible = self._contacts(caller_id, set(wanted) - {caller_id})
         if caller_id in wanted:
@@ -75,7 +90,8 @@ class Presence:
         with `largest_group`, counting no group larger than that."""
         if wanted is not None and not wanted:
             return set()
-        found, group_ids = set(), []
+        found: set[str] = set()
+        group_ids: list[str] = []
         for membership in self._chats.memberships(user_id):
             pair = direct_members(membership.chat_id)
             if pair:
@@ -89,6 +105,6 @@ class Presence:
         for chat_id in group_ids:
             if wanted is not None and wanted <= found:
                 break
-            found.update(self._chats.member_ids(chat_id))
+            found.update(m.user_id for m in self._access.members(chat_id))
         found.discard(user_id)
         return found if wanted is None else found & wanted

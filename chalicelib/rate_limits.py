@@ -1,7 +1,11 @@
-"""Per-user rate limits, counted in fixed windows in DynamoDB so that they hold across Lambda containers.
+"""Rate limits in fixed windows. Going over a limit is `rate_limited`.
 
-Each counted event is one conditional write. A container that has seen a limit reached answers the rest of
-that window from memory, so a flood costs no further writes there. Going over a limit is `rate_limited`.
+Limits on what costs writes or pushes to others (sends, a group's sends, uploads, typing) are counted in
+DynamoDB so that they hold across Lambda containers: each counted event is one conditional write, and a
+container that has seen a limit reached answers the rest of that window from memory, so a flood costs no
+further writes there. Limits on what only reads or answers the caller (receipts, presence, history, sync,
+heartbeats) are counted in each container's memory: a write per frame would double what those frames cost,
+and what they guard against is one socket flooding the containers it lands on.
 """
 from dataclasses import dataclass
 
@@ -17,6 +21,7 @@ class Limit:
     events: int
     window: int  # seconds
     what: str  # for the error message
+    shared: bool = True  # counted in DynamoDB for every container, or in this container's memory
 
     def window_start(self, now: float) -> int:
         return int(now) // self.window * self.window
@@ -24,11 +29,17 @@ class Limit:
 
 @dataclass(frozen=True)
 class RateLimits:
-    """Events per user (typing: per user and chat) per window. A deployment sets the counts with SEND_LIMIT,
-    UPLOAD_LIMIT and TYPING_LIMIT (config.py)."""
+    """Events per user (typing: per user and chat; chat_send: per chat) per window. A deployment sets each count
+    with {NAME}_LIMIT, SEND_LIMIT or CHAT_SEND_LIMIT say (config.py)."""
     send: Limit = Limit(30, 10, "messages")
+    chat_send: Limit = Limit(200, 10, "messages in one chat")
     upload: Limit = Limit(20, 60, "upload slots")
     typing: Limit = Limit(10, 10, "typing frames per chat")
+    receipt: Limit = Limit(200, 10, "receipts", shared=False)
+    presence: Limit = Limit(30, 10, "presence queries", shared=False)
+    history: Limit = Limit(60, 10, "history pages", shared=False)
+    sync: Limit = Limit(20, 10, "syncs", shared=False)
+    heartbeat: Limit = Limit(20, 10, "heartbeats", shared=False)
 
 
 class RateLimiter:
@@ -36,6 +47,7 @@ class RateLimiter:
         self._counters = counters
         self._limits = limits
         self._over: dict[str, int] = {}  # subject -> the window it is over its limit in
+        self._local: dict[tuple[str, int], int] = {}  # (subject, window) -> events counted here
 
     def take(self, action: str, *about: str) -> None:
         """Count one `action` ("send", "upload", "typing") of the user (and chat) in `about`, or raise
@@ -43,8 +55,19 @@ class RateLimiter:
         limit: Limit = getattr(self._limits, action)
         subject = "#".join((action, *about))
         window = limit.window_start(clock.now())
-        if self._over.get(subject) == window or not self._counters.count(subject, window, limit.events):
+        if self._over.get(subject) == window or not self._count(limit, subject, window):
             if len(self._over) >= REMEMBERED_SUBJECTS:
                 self._over.clear()
             self._over[subject] = window
             raise RateLimited(f"at most {limit.events} {limit.what} every {limit.window} s; try again shortly")
+
+    def _count(self, limit: Limit, subject: str, window: int) -> bool:
+        if limit.shared:
+            return self._counters.count(subject, window, limit.events)
+        if len(self._local) >= REMEMBERED_SUBJECTS:
+            self._local = {key: count for key, count in self._local.items() if key[1] == window}
+        counted = self._local.get((subject, window), 0)
+        if counted >= limit.events:
+            return False
+        self._local[(subject, window)] = counted + 1
+        return True

@@ -1,8 +1,13 @@
 """Turning REST requests into calls, and results and errors into responses."""
+from collections.abc import Mapping
+from typing import TypeVar
+
 from chalice import Response
 
 from chalicelib.errors import BadRequest, ParleyError
 from chalicelib.observability import logger
+
+T = TypeVar("T", int, None)
 
 
 def bearer_token(headers) -> str | None:
@@ -11,7 +16,7 @@ def bearer_token(headers) -> str | None:
     return token.strip() if scheme.lower() == "bearer" else value or None
 
 
-def query_int(params: dict | None, name: str, default: int | None, low: int, high: int) -> int | None:
+def query_int(params: Mapping[str, str] | None, name: str, default: T, low: int, high: int) -> int | T:
     raw = (params or {}).get(name)
     if raw is None or raw == "":
         return default

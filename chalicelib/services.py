@@ -2,6 +2,7 @@
 from dataclasses import dataclass
 from functools import cache
 
+from chalicelib.access import Access
 from chalicelib.config import Settings, settings
 from chalicelib.delivery import Delivery
 from chalicelib.fanout import Fanout, FanoutQueue, SqsFanoutQueue
@@ -11,17 +12,16 @@ from chalicelib.media import MediaService
 from chalicelib.messaging import Messaging
 from chalicelib.model import CONNECTION_LIFETIME, Chat, MediaLimits
 from chalicelib.presence import Presence
-from chalicelib.receipts import Receipts
 from chalicelib.rate_limits import RateLimiter, RateLimits
-from chalicelib.storage import BlobStore, ChatStore, Counters, MediaStore, UserStore
+from chalicelib.receipts import Receipts
+from chalicelib.storage import Stores
 from chalicelib.storage.cloudfront import CloudFrontUrls
 from chalicelib.typing_indicators import TypingIndicators
 
 
 @dataclass(frozen=True)
 class Services:
-    users: UserStore
-    chats: ChatStore
+    stores: Stores
     delivery: Delivery
     fanout: Fanout
     messaging: Messaging
@@ -40,46 +40,56 @@ class Services:
         return self.messaging.create_direct(user_id, peer_id)
 
 
-def build(users: UserStore, chats: ChatStore, counters: Counters, pusher, tokens: TokenVerifier | None,
-          accounts: Accounts | None, media: MediaStore, blobs: BlobStore, fanout_queue: FanoutQueue | None = None,
+def build(stores: Stores, pusher, tokens: TokenVerifier, accounts: Accounts, fanout_queue: FanoutQueue | None = None,
           media_limits: MediaLimits = MediaLimits(), rate_limits: RateLimits = RateLimits()) -> Services:
-    delivery = Delivery(users, pusher)
+    delivery = Delivery(stores.users, pusher)
     fanout = Fanout(delivery, fanout_queue)
-    receipts = Receipts(chats, delivery)
-    rate = RateLimiter(counters, rate_limits)
-    media_service = MediaService(media, blobs, chats, fanout, rate, media_limits)
-    messaging = Messaging(chats, users, delivery, fanout, receipts, media_service, rate)
-    presence = Presence(users, chats, delivery)
+    access = Access(stores.chats)
+    rate = RateLimiter(stores.counters, rate_limits)
+    receipts = Receipts(stores.receipts, stores.chats, stores.messages, access, delivery, rate)
+    media = MediaService(stores.media, stores.blobs, stores.chats, access, fanout, rate, media_limits)
+    messaging = Messaging(stores.chats, stores.messages, stores.users, access, delivery, fanout, receipts, media, rate)
+    presence = Presence(stores.users, stores.chats, access, delivery, rate)
     delivery.when_gone(presence.disconnected)  # a socket a push finds gone closed without $disconnect
-    return Services(users=users, chats=chats, delivery=delivery, fanout=fanout, receipts=receipts,
-                    messaging=messaging, groups=Groups(chats, users, delivery, fanout, messaging, receipts),
-                    presence=presence, typing=TypingIndicators(chats, delivery, rate), tokens=tokens, accounts=accounts,
-                    media=media_service)
+    return Services(stores=stores, delivery=delivery, fanout=fanout, receipts=receipts, messaging=messaging,
+                    groups=Groups(stores.chats, stores.users, access, delivery, fanout, messaging, receipts),
+                    presence=presence, typing=TypingIndicators(access, delivery, rate), tokens=tokens,
+                    accounts=accounts, media=media)
+
+
+def dynamodb_stores(dynamodb, config: Settings, blobs) -> Stores:
+    """The stores on the deployment's tables (the local stack and the moto tests build them the same way)."""
+    from chalicelib.storage.dynamodb.chats import DynamoChatStore
+    from chalicelib.storage.dynamodb.counters import DynamoCounters
+    from chalicelib.storage.dynamodb.media import DynamoMediaStore
+    from chalicelib.storage.dynamodb.messages import DynamoMessageStore
+    from chalicelib.storage.dynamodb.receipts import DynamoReceiptStore
+    from chalicelib.storage.dynamodb.users import DynamoUserStore
+    return Stores(users=DynamoUserStore(dynamodb, config.connections_table, config.users_table, CONNECTION_LIFETIME),
+                  chats=DynamoChatStore(dynamodb, config.chats_table),
+                  messages=DynamoMessageStore(dynamodb, config.chats_table, config.messages_table),
+                  receipts=DynamoReceiptStore(dynamodb, config.chats_table),
+                  counters=DynamoCounters(dynamodb, config.chats_table),
+                  media=DynamoMediaStore(dynamodb, config.media_table), blobs=blobs)
 
 
 @cache
 def services() -> Services:
     import boto3
-
     from botocore.config import Config
 
     from chalicelib.connections_api import ConnectionsApiPusher
-    from chalicelib.storage.dynamodb import DynamoChatStore, DynamoCounters, DynamoUserStore
-    from chalicelib.storage.media import DynamoMediaStore, S3Blobs
+    from chalicelib.storage.s3 import S3Blobs
 
     config = settings()
-    dynamodb = boto3.resource("dynamodb", region_name=config.region)
+    blobs = S3Blobs(boto3.client("s3", region_name=config.region, config=Config(signature_version="s3v4")),
+                    config.media_bucket, cloudfront_urls(config))
     return build(
-        users=DynamoUserStore(dynamodb, config.connections_table, config.users_table, CONNECTION_LIFETIME),
-        chats=DynamoChatStore(dynamodb, config.chats_table, config.messages_table),
-        counters=DynamoCounters(dynamodb, config.chats_table),
+        dynamodb_stores(boto3.resource("dynamodb", region_name=config.region), config, blobs),
         pusher=ConnectionsApiPusher(),
         tokens=TokenVerifier(config.token_issuer, config.user_pool_client_id, config.jwks_url),
         accounts=Accounts(boto3.client("cognito-idp", region_name=config.region), config.user_pool_id,
                           config.user_pool_client_id),
-        media=DynamoMediaStore(dynamodb, config.media_table),
-        blobs=S3Blobs(boto3.client("s3", region_name=config.region, config=Config(signature_version="s3v4")),
-                      config.media_bucket, cloudfront_urls(config)),
         fanout_queue=SqsFanoutQueue(boto3.client("sqs", region_name=config.region), config.fanout_queue_url),
         media_limits=config.media_limits,
         rate_limits=config.rate_limits,
@@ -87,7 +97,7 @@ def services() -> Services:
 
 
 def cloudfront_urls(config: Settings) -> CloudFrontUrls | None:
-    if not config.cloudfront_domain:
+    if not (config.cloudfront_domain and config.cloudfront_key_pair_id):
         return None
     import boto3
 

@@ -1,4 +1,7 @@
 """The WebSocket API: the handshake, the frames of a live socket, and its end."""
+from collections.abc import Callable
+from typing import Any
+
 from chalicelib import clock, frames
 from chalicelib.errors import ParleyError
 from chalicelib.model import Connection, iso_from_epoch
@@ -20,7 +23,7 @@ class SocketApi:
         self._region = region
         self._endpoint_override = endpoint_override
         self._owners: dict[str, Connection] = {}  # sockets never change owner: a warm container asks once
-        self._handlers = {
+        self._handlers: dict[type, Callable[[Connection, Any], list[dict]]] = {
             frames.CreateChat: self._create_chat,
             frames.Send: self._send,
             frames.History: self._history,
@@ -87,7 +90,7 @@ class SocketApi:
 
     def _owner(self, connection_id: str) -> Connection | None:
         if connection_id not in self._owners:
-            connection = self._services.users.connection(connection_id)
+            connection = self._services.stores.users.connection(connection_id)
             if connection is None:
                 return None
             if len(self._owners) >= OWNER_CACHE_SIZE:

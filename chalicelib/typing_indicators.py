@@ -6,23 +6,29 @@ again every few seconds (every 5 s is enough), and `stop` when the user stops or
 nothing when a `start` lapses.
 
 Each member may send `RateLimits.typing` frames (`start` or `stop`) per chat in each 10 s window; more
-get `rate_limited`.
+get `rate_limited`. In groups of more than RELAYED_GROUP_SIZE members typing is not relayed at all (the frame
+is accepted and answered like any other): in a crowd, who is typing is noise, and relaying it would cost a push
+per member per keystroke burst. The same line above which presence is not announced and messages fan out
+through the queue.
 """
-from chalicelib.access import chat_of_member
+from chalicelib.access import Access
 from chalicelib.delivery import Delivery
 from chalicelib.rate_limits import RateLimiter
-from chalicelib.storage import ChatStore
+
+RELAYED_GROUP_SIZE = 100  # members
 
 
 class TypingIndicators:
-    def __init__(self, chats: ChatStore, delivery: Delivery, rate: RateLimiter):
-        self._chats = chats
+    def __init__(self, access: Access, delivery: Delivery, rate: RateLimiter):
+        self._access = access
         self._delivery = delivery
         self._rate = rate
 
     def relay(self, user_id: str, chat_id: str, state: str) -> None:
         self._rate.take("typing", user_id, chat_id)  # first: a flood past the limit costs no reads
-        chat, _ = chat_of_member(self._chats, user_id, chat_id)
-        others = [member_id for member_id in chat.member_ids if member_id != user_id]
-        self._delivery.to_users(others, {"type": "typing", "chat_id": chat.chat_id, "user_id": user_id,
-                                         "state": state})
+        self._access.member(user_id, chat_id)
+        members = self._access.members(chat_id)
+        if len(members) > RELAYED_GROUP_SIZE:
+            return
+        others = [m.user_id for m in members if m.user_id != user_id]
+        self._delivery.to_users(others, {"type": "typing", "chat_id": chat_id, "user_id": user_id, "state": state})

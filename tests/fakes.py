@@ -1,12 +1,15 @@
 """In-memory twins of the storage and delivery interfaces, for the logic's unit tests."""
 import copy
 import shutil
+import threading
 from dataclasses import replace
 from typing import Iterable
 
 from chalicelib import clock
-from chalicelib.model import (CONNECTION_LIFETIME, Chat, ChatHead, Connection, Media, Member, Membership, Message,
-                              UserPresence, now_iso)
+from chalicelib.errors import BadRequest, Forbidden, NotFound
+from chalicelib.model import (CONNECTION_LIFETIME, Chat, ChatHead, Connection, Cursors, DirectState, Media, Member,
+                              Membership, Message, Reservation, UserPresence, now_iso)
+from chalicelib.storage import Stores
 
 
 class InMemoryUserStore:
@@ -22,9 +25,11 @@ class InMemoryUserStore:
     def existing(self, user_ids: Iterable[str]) -> set[str]:
         return {user_id for user_id in user_ids if user_id in self.users}
 
-    def add_connection(self, connection: Connection) -> bool:
+    def add_connection(self, connection: Connection) -> tuple[bool, list[Connection]]:
         self.by_id[connection.connection_id] = connection
-        return self._put_in_map(connection)
+        others = [c for c in self.users.get(connection.user_id, {}).values()
+                  if c.connection_id != connection.connection_id]
+        return self._put_in_map(connection), others
 
     def refresh_connection(self, connection: Connection) -> bool:
         sockets = self.users.setdefault(connection.user_id, {})
@@ -80,87 +85,240 @@ class InMemoryUserStore:
         return offline
 
 
-class InMemoryChatStore:
+class InMemoryChats:
+    """The state the chat, message and receipt twins share, as their DynamoDB stores share items: heads (with a
+    direct chat's cursors), member lists, messages, claims, cursor shards and floors."""
+
     def __init__(self):
-        self.chats: dict[str, Chat] = {}
+        self.lock = threading.RLock()
+        self.heads: dict[str, dict] = {}
+        self.members: dict[str, dict[str, Member]] = {}
         self.messages: dict[str, dict[int, Message]] = {}
-        self.send_keys: dict[tuple[str, str, str], int] = {}
-        self.counts: dict[str, dict[str, dict[int, int]]] = {}
+        self.claims: dict[tuple[str, str, str], float] = {}
+        self.shards: dict[tuple[str, int], dict[str, Cursors]] = {}
+        self.floors: dict[str, dict[str, dict[int, int]]] = {}
+
+
+class InMemoryChatStore:
+    def __init__(self, state: InMemoryChats):
+        self.state = state
 
     def create(self, chat: Chat) -> tuple[Chat, bool]:
-        if chat.chat_id in self.chats:
-            return self.get(chat.chat_id), False
-        self.chats[chat.chat_id] = copy.deepcopy(chat)
-        self.messages[chat.chat_id] = {}
-        self.counts[chat.chat_id] = {status: {0: len(chat.members)} for status in ("delivered", "read")}
-        return chat, True
+        with self.state.lock:
+            if chat.chat_id in self.state.heads:
+                return self.get(chat.chat_id) or chat, False
+            head = {"kind": chat.kind, "name": chat.name, "created_at": chat.created_at, "last_seq": chat.last_seq,
+                    "members_version": 0, "member_count": len(chat.members)}
+            if chat.kind == "direct":
+                head["direct"] = DirectState({m.user_id: Cursors() for m in chat.members},
+                                             {m.user_id: 0 for m in chat.members})
+            self.state.heads[chat.chat_id] = head
+            self.state.members[chat.chat_id] = {m.user_id: copy.deepcopy(m) for m in chat.members}
+            self.state.messages[chat.chat_id] = {}
+            return chat, True
 
     def get(self, chat_id: str) -> Chat | None:
-        return copy.deepcopy(self.chats.get(chat_id))
+        with self.state.lock:
+            head = self.state.heads.get(chat_id)
+            if head is None:
+                return None
+            return Chat(chat_id, head["kind"], head["created_at"], head["last_seq"], head["name"],
+                        self._member_list(chat_id), head["members_version"])
 
-    def reserve_seats(self, chat_id: str, count: int, limit: int) -> bool:
-        return len(self.chats[chat_id].members) + count <= limit
+    def _member_list(self, chat_id: str) -> list[Member]:
+        members = copy.deepcopy(list(self.state.members[chat_id].values()))
+        if self.state.heads[chat_id]["kind"] == "direct":
+            return sorted(members, key=lambda m: m.user_id)
+        return sorted(members, key=lambda m: (m.joined_seq, m.role != "admin", m.user_id))
 
-    def add_members(self, chat_id: str, members: list[Member]) -> None:
-        self.chats[chat_id].members.extend(copy.deepcopy(members))
+    def head(self, chat_id: str) -> ChatHead | None:
+        return self.heads([chat_id]).get(chat_id)
 
-    def remove_members(self, chat_id: str, user_ids: list[str]) -> None:
-        self.chats[chat_id].members = [m for m in self.chats[chat_id].members if m.user_id not in user_ids]
-
-    def set_role(self, chat_id: str, user_id: str, role: str) -> None:
-        self.chats[chat_id].member(user_id).role = role
+    def membership(self, user_id: str, chat_id: str) -> Membership | None:
+        with self.state.lock:
+            member = self.state.members.get(chat_id, {}).get(user_id)
+            if member is None:
+                return None
+            return Membership(chat_id, self.state.heads[chat_id]["kind"], member.role, member.joined_seq)
 
     def memberships(self, user_id: str) -> list[Membership]:
-        return [Membership(chat.chat_id, m.joined_seq, m.delivered_seq, m.read_seq)
-                for chat in self.chats.values() for m in chat.members if m.user_id == user_id]
+        with self.state.lock:
+            return [Membership(chat_id, chat_id.partition(":")[0], joined_seq=members[user_id].joined_seq)
+                    for chat_id, members in self.state.members.items() if user_id in members]
 
     def heads(self, chat_ids: Iterable[str]) -> dict[str, ChatHead]:
-        return {chat_id: ChatHead(chat_id, self.chats[chat_id].kind, self.chats[chat_id].last_seq,
-                                  self.chats[chat_id].name, len(self.chats[chat_id].members))
-                for chat_id in chat_ids if chat_id in self.chats}
+        with self.state.lock:
+            return {chat_id: ChatHead(chat_id, head["kind"], head["last_seq"], head["name"],
+                                      head["member_count"], head["members_version"],
+                                      copy.deepcopy(head.get("direct")))
+                    for chat_id in chat_ids if (head := self.state.heads.get(chat_id))}
 
-    def member_ids(self, chat_id: str) -> list[str]:
-        return self.chats[chat_id].member_ids if chat_id in self.chats else []
+    def members(self, chat_id: str) -> tuple[int, list[Member]]:
+        with self.state.lock:
+            if chat_id not in self.state.heads:
+                return 0, []
+            return self.state.heads[chat_id]["members_version"], self._member_list(chat_id)
 
-    def append(self, chat: Chat, message: Message, client_msg_id: str) -> tuple[Message, bool]:
-        key = (chat.chat_id, message.sender_id, client_msg_id)
-        if key in self.send_keys:
-            return self.messages[chat.chat_id][self.send_keys[key]], False
-        stored_chat = self.chats[chat.chat_id]
-        stored_chat.last_seq += 1
-        stored = replace(message, seq=stored_chat.last_seq, sent_at=now_iso())
-        self.messages[chat.chat_id][stored.seq] = stored
-        self.send_keys[key] = stored.seq
-        return stored, True
+    def reserve_seats(self, chat_id: str, count: int, limit: int) -> bool:
+        with self.state.lock:
+            head = self.state.heads[chat_id]
+            if head["member_count"] + count > limit:
+                return False
+            head["member_count"] += count
+            return True
+
+    def add_members(self, chat_id: str, members: list[Member]) -> None:
+        with self.state.lock:
+            self.state.members[chat_id].update({m.user_id: copy.deepcopy(m) for m in members})
+            self.state.heads[chat_id]["members_version"] += 1
+
+    def remove_members(self, chat_id: str, user_ids: list[str]) -> None:
+        with self.state.lock:
+            for user_id in user_ids:
+                self.state.members[chat_id].pop(user_id, None)
+            self.state.heads[chat_id]["members_version"] += 1
+            self.state.heads[chat_id]["member_count"] -= len(user_ids)
+
+    def set_role(self, chat_id: str, user_id: str, role: str) -> None:
+        with self.state.lock:
+            self.state.members[chat_id][user_id].role = role
+            self.state.heads[chat_id]["members_version"] += 1
+
+
+class InMemoryMessageStore:
+    def __init__(self, state: InMemoryChats):
+        self.state = state
+
+    def claim(self, chat_id: str, sender_id: str, client_msg_id: str) -> float | None:
+        with self.state.lock:
+            earlier = self.state.claims.get((chat_id, sender_id, client_msg_id))
+            if earlier is None:
+                self.state.claims[(chat_id, sender_id, client_msg_id)] = clock.now()
+            return earlier
+
+    def release(self, chat_id: str, sender_id: str, client_msg_id: str) -> None:
+        with self.state.lock:
+            self.state.claims.pop((chat_id, sender_id, client_msg_id), None)
+
+    def take_over(self, chat_id: str, sender_id: str, client_msg_id: str, claimed_at: float) -> bool:
+        with self.state.lock:
+            if self.state.claims.get((chat_id, sender_id, client_msg_id)) != claimed_at:
+                return False
+            self.state.claims[(chat_id, sender_id, client_msg_id)] = clock.now()
+            return True
+
+    def reserve(self, chat_id: str, sender_id: str | None, direct: bool) -> Reservation | None:
+        with self.state.lock:
+            head = self.state.heads.get(chat_id)
+            if head is None:
+                return None
+            before = copy.deepcopy(head.get("direct"))
+            head["last_seq"] += 1
+            seq = head["last_seq"]
+            if direct and sender_id:
+                head["direct"].cursors[sender_id] = Cursors(seq, seq)
+                head["direct"].last_sent[sender_id] = seq
+            return Reservation(seq, head["members_version"], before if direct else None)
+
+    def write(self, message: Message) -> bool:
+        with self.state.lock:
+            stored = self.state.messages[message.chat_id].setdefault(message.seq, message)
+            return stored.message_id == message.message_id
+
+    def find_sent(self, chat_id: str, sender_id: str, client_msg_id: str, since: float) -> Message | None:
+        with self.state.lock:
+            return next((m for m in self.state.messages.get(chat_id, {}).values()
+                         if m.sender_id == sender_id and m.client_msg_id == client_msg_id), None)
 
     def fill_gap(self, chat_id: str, seq: int) -> Message:
         gap = Message(chat_id, seq, f"gap-{seq}", "", "system", now_iso())
-        return self.messages[chat_id].setdefault(seq, gap)
+        with self.state.lock:
+            return self.state.messages[chat_id].setdefault(seq, gap)
 
     def messages_after(self, chat_id: str, after: int, limit: int) -> list[Message]:
-        return [m for seq, m in sorted(self.messages[chat_id].items()) if seq > after][:limit]
+        with self.state.lock:
+            return [m for seq, m in sorted(self.state.messages[chat_id].items()) if seq > after][:limit]
 
     def messages_before(self, chat_id: str, before: int, limit: int) -> list[Message]:
-        older = [m for seq, m in sorted(self.messages[chat_id].items()) if seq < before]
-        return older[-limit:] if limit else []
+        with self.state.lock:
+            older = [m for seq, m in sorted(self.state.messages[chat_id].items()) if seq < before]
+            return older[-limit:] if limit else []
 
     def senders_between(self, chat_id: str, low: int, high: int) -> set[str]:
-        return {m.sender_id for seq, m in self.messages[chat_id].items() if low < seq <= high}
+        with self.state.lock:
+            return {m.sender_id for seq, m in self.state.messages[chat_id].items() if low < seq <= high}
 
-    def raise_cursors(self, chat_id: str, user_id: str, status: str, seq: int) -> dict[str, tuple[int, int]]:
-        member = self.chats[chat_id].member(user_id)
-        moves = {"delivered": (member.delivered_seq, max(member.delivered_seq, seq))}
-        if status == "read":
-            moves["read"] = (member.read_seq, max(member.read_seq, seq))
-        member.delivered_seq, member.read_seq = moves["delivered"][1], moves.get("read", (0, member.read_seq))[1]
-        return {name: move for name, move in moves.items() if move[0] != move[1]}
 
-    def shift_cursor_counts(self, chat_id: str, deltas: dict[str, dict[int, int]]) -> dict[str, dict[int, int]]:
-        for status, changes in deltas.items():
-            counts = self.counts[chat_id][status]
-            for cursor, delta in changes.items():
-                counts[cursor] = counts.get(cursor, 0) + delta
-        return {status: {c: n for c, n in self.counts[chat_id][status].items() if n > 0} for status in deltas}
+class InMemoryReceiptStore:
+    def __init__(self, state: InMemoryChats):
+        self.state = state
+
+    def raise_direct(self, chat_id: str, user_id: str, status: str, seq: int) -> DirectState | None:
+        with self.state.lock:
+            head = self.state.heads.get(chat_id)
+            if head is None:
+                raise NotFound(f"no chat {chat_id!r}")
+            if seq > head["last_seq"]:
+                raise BadRequest(f"seq {seq} is beyond the chat's last seq {head['last_seq']}")
+            before = copy.deepcopy(head["direct"])
+            old = before.cursors[user_id]
+            if old.of(status) >= seq:
+                return None
+            head["direct"].cursors[user_id] = old.raised(status, seq)
+            return before
+
+    def raise_in_shard(self, chat_id: str, shard: int, user_id: str, status: str, seq: int) \
+            -> dict[str, Cursors] | None:
+        with self.state.lock:
+            cursors = self.state.shards.get((chat_id, shard), {})
+            if user_id not in cursors:
+                raise Forbidden("you are not a member of this chat")
+            before = dict(cursors)
+            if cursors[user_id].of(status) >= seq:
+                return None
+            cursors[user_id] = cursors[user_id].raised(status, seq)
+            return before
+
+    def seat(self, chat_id: str, shard: int, cursors: dict[str, Cursors]) -> dict[str, Cursors]:
+        with self.state.lock:
+            stored = self.state.shards.setdefault((chat_id, shard), {})
+            before = dict(stored)
+            stored.update(cursors)
+            return before
+
+    def unseat(self, chat_id: str, shard: int, user_ids: list[str]) -> dict[str, Cursors]:
+        with self.state.lock:
+            stored = self.state.shards.setdefault((chat_id, shard), {})
+            before = dict(stored)
+            for user_id in user_ids:
+                stored.pop(user_id, None)
+            return before
+
+    def shard(self, chat_id: str, shard: int) -> dict[str, Cursors]:
+        with self.state.lock:
+            return dict(self.state.shards.get((chat_id, shard), {}))
+
+    def shards(self, chat_id: str) -> dict[int, dict[str, Cursors]]:
+        with self.state.lock:
+            return {shard: dict(cursors) for (chat, shard), cursors in self.state.shards.items() if chat == chat_id}
+
+    def set_shard_floor(self, chat_id: str, status: str, shard: int, floor: int | None) -> dict[int, int] | None:
+        with self.state.lock:
+            floors = self.state.floors.setdefault(chat_id, {"delivered": {}, "read": {}})[status]
+            before = dict(floors)
+            if floor is None:
+                if shard not in floors:
+                    return None
+                del floors[shard]
+            elif shard in floors and floors[shard] >= floor:
+                return None
+            else:
+                floors[shard] = floor
+            return before
+
+    def floors(self, chat_id: str) -> dict[str, dict[int, int]]:
+        with self.state.lock:
+            return copy.deepcopy(self.state.floors.get(chat_id, {"delivered": {}, "read": {}}))
 
 
 class RecordingPusher:
@@ -253,3 +411,11 @@ class InMemoryCounters:
             return False
         self.counts[key] = self.counts.get(key, 0) + 1
         return True
+
+
+def in_memory_stores(folder) -> Stores:
+    """Every store's in-memory twin; blobs as files under `folder`."""
+    chats = InMemoryChats()
+    return Stores(users=InMemoryUserStore(), chats=InMemoryChatStore(chats), messages=InMemoryMessageStore(chats),
+                  receipts=InMemoryReceiptStore(chats), counters=InMemoryCounters(), media=InMemoryMediaStore(),
+                  blobs=InMemoryBlobs(folder))

@@ -1,7 +1,25 @@
-"""What the logic needs of storage. `dynamodb.py` implements it on AWS; the tests keep an in-memory twin."""
-from typing import Iterable, Protocol
+"""What the logic needs of storage, one store per domain word, and the bundle the composition root takes.
 
-from chalicelib.model import Chat, ChatHead, Connection, Media, Member, Membership, Message, UserPresence
+`dynamodb/` implements the stores on AWS (its docstring lays out the items); tests/fakes.py keeps an in-memory
+twin of each, and tests/aws/test_store_contract.py holds both to one contract.
+"""
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from chalicelib.model import (
+    Chat,
+    ChatHead,
+    Connection,
+    Cursors,
+    DirectState,
+    Media,
+    Member,
+    Membership,
+    Message,
+    Reservation,
+    UserPresence,
+)
 
 
 class UserStore(Protocol):
@@ -15,8 +33,11 @@ class UserStore(Protocol):
 
     def existing(self, user_ids: Iterable[str]) -> set[str]: ...
 
-    def add_connection(self, connection: Connection) -> bool:
-        """Store a new socket, seen at `connection.seen_at`; answers whether it took its user online."""
+    def add_connection(self, connection: Connection) -> tuple[bool, list[Connection]]:
+        """Store a new socket, seen at `connection.seen_at`.
+
+        Answers whether it took its user online, and the user's other sockets as they were before it.
+        """
 
     def refresh_connection(self, connection: Connection) -> bool:
         """Record a heartbeat (`connection.seen_at`) of an open socket, putting it back if the sweep dropped it.
@@ -46,34 +67,62 @@ class UserStore(Protocol):
 
 
 class ChatStore(Protocol):
+    """Chats and their members: a chat's head, its member list as one item, and one item per member."""
+
     def create(self, chat: Chat) -> tuple[Chat, bool]:
         """Store a new chat with its members; if the id is taken, answer the stored chat and False."""
 
     def get(self, chat_id: str) -> Chat | None:
-        """The chat with its members and its `last_seq`, read consistently."""
+        """The chat with its members and its `last_seq`, read consistently (two items, whatever the size)."""
 
-    def reserve_seats(self, chat_id: str, count: int, limit: int) -> bool:
-        """Count `count` more members in, unless that would pass `limit` (then False)."""
+    def head(self, chat_id: str) -> ChatHead | None:
+        """The chat's head, read consistently (one small item)."""
 
-    def add_members(self, chat_id: str, members: list[Member]) -> None:
-        """Store members whose seats are reserved."""
-
-    def remove_members(self, chat_id: str, user_ids: list[str]) -> None: ...
-
-    def set_role(self, chat_id: str, user_id: str, role: str) -> None: ...
+    def membership(self, user_id: str, chat_id: str) -> Membership | None:
+        """The user's member item of the chat (one consistent read), or None if they are not a member."""
 
     def memberships(self, user_id: str) -> list[Membership]: ...
 
     def heads(self, chat_ids: Iterable[str]) -> dict[str, ChatHead]: ...
 
-    def member_ids(self, chat_id: str) -> list[str]:
-        """Who belongs to the chat, read without the rest of the chat (may lag a membership change slightly)."""
+    def members(self, chat_id: str) -> tuple[int, list[Member]]:
+        """The member list and the members version it is at (one item; eventually consistent)."""
 
-    def append(self, chat: Chat, message: Message, client_msg_id: str) -> tuple[Message, bool]:
-        """Store `message` at the chat's next seq, once per (sender, client_msg_id).
+    def reserve_seats(self, chat_id: str, count: int, limit: int) -> bool:
+        """Count `count` more members in, unless that would pass `limit` (then False)."""
 
-        Answers the stored message and whether this call stored it (False: a repeat, the original comes back).
+    def add_members(self, chat_id: str, members: list[Member]) -> None:
+        """Store members whose seats are reserved; the members version moves on."""
+
+    def remove_members(self, chat_id: str, user_ids: list[str]) -> None: ...
+
+    def set_role(self, chat_id: str, user_id: str, role: str) -> None: ...
+
+
+class MessageStore(Protocol):
+    """Each chat's log: its seq counter, the senders' idempotency claims, and the messages."""
+
+    def claim(self, chat_id: str, sender_id: str, client_msg_id: str) -> float | None:
+        """Claim the key for a new send; None if this call claimed it, else when the earlier claim was made."""
+
+    def release(self, chat_id: str, sender_id: str, client_msg_id: str) -> None:
+        """Drop a claim whose send was refused before it took a seq."""
+
+    def take_over(self, chat_id: str, sender_id: str, client_msg_id: str, claimed_at: float) -> bool:
+        """Renew a claim made at `claimed_at` whose sender died; False if someone else renewed it first."""
+
+    def reserve(self, chat_id: str, sender_id: str | None, direct: bool) -> Reservation | None:
+        """Take the chat's next seq (None if there is no such chat).
+
+        In a direct chat the same update moves the sender's own cursors to the new seq and records it as the
+        last seq they sent (one write); the reservation carries that state as it was before.
         """
+
+    def write(self, message: Message) -> bool:
+        """Store the message at its seq; False when another message holds that seq (a gap closed it)."""
+
+    def find_sent(self, chat_id: str, sender_id: str, client_msg_id: str, since: float) -> Message | None:
+        """The message stored under this key, looking back no further than messages sent before `since`."""
 
     def fill_gap(self, chat_id: str, seq: int) -> Message:
         """Close the hole a dead sender left at `seq` with an empty system message (or answer what is there)."""
@@ -87,16 +136,51 @@ class ChatStore(Protocol):
     def senders_between(self, chat_id: str, low: int, high: int) -> set[str]:
         """Who sent the messages with low < seq <= high."""
 
-    def raise_cursors(self, chat_id: str, user_id: str, status: str, seq: int) -> dict[str, tuple[int, int]]:
-        """Move a member's cursors up to `seq` (read implies delivered; never down), atomically.
 
-        Answers what moved, as status -> (old, new); empty if nothing did.
+class ReceiptStore(Protocol):
+    """Delivered and read cursors. A direct chat's live on its head (with the last seq each member sent); a
+    group's are spread over CURSOR_SHARDS shard items, each holding its members' cursors, and a floors item
+    that keeps each shard's lowest cursor per status."""
+
+    def raise_direct(self, chat_id: str, user_id: str, status: str, seq: int) -> DirectState | None:
+        """Move a direct chat member's cursors up to `seq` (never down; not past the chat's last seq).
+
+        Answers the chat's receipts state before the move, or None if nothing moved. Raises `BadRequest` for a
+        seq beyond the chat's last.
         """
 
-    def shift_cursor_counts(self, chat_id: str, deltas: dict[str, dict[int, int]]) -> dict[str, dict[int, int]]:
-        """Add `deltas` (status -> cursor value -> change in members standing there) atomically.
+    def raise_in_shard(self, chat_id: str, shard: int, user_id: str, status: str, seq: int) \
+            -> dict[str, Cursors] | None:
+        """Move a group member's cursors up to `seq`; answers the shard's cursors before the move.
 
-        Answers, per status in `deltas`, the positive counts per cursor value after the change.
+        None if nothing moved; raises `Forbidden` if the user has no cursors there (not a member).
+        """
+
+    def seat(self, chat_id: str, shard: int, cursors: dict[str, Cursors]) -> dict[str, Cursors]:
+        """Add members with their starting cursors to a shard; answers the shard's cursors before."""
+
+    def unseat(self, chat_id: str, shard: int, user_ids: list[str]) -> dict[str, Cursors]:
+        """Remove members from a shard; answers the shard's cursors before."""
+
+    def shard(self, chat_id: str, shard: int) -> dict[str, Cursors]: ...
+
+    def shards(self, chat_id: str) -> dict[int, dict[str, Cursors]]:
+        """Every shard of the chat (one batch read of CURSOR_SHARDS keys)."""
+
+    def set_shard_floor(self, chat_id: str, status: str, shard: int, floor: int | None) -> dict[int, int] | None:
+        """Record a shard's lowest cursor of `status`, which only ever moves up (None: the shard has no members
+        any more). Answers every shard's floor of that status as it was before, or None if nothing changed."""
+
+    def floors(self, chat_id: str) -> dict[str, dict[int, int]]: ...
+
+
+class Counters(Protocol):
+    """Fixed-window event counters shared by every Lambda container (the rate limits)."""
+
+    def count(self, subject: str, window_start: int, limit: int) -> bool:
+        """Count one event of `subject` in the window that starts at `window_start`, atomically.
+
+        False (and nothing counted) once `limit` events are counted in that window.
         """
 
 
@@ -126,11 +210,13 @@ class BlobStore(Protocol):
     def url(self, key: str, expires_in: int, disposition: str | None = None) -> str: ...
 
 
-class Counters(Protocol):
-    """Fixed-window event counters shared by every Lambda container (the rate limits)."""
-
-    def count(self, subject: str, window_start: int, limit: int) -> bool:
-        """Count one event of `subject` in the window that starts at `window_start`, atomically.
-
-        False (and nothing counted) once `limit` events are counted in that window.
-        """
+@dataclass(frozen=True)
+class Stores:
+    """Every store the services need: what the composition root takes."""
+    users: UserStore
+    chats: ChatStore
+    messages: MessageStore
+    receipts: ReceiptStore
+    counters: Counters
+    media: MediaStore
+    blobs: BlobStore

@@ -1,5 +1,5 @@
 """Signed CloudFront URLs for media, when a stage serves media through its distribution."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cached_property
 from urllib.parse import quote
 
@@ -17,9 +17,11 @@ class CloudFrontUrls:
     def _signer(self):
         from botocore.signers import CloudFrontSigner
         from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import padding
+        from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
         key = serialization.load_pem_private_key(self._private_key_pem(), password=None)
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise ValueError("CloudFront signs URLs with an RSA key")
         return CloudFrontSigner(self._key_pair_id, lambda message: key.sign(message, padding.PKCS1v15(), hashes.SHA1()))
 
     def url(self, key: str, expires_in: int, disposition: str | None = None) -> str:
@@ -27,4 +29,4 @@ class CloudFrontUrls:
         if disposition:
             url += "?response-content-disposition=" + quote(disposition, safe="")
         return self._signer.generate_presigned_url(
-            url, date_less_than=datetime.fromtimestamp(clock.now() + expires_in, timezone.utc))
+            url, date_less_than=datetime.fromtimestamp(clock.now() + expires_in, UTC))

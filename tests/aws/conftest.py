@@ -10,6 +10,7 @@ import pytest
 from moto import mock_aws
 
 from devstack.aws import FAKE_CREDENTIALS, deploy
+from tests.moto_atomic import one_request_at_a_time
 
 MOTO_JWKS = Path(moto.__file__).parent / "cognitoidp" / "resources" / "jwks-public.json.gz"
 
@@ -30,7 +31,7 @@ def aws(jwks_url, monkeypatch):
     """Fresh moto with Parley's resources; the app's environment points at them."""
     for name, value in FAKE_CREDENTIALS.items():
         monkeypatch.setenv(name, value)
-    with mock_aws():
+    with mock_aws(), one_request_at_a_time():
         env = deploy(None)
         env["JWKS_URL"] = jwks_url
         for name, value in env.items():

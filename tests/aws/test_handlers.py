@@ -7,9 +7,9 @@ from chalice.test import Client
 
 from chalicelib import clock
 from chalicelib.identity import Accounts, TokenVerifier
-from chalicelib.services import build
-from chalicelib.storage.dynamodb import DynamoChatStore, DynamoCounters, DynamoUserStore
-from chalicelib.storage.media import DynamoMediaStore, S3Blobs
+from chalicelib.config import settings
+from chalicelib.services import build, dynamodb_stores
+from chalicelib.storage.s3 import S3Blobs
 from tests import tokens
 from tests.fakes import RecordingPusher
 
@@ -19,13 +19,10 @@ def app(aws, monkeypatch):
     import app as parley
     pusher = RecordingPusher()
     dynamodb = boto3.resource("dynamodb")
-    services = build(DynamoUserStore(dynamodb, aws["CONNECTIONS_TABLE"], aws["USERS_TABLE"], 7500),
-                     DynamoChatStore(dynamodb, aws["CHATS_TABLE"], aws["MESSAGES_TABLE"]),
-                     DynamoCounters(dynamodb, aws["CHATS_TABLE"]), pusher,
+    services = build(dynamodb_stores(dynamodb, settings(), S3Blobs(boto3.client("s3"), aws["MEDIA_BUCKET"])), pusher,
                      TokenVerifier(f"https://cognito-idp.us-east-1.amazonaws.com/{aws['USER_POOL_ID']}",
                                    aws["USER_POOL_CLIENT_ID"], aws["JWKS_URL"]),
-                     Accounts(boto3.client("cognito-idp"), aws["USER_POOL_ID"], aws["USER_POOL_CLIENT_ID"]),
-                     DynamoMediaStore(dynamodb, aws["MEDIA_TABLE"]), S3Blobs(boto3.client("s3"), aws["MEDIA_BUCKET"]))
+                     Accounts(boto3.client("cognito-idp"), aws["USER_POOL_ID"], aws["USER_POOL_CLIENT_ID"]))
     monkeypatch.setattr(parley, "services", lambda: services)
     parley.socket_api.cache_clear()
     parley.pusher = pusher
@@ -62,7 +59,7 @@ def test_connect_send_and_disconnect(app):
         assert app.pusher.of_type("ca", "sent")[0]["req"] == "2"
         assert app.pusher.of_type("cb", "message")[0]["message"]["text"] == "hi"
         client.lambda_.invoke("disconnect", ws_event("$disconnect", "cb"))
-        assert app.services().users.connections_of(["bob"])["bob"] == []
+        assert app.services().stores.users.connections_of(["bob"])["bob"] == []
 
 
 def test_forged_tokens_are_refused_at_connect(app):
@@ -71,7 +68,7 @@ def test_forged_tokens_are_refused_at_connect(app):
         for token in (None, "junk", tokens.self_signed(claims), tokens.alg_none(claims), tokens.expired(claims)):
             answer = client.lambda_.invoke("connect", ws_event("$connect", "c1", query={"token": token}))
             assert answer.payload["statusCode"] == 401
-        assert app.services().users.connection("c1") is None
+        assert app.services().stores.users.connection("c1") is None
 
 
 def test_rest_errors_follow_the_contract(app):

@@ -7,7 +7,8 @@ import pytest
 from botocore.config import Config
 
 from chalicelib.model import Media, Rendition
-from chalicelib.storage.media import DynamoMediaStore, S3Blobs
+from chalicelib.storage.dynamodb.media import DynamoMediaStore
+from chalicelib.storage.s3 import S3Blobs
 
 
 @pytest.fixture

@@ -1,12 +1,17 @@
 """The presence and typing methods of the DynamoDB stores on moto, and the DynamoDB requests presence makes."""
+from dataclasses import replace
+
 import boto3
 import pytest
 
 from chalicelib import clock
 from chalicelib.model import Chat, Connection, Member, UserPresence
-from chalicelib.services import build
-from chalicelib.storage.dynamodb import DynamoChatStore, DynamoCounters, DynamoUserStore
-from tests.fakes import InMemoryBlobs, InMemoryCounters, InMemoryMediaStore, RecordingPusher
+from chalicelib.config import settings
+from chalicelib.services import build, dynamodb_stores
+from chalicelib.storage.dynamodb.chats import DynamoChatStore
+from chalicelib.storage.dynamodb.counters import DynamoCounters
+from chalicelib.storage.dynamodb.users import DynamoUserStore
+from tests.fakes import InMemoryBlobs, RecordingPusher
 
 T = 1_700_000_000
 
@@ -51,8 +56,8 @@ def marked_online(aws) -> set[str]:
 
 
 def test_the_first_socket_marks_online_and_the_last_one_records_last_seen(aws, dynamodb, users, now, requests):
-    assert users.add_connection(socket("c1")) is True
-    assert users.add_connection(socket("c2")) is False
+    assert users.add_connection(socket("c1")) == (True, [])
+    assert users.add_connection(socket("c2")) == (False, [socket("c1")])
     assert requests == ["PutItem", "UpdateItem"] * 2
     assert marked_online(aws) == {"alice"}
     now[0] += 20
@@ -126,11 +131,11 @@ def test_a_close_that_races_a_heartbeat_rereads_and_keeps_the_user_online(users,
     assert [c.connection_id for c in presence.connections] == ["laptop"] and presence.is_online(now[0])
 
 
-def test_member_ids_and_the_rate_counters(aws, dynamodb):
-    chats = DynamoChatStore(dynamodb, aws["CHATS_TABLE"], aws["MESSAGES_TABLE"])
+def test_member_lists_and_the_rate_counters(aws, dynamodb):
+    chats = DynamoChatStore(dynamodb, aws["CHATS_TABLE"])
     counters = DynamoCounters(dynamodb, aws["CHATS_TABLE"])
     chats.create(Chat("g", "group", "t", name="g", members=[Member("a"), Member("b"), Member("c")]))
-    assert chats.member_ids("g") == ["a", "b", "c"] and chats.member_ids("missing") == []
+    assert [m.user_id for m in chats.members("g")[1]] == ["a", "b", "c"] and chats.members("missing") == (0, [])
     assert [counters.count("typing#a#g", T, 3) for _ in range(4)] == [True, True, True, False]
     assert counters.count("typing#b#g", T, 3) and counters.count("typing#a#g", T + 10, 3)
     counter = dynamodb.Table(aws["CHATS_TABLE"]).get_item(Key={"chat_id": "count#typing#a#g", "sk": str(T)})["Item"]
@@ -139,9 +144,10 @@ def test_member_ids_and_the_rate_counters(aws, dynamodb):
 
 
 def test_requests_per_presence_query_heartbeat_and_transition(aws, dynamodb, users, now, requests, tmp_path):
-    chats = DynamoChatStore(dynamodb, aws["CHATS_TABLE"], aws["MESSAGES_TABLE"])
-    services = build(users, chats, InMemoryCounters(), RecordingPusher(), tokens=None, accounts=None, media=InMemoryMediaStore(),
-                     blobs=InMemoryBlobs(tmp_path))
+    stores = dynamodb_stores(dynamodb, settings(), InMemoryBlobs(tmp_path))
+    stores = replace(stores, users=users)
+    chats = stores.chats
+    services = build(stores, RecordingPusher(), tokens=None, accounts=None)
     users.register("carol")
     services.messaging.create_direct("alice", "bob")
     chats.create(Chat("g", "group", "t", name="g", members=[Member("alice"), Member("bob"), Member("carol")]))
@@ -151,11 +157,11 @@ def test_requests_per_presence_query_heartbeat_and_transition(aws, dynamodb, use
     assert requests == ["Query", "BatchGetItem"]  # memberships; a direct chat's id names the peer
     requests.clear()
     services.presence.query("bob", ["carol", "stranger"])
-    assert requests == ["Query", "Query", "BatchGetItem"]  # memberships, the group's member ids
+    assert requests == ["Query", "BatchGetItem"]  # memberships; the group's member list, cached by bob's connect
     requests.clear()
     services.presence.connected(socket("a1"))
-    # memberships, the groups' sizes, the small group's member ids, the contacts' sockets; then one post to b1
-    assert requests == ["PutItem", "UpdateItem", "Query", "BatchGetItem", "Query", "BatchGetItem"]
+    # memberships, the groups' sizes, the contacts' sockets (the small group's member list is cached); one post to b1
+    assert requests == ["PutItem", "UpdateItem", "Query", "BatchGetItem", "BatchGetItem"]
     requests.clear()
     services.presence.heartbeat(socket("a1"))
     assert requests == ["UpdateItem"]

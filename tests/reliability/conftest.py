@@ -21,6 +21,7 @@ from moto import mock_aws
 from devstack.aws import FAKE_CREDENTIALS, deploy
 from tests import tokens
 from tests.aws.conftest import jwks_url  # noqa: F401  (a fixture, re-exported for this folder)
+from tests.moto_atomic import one_request_at_a_time
 from tests.reliability.faults import BotocoreFaults, ConnectionsApi
 
 API_ID, STAGE = "abc123", "api"
@@ -68,7 +69,9 @@ def moto_world(jwks_url):  # noqa: F811
         for name, value in FAKE_CREDENTIALS.items():
             patch.setenv(name, value)
         patch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
-        with mock_aws():
+        for limit in ("RECEIPT", "PRESENCE", "HISTORY", "SYNC", "HEARTBEAT"):  # fuzzing floods every frame
+            patch.setenv(f"{limit}_LIMIT", "100000")
+        with mock_aws(), one_request_at_a_time():
             env = deploy(None)
             env["JWKS_URL"] = jwks_url
             for name, value in env.items():
@@ -197,7 +200,7 @@ class Parley:
 
     def user(self, prefix: str = "user") -> str:
         user_id = self.name(prefix)
-        self.services.users.register(user_id)
+        self.services.stores.users.register(user_id)
         return user_id
 
     def signup(self, prefix: str = "user") -> tuple[str, str]:
@@ -367,14 +370,14 @@ def parley(moto_world, pool_claims, monkeypatch, request):
     seed = getattr(request.node, "callspec", None) and request.node.callspec.params.get("seed", 0) or 0
     faults, api = BotocoreFaults(seed), ConnectionsApi()
     built = services()
-    faults.attach(built.chats._client)  # the one DynamoDB client every store shares
+    faults.attach(built.stores.chats._client)  # the one DynamoDB client every store shares
     faults.attach(built.fanout._queue._sqs)
     faults.attach(built.media._blobs._s3)
     faults.attach(connections_api._client(ENDPOINT), backend=api)
     with Client(parley_app.app) as client:
         world = Parley(moto_world, client, faults, api, pool_claims)
         monkeypatch.setattr(clock, "now", lambda: time.time() + world.clock_offset)
-        monkeypatch.setattr("chalicelib.storage.dynamodb.CLAIM_WAIT", 0.2)
+        monkeypatch.setattr("chalicelib.messaging.CLAIM_WAIT", 0.2)
         world.retry_sleeps = RetrySleeps()
         monkeypatch.setattr("botocore.endpoint.time", world.retry_sleeps)  # a stuck claim answers `conflict` sooner
         try:

@@ -92,7 +92,7 @@ def test_forged_tokens_are_refused_at_the_handshake_and_on_rest(parley):
         answer = parley.client.lambda_.invoke("connect", ws_event("$connect", connection_id,
                                                                   query={"token": token} if token is not None else {}))
         assert answer.payload["statusCode"] in (401, 403), name
-        assert parley.services.users.connection(connection_id) is None, name
+        assert parley.services.stores.users.connection(connection_id) is None, name
         assert parley.socket_frames_of(connection_id) == [], name  # nothing pushed to a refused socket
         for method, path in (("GET", "/me"), ("GET", "/chats"), ("POST", "/presence")):
             headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -456,10 +456,10 @@ def test_pushes_go_only_to_api_gateways_own_endpoint_and_the_senders_socket(parl
              "endpoint": "https://evil.example", "connection_id": b.connection_id}
     answer = parley.client.lambda_.invoke("connect", ws_event("$connect", "alice-1", query=query))
     assert answer.payload["statusCode"] == 200
-    assert parley.services.users.connection("alice-1").endpoint == ENDPOINT
+    assert parley.services.stores.users.connection("alice-1").endpoint == ENDPOINT
     too_long = parley.client.lambda_.invoke("connect", ws_event(
         "$connect", "alice-2", query={"token": parley.token_for(alice), "device": "d" * 65}))
-    assert too_long.payload["statusCode"] == 400 and parley.services.users.connection("alice-2") is None
+    assert too_long.payload["statusCode"] == 400 and parley.services.stores.users.connection("alice-2") is None
     pushed = len(b.frames)
     parley.client.lambda_.invoke("message", ws_event("$default", "alice-1", body=json.dumps(
         {"action": "history", "req": "h", "chat_id": chat_id, "connection_id": b.connection_id})))

@@ -181,8 +181,8 @@ def test_gone_sockets_are_removed_and_failing_pushes_never_fail_the_send(parley,
     for i in range(8):
         assert a.send(chat_id, f"m{i}")["type"] == "sent"
 
-    assert parley.services.users.connection(phone.connection_id) is None
-    live = {c.connection_id for c in parley.services.users.connections_of([bob])[bob]}
+    assert parley.services.stores.users.connection(phone.connection_id) is None
+    live = {c.connection_id for c in parley.services.stores.users.connections_of([bob])[bob]}
     assert live == {tablet.connection_id, laptop.connection_id}  # a 500 is not a 410: the tablet stays
     assert parley.faults.fired() > 0
     parley.faults.clear()
@@ -214,7 +214,7 @@ def test_a_socket_whose_handshake_raced_a_push_is_answered_or_closed(parley):
 def test_a_socket_whose_record_is_gone_is_closed_so_that_its_client_reconnects(parley):
     alice = parley.user("alice")
     socket = parley.connect(alice)
-    parley.services.users.remove_connection(parley.services.users.connection(socket.connection_id))  # swept
+    parley.services.stores.users.remove_connection(parley.services.stores.users.connection(socket.connection_id))  # swept
     assert socket.raw(json.dumps({"action": "heartbeat", "req": "alive?"})) == []
     assert parley.api.deleted == [socket.connection_id]
 

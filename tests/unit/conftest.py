@@ -6,12 +6,13 @@ import pytest
 from chalicelib.model import Connection
 from chalicelib.rate_limits import RateLimits
 from chalicelib.services import build
-from tests.fakes import (InMemoryBlobs, InMemoryChatStore, InMemoryCounters, InMemoryMediaStore, InMemoryUserStore,
-                         RecordingPusher, RecordingQueue)
+from tests.fakes import RecordingPusher, RecordingQueue, in_memory_stores
 
 
-# Tests here send in bursts to set a scene; the send limit itself is tested in test_rate_limits.py.
-SETUP_RATE_LIMITS = replace(RateLimits(), send=replace(RateLimits().send, events=10_000))
+# Tests here send (and fuzz every frame) in bursts to set a scene; the limits are tested in test_rate_limits.py.
+SETUP_RATE_LIMITS = replace(RateLimits(), **{name: replace(getattr(RateLimits(), name), events=10_000)
+                                             for name in ("send", "receipt", "presence", "history", "sync",
+                                                          "heartbeat")})
 
 
 class World:
@@ -21,20 +22,19 @@ class World:
     def __init__(self, folder):
         self.pusher = RecordingPusher()
         self.queue = RecordingQueue()
-        self.blobs = InMemoryBlobs(folder)
-        self.counters = InMemoryCounters()
-        self.services = build(users=InMemoryUserStore(), chats=InMemoryChatStore(), counters=self.counters,
-                              pusher=self.pusher,
-                              tokens=None, accounts=None, media=InMemoryMediaStore(), blobs=self.blobs,
-                              fanout_queue=self.queue, rate_limits=SETUP_RATE_LIMITS)
+        self.stores = in_memory_stores(folder)
+        self.blobs = self.stores.blobs
+        self.counters = self.stores.counters
+        self.services = build(self.stores, self.pusher, tokens=None, accounts=None, fanout_queue=self.queue,
+                              rate_limits=SETUP_RATE_LIMITS)
 
     def users(self, *names: str) -> None:
         for name in names:
-            self.services.users.register(name)
+            self.services.stores.users.register(name)
 
     def connect(self, user_id: str, device: str = "phone") -> str:
         connection_id = f"c{next(self._ids)}"
-        self.services.users.add_connection(Connection(connection_id, user_id, device, "https://x/api", 10**10, 0))
+        self.services.stores.users.add_connection(Connection(connection_id, user_id, device, "https://x/api", 10**10, 0))
         return connection_id
 
     def send(self, sender: str, chat_id: str, text: str = "hi", client_msg_id: str | None = None,

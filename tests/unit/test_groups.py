@@ -11,7 +11,7 @@ def group(world) -> str:
 
 
 def roles(world, chat_id) -> dict[str, str]:
-    return {m.user_id: m.role for m in world.services.chats.get(chat_id).members}
+    return {m.user_id: m.role for m in world.services.stores.chats.get(chat_id).members}
 
 
 def test_the_creator_is_admin_and_everyone_hears_of_the_group(world, group):

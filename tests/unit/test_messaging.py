@@ -95,9 +95,9 @@ def test_sync_limits_and_reports_chats_missing_from_the_cursors(world, chat_id):
 
 
 def test_old_holes_are_closed_on_read(world, chat_id):
-    chats = world.services.chats
+    state = world.stores.messages.state
     world.send("alice", chat_id, "one")
-    chats.chats[chat_id].last_seq = 3  # seq 2 reserved by a sender that died
-    chats.messages[chat_id][3] = Message(chat_id, 3, "m3", "bob", "text", "2020-01-01T00:00:00Z", text="late")
+    state.heads[chat_id]["last_seq"] = 3  # seq 2 reserved by a sender that died
+    state.messages[chat_id][3] = Message(chat_id, 3, "m3", "bob", "text", "2020-01-01T00:00:00Z", text="late")
     page = world.services.messaging.history("alice", chat_id, None, 10)
     assert [(m["seq"], m["kind"]) for m in page["messages"]] == [(1, "text"), (2, "system"), (3, "text")]

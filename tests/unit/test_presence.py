@@ -32,7 +32,7 @@ def people(world, time):
     """alice and bob share a direct chat; alice, bob and carol a group; eve shares nothing with anyone."""
     world.users("alice", "bob", "carol", "eve")
     world.services.messaging.create_direct("alice", "bob")
-    world.services.chats.create(Chat("g1", "group", "t", name="g",
+    world.services.stores.chats.create(Chat("g1", "group", "t", name="g",
                                      members=[Member("alice"), Member("bob"), Member("carol")]))
     return world
 
@@ -75,8 +75,8 @@ def test_strangers_read_offline_null_at_no_cost(people, monkeypatch):
     for user_id in ("alice", "eve"):
         connect(people, user_id)
     read = []
-    original = people.services.users.presence_of
-    monkeypatch.setattr(people.services.users, "presence_of", lambda ids: read.append(set(ids)) or original(ids))
+    original = people.services.stores.users.presence_of
+    monkeypatch.setattr(people.services.stores.users, "presence_of", lambda ids: read.append(set(ids)) or original(ids))
     assert ask(people, "eve", "alice", "nobody", "eve") == {
         "alice": ("offline", None), "nobody": ("offline", None), "eve": ("online", iso_from_epoch(START))}
     assert read == [{"eve"}]
@@ -85,8 +85,8 @@ def test_strangers_read_offline_null_at_no_cost(people, monkeypatch):
 
 def test_groups_are_read_only_when_a_question_needs_them(people, monkeypatch):
     reads = []
-    original = people.services.chats.member_ids
-    monkeypatch.setattr(people.services.chats, "member_ids", lambda chat_id: reads.append(chat_id) or original(chat_id))
+    original = people.services.stores.chats.members
+    monkeypatch.setattr(people.services.stores.chats, "members", lambda chat_id: reads.append(chat_id) or original(chat_id))
     ask(people, "alice", "bob")
     assert reads == []  # a direct chat's id names its members
     assert ask(people, "bob", "carol") == {"carol": ("offline", None)} and reads == ["g1"]
@@ -133,7 +133,7 @@ def test_a_socket_a_push_finds_gone_takes_its_user_offline(people, time):
     people.send("bob", "direct:alice:bob", connection_id=bob.connection_id)
     assert presence_pushes(people, bob)[-1] == [
         {"user_id": "alice", "status": "offline", "last_seen": iso_from_epoch(START + HANDSHAKE_GRACE + 1)}]
-    assert people.services.users.connection(alice.connection_id) is None
+    assert people.services.stores.users.connection(alice.connection_id) is None
 
 
 def test_a_socket_that_answers_410_while_it_may_still_be_opening_is_kept(people, time):
@@ -142,7 +142,7 @@ def test_a_socket_that_answers_410_while_it_may_still_be_opening_is_kept(people,
     people.pusher.gone.add(alice.connection_id)  # its $connect has not returned yet
     time.advance(1)
     people.send("bob", "direct:alice:bob", connection_id=bob.connection_id)
-    assert people.services.users.connection(alice.connection_id) is not None
+    assert people.services.stores.users.connection(alice.connection_id) is not None
 
 
 def test_the_sweep_takes_crashed_users_offline_once_and_drops_stale_sockets(people, time):
@@ -162,7 +162,7 @@ def test_the_sweep_takes_crashed_users_offline_once_and_drops_stale_sockets(peop
     assert presence_pushes(people, bob) == [[{"user_id": "alice", "status": "offline",
                                               "last_seen": iso_from_epoch(START)}]]
     assert presence_pushes(people, carol_laptop) == presence_pushes(people, bob)
-    remaining = people.services.users.connections_of(["alice", "carol"])
+    remaining = people.services.stores.users.connections_of(["alice", "carol"])
     assert {user_id: [c.connection_id for c in sockets] for user_id, sockets in remaining.items()} == \
         {"alice": [], "carol": [carol_laptop.connection_id]}
     assert people.services.presence.sweep() == 0 and len(presence_pushes(people, bob)) == 1
@@ -181,13 +181,13 @@ def test_a_swept_socket_that_heartbeats_again_comes_back_online(people, time):
     people.services.presence.disconnected(alice)
     people.services.presence.heartbeat(alice)  # a late frame of a closed socket brings nothing back
     assert ask(people, "bob", "alice")["alice"][0] == "offline"
-    assert people.services.users.connections_of(["alice"]) == {"alice": []}
+    assert people.services.stores.users.connections_of(["alice"]) == {"alice": []}
 
 
 def test_members_of_only_a_large_group_are_not_pushed_transitions_but_may_ask(people):
     crowd = [f"fan{i}" for i in range(ANNOUNCED_GROUP_SIZE)]
     people.users(*crowd)
-    people.services.chats.create(Chat("big", "group", "t", name="big",
+    people.services.stores.chats.create(Chat("big", "group", "t", name="big",
                                       members=[Member(u) for u in ["alice", *crowd]]))
     fan, bob = connect(people, "fan0"), connect(people, "bob")
     connect(people, "alice")

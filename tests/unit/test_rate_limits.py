@@ -6,8 +6,7 @@ from chalicelib.config import rate_limits
 from chalicelib.errors import RateLimited
 from chalicelib.rate_limits import RateLimiter, RateLimits
 from chalicelib.services import build
-from tests.fakes import InMemoryBlobs, InMemoryChatStore, InMemoryCounters, InMemoryMediaStore, InMemoryUserStore, \
-    RecordingPusher
+from tests.fakes import InMemoryCounters, RecordingPusher, in_memory_stores
 
 LIMITS = RateLimits()
 
@@ -21,11 +20,9 @@ def now(monkeypatch) -> list[float]:
 
 @pytest.fixture
 def services(tmp_path, now):
-    built = build(users=InMemoryUserStore(), chats=InMemoryChatStore(), counters=InMemoryCounters(),
-                  pusher=RecordingPusher(), tokens=None, accounts=None, media=InMemoryMediaStore(),
-                  blobs=InMemoryBlobs(tmp_path))
+    built = build(in_memory_stores(tmp_path), RecordingPusher(), tokens=None, accounts=None)
     for user in ("alice", "bob"):
-        built.users.register(user)
+        built.stores.users.register(user)
     built.messaging.create_direct("alice", "bob")
     return built
 
@@ -40,7 +37,7 @@ def test_sends_past_the_limit_are_refused_and_store_nothing_until_the_window_end
     with pytest.raises(RateLimited) as refused:
         send(services, "alice", 999)
     assert "30 messages every 10 s" in refused.value.message
-    assert services.chats.get("direct:alice:bob").last_seq == LIMITS.send.events
+    assert services.stores.chats.get("direct:alice:bob").last_seq == LIMITS.send.events
     assert send(services, "bob", 0)["seq"] == LIMITS.send.events + 1  # each user has a count of their own
     now[0] += LIMITS.send.window
     assert send(services, "alice", 999)["seq"] == LIMITS.send.events + 2

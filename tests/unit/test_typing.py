@@ -7,6 +7,7 @@ from chalicelib import clock
 from chalicelib.errors import Forbidden, NotFound, RateLimited
 from chalicelib.model import Connection
 from chalicelib.socket_api import SocketApi
+from chalicelib.access import Access
 from chalicelib.rate_limits import RateLimiter, RateLimits
 from chalicelib.typing_indicators import TypingIndicators
 
@@ -72,7 +73,7 @@ def test_a_flood_is_rate_limited_per_member_and_chat_until_the_window_ends(chat,
 
 def test_the_limit_holds_across_lambda_containers(chat, now):
     now[0] = 1_700_000_000 // TYPING_WINDOW * TYPING_WINDOW
-    containers = [TypingIndicators(chat.services.chats, chat.services.delivery, RateLimiter(chat.counters))
+    containers = [TypingIndicators(Access(chat.services.stores.chats), chat.services.delivery, RateLimiter(chat.counters))
                   for _ in range(2)]
     for turn in range(TYPING_LIMIT):
         containers[turn % 2].relay("alice", CHAT, "start")
@@ -106,5 +107,5 @@ def test_a_heartbeat_keeps_its_socket_fresh(chat, now):
     now[0] += 45
     [pong] = socket_frames(chat, alice, {"action": "heartbeat"})
     assert pong["type"] == "pong"
-    connection: Connection = chat.services.users.users["alice"][alice]
+    connection: Connection = chat.services.stores.users.users["alice"][alice]
     assert connection.seen_at == int(now[0]) and connection.is_fresh(now[0] + 59)

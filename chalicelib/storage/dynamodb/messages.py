@@ -1,0 +1,128 @@
+"""Each chat's log: the seq counter on the chat's head, idempotency claims beside it, messages in their table."""
+from decimal import Decimal
+
+from boto3.dynamodb.conditions import Key
+
+from chalicelib import clock
+from chalicelib.model import Message, Reservation, epoch_from_iso, now_iso
+from chalicelib.storage.dynamodb import as_int, query_all
+from chalicelib.storage.dynamodb.receipts import direct_state
+
+FIND_PAGE = 100  # messages read per page when a resend looks for its original
+OPTIONAL_FIELDS = ("text", "media_id", "reply_to", "event", "client_msg_id")
+
+
+def message_from_item(item: dict) -> Message:
+    return Message(chat_id=item["chat_id"], seq=int(item["seq"]), message_id=item["message_id"],
+                   sender_id=item["sender_id"], kind=item["kind"], sent_at=item["sent_at"],
+                   text=item.get("text"), media_id=item.get("media_id"),
+                   reply_to=as_int(item["reply_to"]) if "reply_to" in item else None, event=item.get("event"),
+                   client_msg_id=item.get("client_msg_id"))
+
+
+def message_item(message: Message) -> dict:
+    item = {"chat_id": message.chat_id, "seq": message.seq, "message_id": message.message_id,
+            "sender_id": message.sender_id, "kind": message.kind, "sent_at": message.sent_at}
+    for name in OPTIONAL_FIELDS:
+        if getattr(message, name) is not None:
+            item[name] = getattr(message, name)
+    return item
+
+
+class DynamoMessageStore:
+    def __init__(self, resource, chats_table: str, messages_table: str):
+        self._chats = resource.Table(chats_table)
+        self._messages = resource.Table(messages_table)
+        self._failed = self._chats.meta.client.exceptions.ConditionalCheckFailedException
+
+    @staticmethod
+    def _claim_key(chat_id: str, sender_id: str, client_msg_id: str) -> dict:
+        return {"chat_id": chat_id, "sk": f"send#{sender_id}#{client_msg_id}"}
+
+    def claim(self, chat_id: str, sender_id: str, client_msg_id: str) -> float | None:
+        try:
+            self._chats.put_item(Item={**self._claim_key(chat_id, sender_id, client_msg_id),
+                                       "claimed_at": Decimal(str(clock.now()))},
+                                 ConditionExpression="attribute_not_exists(sk)",
+                                 ReturnValuesOnConditionCheckFailure="ALL_OLD")
+            return None
+        except self._failed as error:
+            return float(error.response["Item"]["claimed_at"]["N"])
+
+    def release(self, chat_id: str, sender_id: str, client_msg_id: str) -> None:
+        self._chats.delete_item(Key=self._claim_key(chat_id, sender_id, client_msg_id))
+
+    def take_over(self, chat_id: str, sender_id: str, client_msg_id: str, claimed_at: float) -> bool:
+        try:
+            self._chats.update_item(Key=self._claim_key(chat_id, sender_id, client_msg_id),
+                                    UpdateExpression="SET claimed_at = :now", ConditionExpression="claimed_at = :then",
+                                    ExpressionAttributeValues={":now": Decimal(str(clock.now())),
+                                                               ":then": Decimal(str(claimed_at))})
+            return True
+        except self._failed:
+            return False
+
+    def reserve(self, chat_id: str, sender_id: str | None, direct: bool) -> Reservation | None:
+        update, names = "SET last_seq = last_seq + :one", {}
+        if direct and sender_id:
+            update += (", cursors.#me[0] = last_seq + :one, cursors.#me[1] = last_seq + :one, "
+                       "last_sent.#me = last_seq + :one")
+            names = {"#me": sender_id}
+        try:
+            old = self._chats.update_item(Key={"chat_id": chat_id, "sk": "meta"}, UpdateExpression=update,
+                                          ConditionExpression="attribute_exists(last_seq)",
+                                          ExpressionAttributeValues={":one": 1}, ReturnValues="ALL_OLD",
+                                          **({"ExpressionAttributeNames": names} if names else {}))["Attributes"]
+        except self._failed:
+            return None
+        return Reservation(seq=int(old["last_seq"]) + 1, members_version=as_int(old.get("members_version")),
+                           direct=direct_state(old) if direct else None)
+
+    def write(self, message: Message) -> bool:
+        try:
+            self._messages.put_item(Item=message_item(message), ConditionExpression="attribute_not_exists(seq)",
+                                    ReturnValuesOnConditionCheckFailure="ALL_OLD")
+            return True
+        except self._failed as error:
+            # botocore's retry of a write that landed but whose answer was lost finds this very message there
+            return error.response.get("Item", {}).get("message_id") == {"S": message.message_id}
+
+    def find_sent(self, chat_id: str, sender_id: str, client_msg_id: str, since: float) -> Message | None:
+        """Page back from the newest message: the original took its seq after the claim, so no further back than
+        the first message sent before `since`."""
+        query = {"KeyConditionExpression": Key("chat_id").eq(chat_id), "ScanIndexForward": False, "Limit": FIND_PAGE}
+        while True:
+            page = self._messages.query(**query)
+            for item in page["Items"]:
+                if item["sender_id"] == sender_id and item.get("client_msg_id") == client_msg_id:
+                    return message_from_item(item)
+                if epoch_from_iso(item["sent_at"]) < since:
+                    return None
+            if "LastEvaluatedKey" not in page:
+                return None
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def fill_gap(self, chat_id: str, seq: int) -> Message:
+        gap = Message(chat_id=chat_id, seq=seq, message_id=f"gap-{seq}", sender_id="", kind="system",
+                      sent_at=now_iso())
+        if self.write(gap):
+            return gap
+        item = self._messages.get_item(Key={"chat_id": chat_id, "seq": seq}, ConsistentRead=True)["Item"]
+        return message_from_item(item)
+
+    def messages_after(self, chat_id: str, after: int, limit: int) -> list[Message]:
+        page = self._messages.query(KeyConditionExpression=Key("chat_id").eq(chat_id) & Key("seq").gt(after),
+                                    Limit=limit)
+        return [message_from_item(item) for item in page["Items"]]
+
+    def messages_before(self, chat_id: str, before: int, limit: int) -> list[Message]:
+        page = self._messages.query(KeyConditionExpression=Key("chat_id").eq(chat_id) & Key("seq").lt(before),
+                                    ScanIndexForward=False, Limit=limit)
+        return [message_from_item(item) for item in reversed(page["Items"])]
+
+    def senders_between(self, chat_id: str, low: int, high: int) -> set[str]:
+        if high <= low:
+            return set()
+        items = query_all(self._messages, ProjectionExpression="sender_id",
+                          KeyConditionExpression=Key("chat_id").eq(chat_id) & Key("seq").between(low + 1, high))
+        return {item["sender_id"] for item in items}

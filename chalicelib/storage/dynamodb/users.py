@@ -1,0 +1,197 @@
+"""Users and their sockets: the connections table (connection_id -> the socket's user and device) and the users
+table (user_id -> `connections`, a map of the user's live sockets, with `connections_version`, `last_seen` and,
+while online, `online_shard`; see the package docstring)."""
+import zlib
+from collections.abc import Iterable
+
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+from chalicelib import clock
+from chalicelib.model import Connection, UserPresence
+from chalicelib.storage.dynamodb import batch_get, query_all
+
+ONLINE_SHARDS = 8  # partitions of the sparse `online` index, so that connects never crowd one index partition
+CONNECTIONS_VERSION = "connections_version"  # bumped by every write to a user's map, for conditional rewrites
+PRESENCE_PROJECTION = "user_id, connections, #version, online_shard, last_seen"
+PRESENCE_WRITE_ATTEMPTS = 5
+
+
+class DynamoUserStore:
+    def __init__(self, resource, connections_table: str, users_table: str, lifetime: int):
+        self._resource = resource
+        self._client = resource.meta.client
+        self._connections = resource.Table(connections_table)
+        self._users = resource.Table(users_table)
+        self._users_name = users_table
+        self._lifetime = lifetime
+
+    def register(self, user_id: str) -> None:
+        self._users.update_item(Key={"user_id": user_id},
+                                UpdateExpression="SET connections = if_not_exists(connections, :none)",
+                                ExpressionAttributeValues={":none": {}})
+
+    def existing(self, user_ids: Iterable[str]) -> set[str]:
+        keys = [{"user_id": user_id} for user_id in dict.fromkeys(user_ids)]
+        return {item["user_id"] for item in batch_get(self._resource, self._users_name, keys, "user_id")}
+
+    def add_connection(self, connection: Connection) -> tuple[bool, list[Connection]]:
+        self._connections.put_item(Item={
+            "connection_id": connection.connection_id, "user_id": connection.user_id,
+            "device": connection.device, "endpoint": connection.endpoint,
+            "connected_at": connection.connected_at, "expires_at": connection.connected_at + self._lifetime})
+        old = self._put_in_map(connection)
+        others = _presence_from_item({"user_id": connection.user_id, **old}).connections
+        return "online_shard" not in old, [c for c in others if c.connection_id != connection.connection_id]
+
+    def refresh_connection(self, connection: Connection) -> bool:
+        try:
+            self._users.update_item(Key={"user_id": connection.user_id},
+                                    UpdateExpression="SET connections.#id.seen_at = :seen ADD #version :one",
+                                    ConditionExpression="attribute_exists(connections.#id)",
+                                    ExpressionAttributeNames={"#id": connection.connection_id,
+                                                              "#version": CONNECTIONS_VERSION},
+                                    ExpressionAttributeValues={":seen": connection.seen_at, ":one": 1})
+            return False  # a socket in the map means its user is marked online
+        except self._client.exceptions.ConditionalCheckFailedException:
+            if self.connection(connection.connection_id) is None:
+                return False  # closed meanwhile: $disconnect has removed it
+            return "online_shard" not in self._put_in_map(connection)  # the sweep dropped it, yet it is alive
+
+    def _put_in_map(self, connection: Connection) -> dict:
+        """Put the socket in its user's map and mark the user online; answers the user's item as it was."""
+        entry = {"device": connection.device, "endpoint": connection.endpoint,
+                 "connected_at": connection.connected_at, "seen_at": connection.seen_at}
+        names = {"#version": CONNECTIONS_VERSION}
+        values = {":shard": _online_shard(connection.user_id), ":one": 1}
+        key = {"user_id": connection.user_id}
+        try:
+            old = self._users.update_item(
+                Key=key, UpdateExpression="SET connections.#id = :entry, online_shard = :shard ADD #version :one",
+                ExpressionAttributeNames={**names, "#id": connection.connection_id},
+                ExpressionAttributeValues={**values, ":entry": entry}, ReturnValues="ALL_OLD")
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ValidationException":
+                raise
+            # First socket of a user without a connections map yet.
+            old = self._users.update_item(
+                Key=key, UpdateExpression="SET connections = :map, online_shard = :shard ADD #version :one",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={**values, ":map": {connection.connection_id: entry}},
+                ReturnValues="ALL_OLD")
+        return old.get("Attributes", {})
+
+    def connection(self, connection_id: str) -> Connection | None:
+        item = self._connections.get_item(Key={"connection_id": connection_id}).get("Item")
+        if not item:
+            return None
+        return Connection(connection_id=connection_id, user_id=item["user_id"], device=item["device"],
+                          endpoint=item["endpoint"], connected_at=int(item["connected_at"]),
+                          seen_at=int(item["connected_at"]))
+
+    def remove_connection(self, connection: Connection) -> UserPresence | None:
+        """Read the user's map, decide, and write on condition that nothing changed since; retry if something did.
+
+        A socket that closes while fresh was seen until now; a stale one, at its last heartbeat.
+        """
+        self._connections.delete_item(Key={"connection_id": connection.connection_id})
+        key = {"user_id": connection.user_id}
+        for _ in range(PRESENCE_WRITE_ATTEMPTS):
+            item = self._users.get_item(Key=key, ConsistentRead=True, ProjectionExpression=PRESENCE_PROJECTION,
+                                        ExpressionAttributeNames={"#version": CONNECTIONS_VERSION}).get("Item")
+            if item is None:
+                return None
+            now = clock.now()
+            presence = _presence_from_item(item)
+            leaving = [c for c in presence.connections if c.connection_id == connection.connection_id]
+            staying = [c for c in presence.connections if c.connection_id != connection.connection_id]
+            if "online_shard" in item and not any(c.is_fresh(now) for c in staying):
+                last_seen = int(now) if leaving and leaving[0].is_fresh(now) else presence.seen_last()
+                if self._rewrite_map(item, presence.connections, last_seen, offline=True):
+                    return UserPresence(connection.user_id, last_seen=last_seen)
+            elif not leaving or self._rewrite_map(item, leaving, None, offline=False):
+                return None
+        # Contended all along: forget the socket alone; the sweep takes the user offline if that is due.
+        try:
+            self._users.update_item(Key=key, UpdateExpression="REMOVE connections.#id",
+                                    ConditionExpression="attribute_exists(connections)",
+                                    ExpressionAttributeNames={"#id": connection.connection_id})
+        except self._client.exceptions.ConditionalCheckFailedException:
+            pass
+        return None
+
+    def _rewrite_map(self, item: dict, dropped: Iterable[Connection], last_seen: int | None, offline: bool) -> bool:
+        """Remove sockets from the map (and the online mark) unless the map changed since `item` was read."""
+        names = {"#version": CONNECTIONS_VERSION}
+        values: dict = {":one": 1}
+        removed = []
+        for index, gone in enumerate(dropped):
+            names[f"#c{index}"] = gone.connection_id
+            removed.append(f"connections.#c{index}")
+        update = ""
+        if offline:
+            removed.append("online_shard")
+            if last_seen is not None:
+                update, values[":last_seen"] = " SET last_seen = :last_seen", last_seen
+        if CONNECTIONS_VERSION in item:
+            condition, values[":version"] = "#version = :version", item[CONNECTIONS_VERSION]
+        else:
+            condition = "attribute_not_exists(#version)"
+        try:
+            self._users.update_item(Key={"user_id": item["user_id"]},
+                                    UpdateExpression=f"REMOVE {', '.join(removed)}{update} ADD #version :one",
+                                    ConditionExpression=condition, ExpressionAttributeNames=names,
+                                    ExpressionAttributeValues=values)
+            return True
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+
+    def connections_of(self, user_ids: Iterable[str]) -> dict[str, list[Connection]]:
+        keys = [{"user_id": user_id} for user_id in dict.fromkeys(user_ids)]
+        found: dict[str, list[Connection]] = {}
+        oldest_alive = int(clock.now()) - self._lifetime
+        for item in batch_get(self._resource, self._users_name, keys, "user_id, connections"):
+            found[item["user_id"]] = [connection for connection in _presence_from_item(item).connections
+                                      if connection.connected_at > oldest_alive]
+        return found
+
+    def presence_of(self, user_ids: Iterable[str]) -> dict[str, UserPresence]:
+        keys = [{"user_id": user_id} for user_id in dict.fromkeys(user_ids)]
+        items = batch_get(self._resource, self._users_name, keys, "user_id, connections, last_seen")
+        return {item["user_id"]: _presence_from_item(item) for item in items}
+
+    def expire_stale_connections(self) -> list[UserPresence]:
+        """Query the sparse `online` index shard by shard, then read those users' maps in batches.
+
+        A write that loses to a concurrent heartbeat, connect or disconnect is skipped: that one has seen to the
+        user, or the next sweep will.
+        """
+        offline = []
+        for shard in range(ONLINE_SHARDS):
+            keys = [{"user_id": item["user_id"]} for item in query_all(
+                self._users, IndexName="online", KeyConditionExpression=Key("online_shard").eq(shard))]
+            now = clock.now()
+            for item in batch_get(self._resource, self._users_name, keys, PRESENCE_PROJECTION,
+                                   {"#version": CONNECTIONS_VERSION}):
+                presence = _presence_from_item(item)
+                stale = [c for c in presence.connections if not c.is_fresh(now)]
+                if "online_shard" not in item or (presence.connections and not stale):
+                    continue
+                going_offline = len(stale) == len(presence.connections)
+                last_seen = presence.seen_last() if going_offline else None
+                if self._rewrite_map(item, stale, last_seen, offline=going_offline) and going_offline:
+                    offline.append(UserPresence(presence.user_id, last_seen=last_seen))
+        return offline
+
+
+def _online_shard(user_id: str) -> int:
+    return zlib.crc32(user_id.encode()) % ONLINE_SHARDS
+
+
+def _presence_from_item(item: dict) -> UserPresence:
+    user_id = item["user_id"]
+    connections = tuple(
+        Connection(connection_id=connection_id, user_id=user_id, device=entry["device"], endpoint=entry["endpoint"],
+                   connected_at=int(entry["connected_at"]), seen_at=int(entry["seen_at"]))
+        for connection_id, entry in item.get("connections", {}).items())
+    return UserPresence(user_id, connections, int(item["last_seen"]) if "last_seen" in item else None)

@@ -1,0 +1,168 @@
+"""One contract for every store, held by the in-memory twins (tests/fakes.py) and the DynamoDB stores on moto."""
+import threading
+
+import boto3
+import pytest
+
+from chalicelib.config import settings
+from chalicelib.errors import BadRequest, Forbidden, NotFound
+from chalicelib.model import Chat, Connection, Cursors, Member, Message
+from chalicelib.services import dynamodb_stores
+from chalicelib.storage import Stores
+from tests.fakes import InMemoryBlobs, in_memory_stores
+
+
+@pytest.fixture(params=["memory", "dynamodb"])
+def stores(request, tmp_path) -> Stores:
+    if request.param == "memory":
+        return in_memory_stores(tmp_path)
+    request.getfixturevalue("aws")
+    return dynamodb_stores(boto3.resource("dynamodb"), settings(), InMemoryBlobs(tmp_path))
+
+
+def direct(stores: Stores) -> Chat:
+    return stores.chats.create(Chat("direct:a:b", "direct", "t", members=[Member("a"), Member("b")]))[0]
+
+
+def group(stores: Stores, *users: str) -> Chat:
+    members = [Member(users[0], "admin")] + [Member(user) for user in users[1:]]
+    return stores.chats.create(Chat("group:g", "group", "t", name="g", members=members))[0]
+
+
+def message(chat_id: str, seq: int, sender: str = "a", client_msg_id: str | None = None) -> Message:
+    return Message(chat_id, seq, f"id-{seq}", sender, "text", "2030-01-01T00:00:00.000Z", text=f"m{seq}",
+                   client_msg_id=client_msg_id)
+
+
+def test_connections_are_found_per_user_in_batches(stores):
+    users = stores.users
+    for i in range(150):
+        users.register(f"u{i}")
+        users.add_connection(Connection(f"c{i}", f"u{i}", "phone", "https://e/api", 2_000_000_000, 0))
+    went_online, others = users.add_connection(Connection("old", "u0", "tablet", "https://e/api", 1_000, 0))
+    assert not went_online and [c.connection_id for c in others] == ["c0"]
+    found = users.connections_of(f"u{i}" for i in range(150))
+    assert len(found) == 150 and [c.connection_id for c in found["u0"]] == ["c0"]  # "old" is long past 2 h
+    users.remove_connection(found["u1"][0])
+    assert users.connections_of(["u1"])["u1"] == [] and users.connection("c1") is None
+    assert users.existing(["u3", "nobody"]) == {"u3"}
+
+
+def test_chats_are_created_once_and_found_by_member(stores):
+    chat = direct(stores)
+    stored, created = stores.chats.create(chat)
+    assert not created and stored.member_ids == ["a", "b"]
+    assert [m.chat_id for m in stores.chats.memberships("b")] == ["direct:a:b"]
+    assert stores.chats.membership("a", "direct:a:b").kind == "direct"
+    assert stores.chats.membership("c", "direct:a:b") is None
+    heads = stores.chats.heads(["direct:a:b", "missing"])
+    assert list(heads) == ["direct:a:b"] and heads["direct:a:b"].direct.cursors == {"a": Cursors(), "b": Cursors()}
+    assert stores.chats.head("missing") is None
+
+
+def test_a_groups_member_list_moves_with_its_version(stores):
+    group(stores, "a", "b", "c")
+    version, members = stores.chats.members("group:g")
+    assert [(m.user_id, m.role) for m in members] == [("a", "admin"), ("b", "member"), ("c", "member")]
+    assert stores.chats.reserve_seats("group:g", 2, 5) and not stores.chats.reserve_seats("group:g", 1, 5)
+    stores.chats.add_members("group:g", [Member("d", joined_seq=4), Member("e", joined_seq=4)])
+    stores.chats.remove_members("group:g", ["b"])
+    stores.chats.set_role("group:g", "c", "admin")
+    later, members = stores.chats.members("group:g")
+    assert later > version and [(m.user_id, m.role, m.joined_seq) for m in members] == [
+        ("a", "admin", 0), ("c", "admin", 0), ("d", "member", 4), ("e", "member", 4)]
+    assert stores.chats.membership("b", "group:g") is None
+    assert stores.chats.membership("d", "group:g").joined_seq == 4
+    assert stores.chats.get("group:g").member_ids == ["a", "c", "d", "e"]
+    assert stores.chats.head("group:g").member_count == 4
+
+
+def test_seqs_are_taken_once_each_under_concurrency(stores):
+    direct(stores)
+    taken = []
+    threads = [threading.Thread(target=lambda: taken.append(stores.messages.reserve("direct:a:b", "a", True).seq))
+               for _ in range(20)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert sorted(taken) == list(range(1, 21))
+    assert stores.messages.reserve("direct:x:y", "x", True) is None
+
+
+def test_a_direct_send_moves_the_senders_cursors_in_the_same_update(stores):
+    direct(stores)
+    first = stores.messages.reserve("direct:a:b", "a", True)
+    assert first.seq == 1 and first.direct.cursors["a"] == Cursors() and first.direct.last_sent == {"a": 0, "b": 0}
+    second = stores.messages.reserve("direct:a:b", "b", True)
+    assert second.direct.cursors["a"] == Cursors(1, 1) and second.direct.last_sent == {"a": 1, "b": 0}
+    assert stores.chats.head("direct:a:b").direct.cursors == {"a": Cursors(1, 1), "b": Cursors(2, 2)}
+
+
+def test_claims_are_made_once_and_taken_over_once(stores):
+    direct(stores)
+    outcomes = []
+    threads = [threading.Thread(target=lambda: outcomes.append(stores.messages.claim("direct:a:b", "a", "k")))
+               for _ in range(10)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert outcomes.count(None) == 1
+    claimed_at = next(outcome for outcome in outcomes if outcome is not None)
+    assert stores.messages.take_over("direct:a:b", "a", "k", claimed_at)
+    assert not stores.messages.take_over("direct:a:b", "a", "k", claimed_at)
+    stores.messages.release("direct:a:b", "a", "k")
+    assert stores.messages.claim("direct:a:b", "a", "k") is None
+
+
+def test_messages_are_written_once_per_seq_and_found_by_their_key(stores):
+    direct(stores)
+    assert stores.messages.write(message("direct:a:b", 1, client_msg_id="k1"))
+    assert stores.messages.write(message("direct:a:b", 1, client_msg_id="k1"))  # a retry of the same write
+    assert not stores.messages.write(Message("direct:a:b", 1, "other", "b", "text", "2030-01-01T00:00:00.000Z"))
+    assert stores.messages.write(message("direct:a:b", 3, sender="b"))
+    assert stores.messages.fill_gap("direct:a:b", 2).kind == "system"
+    assert stores.messages.fill_gap("direct:a:b", 3).sender_id == "b"  # a seq already held is left alone
+    assert [m.seq for m in stores.messages.messages_after("direct:a:b", 1, 10)] == [2, 3]
+    assert [m.seq for m in stores.messages.messages_before("direct:a:b", 3, 1)] == [2]
+    assert stores.messages.senders_between("direct:a:b", 0, 3) == {"a", "", "b"}
+    assert stores.messages.find_sent("direct:a:b", "a", "k1", 0).seq == 1
+    assert stores.messages.find_sent("direct:a:b", "b", "k1", 0) is None
+
+
+def test_direct_cursors_move_up_only_and_never_past_the_last_seq(stores):
+    direct(stores)
+    for seq in (1, 2, 3):
+        stores.messages.reserve("direct:a:b", "b", True)
+    before = stores.receipts.raise_direct("direct:a:b", "a", "delivered", 2)
+    assert before.cursors["a"] == Cursors() and before.last_sent["b"] == 3
+    assert stores.receipts.raise_direct("direct:a:b", "a", "delivered", 1) is None
+    assert stores.receipts.raise_direct("direct:a:b", "a", "read", 1).cursors["a"] == Cursors(2, 0)
+    assert stores.receipts.raise_direct("direct:a:b", "a", "read", 3).cursors["a"] == Cursors(2, 1)
+    assert stores.chats.head("direct:a:b").direct.cursors["a"] == Cursors(3, 3)
+    with pytest.raises(BadRequest):
+        stores.receipts.raise_direct("direct:a:b", "a", "read", 4)
+    with pytest.raises(NotFound):
+        stores.receipts.raise_direct("direct:x:y", "x", "read", 1)
+
+
+def test_group_cursors_move_in_their_shard_and_floors_only_rise(stores):
+    group(stores, "a", "b")
+    assert stores.receipts.seat("group:g", 3, {"a": Cursors(), "b": Cursors()}) == {}
+    assert stores.receipts.seat("group:g", 3, {"c": Cursors(4, 4)}) == {"a": Cursors(), "b": Cursors()}
+    before = stores.receipts.raise_in_shard("group:g", 3, "a", "read", 5)
+    assert before == {"a": Cursors(), "b": Cursors(), "c": Cursors(4, 4)}
+    assert stores.receipts.raise_in_shard("group:g", 3, "a", "delivered", 5) is None
+    with pytest.raises(Forbidden):
+        stores.receipts.raise_in_shard("group:g", 3, "z", "read", 1)
+    assert stores.receipts.unseat("group:g", 3, ["b"])["b"] == Cursors()
+    assert stores.receipts.shard("group:g", 3) == {"a": Cursors(5, 5), "c": Cursors(4, 4)}
+    assert stores.receipts.shards("group:g") == {3: {"a": Cursors(5, 5), "c": Cursors(4, 4)}}
+    assert stores.receipts.set_shard_floor("group:g", "read", 3, 4) == {}
+    assert stores.receipts.set_shard_floor("group:g", "read", 5, 2) == {3: 4}
+    assert stores.receipts.set_shard_floor("group:g", "read", 3, 3) is None  # never down
+    assert stores.receipts.set_shard_floor("group:g", "read", 3, 6) == {3: 4, 5: 2}
+    assert stores.receipts.set_shard_floor("group:g", "read", 5, None) == {3: 6, 5: 2}
+    assert stores.receipts.floors("group:g") == {"delivered": {}, "read": {3: 6}}
+
+
+def test_counters_count_up_to_their_limit_per_window(stores):
+    assert [stores.counters.count("send#a", 100, 2) for _ in range(3)] == [True, True, False]
+    assert stores.counters.count("send#a", 110, 2) and stores.counters.count("send#b", 100, 2)
