@@ -18,6 +18,8 @@ run: $(INSTALLED)
 	$(BIN)/python -m devstack --port $(PORT)
 
 test: $(INSTALLED)
+	$(BIN)/ruff check chalicelib app.py
+	$(BIN)/mypy chalicelib app.py
 	cd sdk && ../$(BIN)/python -m pytest
 	$(BIN)/python -m pytest
 
