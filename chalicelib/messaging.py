@@ -91,10 +91,11 @@ class Messaging:
 
     def send(self, sender_id: str, chat_id: str, client_msg_id: str, kind: str, text: str | None,
              reply_to: int | None, connection_id: str | None = None, media_id: str | None = None) -> dict:
-        """Store and push a message. A direct chat's send makes four storage requests, three in a row before the
-        push: the send limit, the idempotency claim and the two members' sockets at once; the seq (which moves the
-        sender's own cursors too); the message. Groups read the sender's member item beside those, count the
-        chat's own send limit, and take the member list from a cache that the seq's update says is current."""
+        """Store and push a message. A direct chat's send makes five storage requests, three rounds of them before
+        the push: the sender's send limit, the idempotency claim and both members' sockets at once; the seq, whose
+        update also moves the sender's own cursors; the message. A group's send also reads the sender's member
+        item and counts the chat's send limit in the first round, and takes its member list from a cache that
+        the seq's update says is current."""
         if kind == "text" and not text:
             raise BadRequest("a text message needs a non-empty 'text'")
         pair = direct_members(chat_id)

@@ -50,7 +50,7 @@ class RateLimiter:
         self._local: dict[tuple[str, int], int] = {}  # (subject, window) -> events counted here
 
     def take(self, action: str, *about: str) -> None:
-        """Count one `action` ("send", "upload", "typing") of the user (and chat) in `about`, or raise
+        """Count one `action` (a field of RateLimits) of the user, chat or both in `about`, or raise
         `RateLimited`."""
         limit: Limit = getattr(self._limits, action)
         subject = "#".join((action, *about))

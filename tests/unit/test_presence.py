@@ -5,8 +5,8 @@ import pytest
 
 from chalicelib import clock
 from chalicelib.delivery import HANDSHAKE_GRACE
-from chalicelib.presence import ANNOUNCED_GROUP_SIZE
 from chalicelib.model import Chat, Connection, Member, iso_from_epoch
+from chalicelib.presence import ANNOUNCED_GROUP_SIZE, MAX_SOCKETS
 
 START = 1_700_000_000
 _ids = itertools.count()
@@ -193,3 +193,16 @@ def test_members_of_only_a_large_group_are_not_pushed_transitions_but_may_ask(pe
     connect(people, "alice")
     assert presence_pushes(people, fan) == [] and len(presence_pushes(people, bob)) == 1
     assert ask(people, "fan0", "alice")["alice"][0] == "online"
+
+
+def test_a_connect_past_the_socket_cap_closes_the_users_oldest_sockets(people, time):
+    sockets = []
+    for device in range(MAX_SOCKETS):
+        sockets.append(connect(people, "alice", f"d{device}"))
+        time.advance(1)
+    assert people.pusher.gone == set()
+    newest = connect(people, "alice", "one-more")
+    assert people.pusher.gone == {sockets[0].connection_id}
+    live = people.services.stores.users.connections_of(["alice"])["alice"]
+    assert len(live) == MAX_SOCKETS and newest in live and sockets[0] not in live
+    assert ask(people, "bob", "alice")["alice"][0] == "online"

@@ -1,4 +1,6 @@
-"""The per-user rate limits on send and upload (typing's is in test_typing.py), on in-memory counters."""
+"""The rate limits (typing's is in test_typing.py), on in-memory counters."""
+from dataclasses import replace
+
 import pytest
 
 from chalicelib import clock
@@ -73,3 +75,40 @@ def test_deployments_set_the_counts_from_the_environment():
     limits = rate_limits({"SEND_LIMIT": "100", "UPLOAD_LIMIT": ""})
     assert limits.send.events == 100 and limits.send.window == LIMITS.send.window
     assert limits.upload == LIMITS.upload and limits.typing == LIMITS.typing
+
+
+def test_a_groups_own_send_limit_holds_whoever_sends(tmp_path, now):
+    limits = replace(LIMITS, chat_send=replace(LIMITS.chat_send, events=3))
+    built = build(in_memory_stores(tmp_path), RecordingPusher(), tokens=None, accounts=None, rate_limits=limits)
+    for user in ("alice", "bob", "carol"):
+        built.stores.users.register(user)
+    group = built.groups.create("alice", "g", ["bob", "carol"])[0].chat_id
+    for i, sender in enumerate(("alice", "bob", "carol")):
+        built.messaging.send(sender, group, f"m{i}", "text", "hi", None)
+    with pytest.raises(RateLimited):
+        built.messaging.send("alice", group, "one-more", "text", "hi", None)
+    assert built.stores.chats.head(group).last_seq == 3
+    now[0] += LIMITS.chat_send.window
+    assert built.messaging.send("alice", group, "one-more", "text", "hi", None)["seq"] == 4  # the refused key
+
+
+@pytest.mark.parametrize("action", ["receipt", "presence", "history", "sync", "heartbeat"])
+def test_reads_and_heartbeats_are_limited_in_each_containers_memory(action, now):
+    counters = InMemoryCounters()
+    asked = []
+    counters.count = lambda *args: asked.append(args) or True
+    limiter = RateLimiter(counters, RateLimits())
+    limit = getattr(LIMITS, action)
+    for _ in range(limit.events):
+        limiter.take(action, "alice")
+    with pytest.raises(RateLimited):
+        limiter.take(action, "alice")
+    limiter.take(action, "bob")
+    now[0] += limit.window
+    limiter.take(action, "alice")
+    assert asked == []  # no DynamoDB write: these frames cost no more than they did
+
+
+def test_every_limit_is_set_from_its_environment_variable():
+    limits = rate_limits({"CHAT_SEND_LIMIT": "500", "HEARTBEAT_LIMIT": "7"})
+    assert limits.chat_send.events == 500 and limits.heartbeat.events == 7 and not limits.heartbeat.shared

@@ -6,10 +6,10 @@ import pytest
 from chalicelib import clock
 from chalicelib.errors import Forbidden, NotFound, RateLimited
 from chalicelib.model import Connection
-from chalicelib.socket_api import SocketApi
 from chalicelib.access import Access
 from chalicelib.rate_limits import RateLimiter, RateLimits
-from chalicelib.typing_indicators import TypingIndicators
+from chalicelib.socket_api import SocketApi
+from chalicelib.typing_indicators import RELAYED_GROUP_SIZE, TypingIndicators
 
 TYPING_LIMIT, TYPING_WINDOW = RateLimits().typing.events, RateLimits().typing.window
 
@@ -109,3 +109,16 @@ def test_a_heartbeat_keeps_its_socket_fresh(chat, now):
     assert pong["type"] == "pong"
     connection: Connection = chat.services.stores.users.users["alice"][alice]
     assert connection.seen_at == int(now[0]) and connection.is_fresh(now[0] + 59)
+
+
+def test_typing_in_a_group_over_the_relayed_size_reaches_nobody(chat):
+    crowd = [f"m{i}" for i in range(RELAYED_GROUP_SIZE)]
+    chat.users(*crowd)
+    small = chat.services.groups.create("alice", "small", crowd[:RELAYED_GROUP_SIZE - 1])[0].chat_id
+    large = chat.services.groups.create("alice", "large", crowd)[0].chat_id
+    member = chat.connect(crowd[0])
+    chat.services.typing.relay("alice", small, "start")
+    chat.services.typing.relay("alice", large, "start")  # accepted, not relayed
+    assert [frame["chat_id"] for frame in chat.pusher.of_type(member, "typing")] == [small]
+    with pytest.raises(Forbidden):
+        chat.services.typing.relay("eve", large, "start")  # still members only

@@ -1,0 +1,87 @@
+"""What the hot paths ask of DynamoDB on moto: requests, in which rounds, and which keys they write."""
+import json
+import threading
+
+import boto3
+import pytest
+
+from chalicelib.config import settings
+from chalicelib.model import CURSOR_SHARDS, Connection
+from chalicelib.services import build, dynamodb_stores
+from tests.fakes import InMemoryBlobs, RecordingPusher
+
+
+class Requests:
+    """Every DynamoDB request the services make, with the thread it was made on and the keys it wrote."""
+
+    def __init__(self, client):
+        self.made: list[tuple[str, str, list]] = []
+        client.meta.events.register("before-call.dynamodb.*", self._note)
+
+    def _note(self, model, params, **_):
+        body = json.loads(params["body"])
+        keys = [body.get("Key") or body.get("Item")] if "Key" in body or "Item" in body else []
+        self.made.append((model.name, threading.current_thread().name, keys))
+
+    def clear(self):
+        self.made.clear()
+
+    def operations(self) -> list[str]:
+        return [operation for operation, _, _ in self.made]
+
+    def written_partitions(self) -> list[str]:
+        return [key["chat_id"]["S"] for operation, _, keys in self.made if operation != "GetItem"
+                for key in keys if key and "chat_id" in key]
+
+
+@pytest.fixture
+def parley(aws, tmp_path):
+    dynamodb = boto3.resource("dynamodb")
+    services = build(dynamodb_stores(dynamodb, settings(), InMemoryBlobs(tmp_path)), RecordingPusher(),
+                     tokens=None, accounts=None)
+    for user in ["alice", "bob"] + [f"m{i}" for i in range(60)]:
+        services.stores.users.register(user)
+    services.presence.connected(Connection("bob-phone", "bob", "phone", "https://e/api", 2_000_000_000, 0))
+    return services, Requests(dynamodb.meta.client)
+
+
+def test_a_direct_send_is_five_requests_three_rounds_before_the_push(parley):
+    services, requests = parley
+    chat_id = services.messaging.create_direct("alice", "bob")[0].chat_id
+    services.messaging.send("alice", chat_id, "warm", "text", "hi", None)  # caches nothing a send relies on
+    requests.clear()
+    services.messaging.send("alice", chat_id, "k1", "text", "hello", None)
+    made = requests.made
+    first_round = sorted(operation for operation, thread, _ in made[:3])
+    assert first_round == ["BatchGetItem", "PutItem", "UpdateItem"]  # claim, send limit, both members' sockets
+    assert all(thread.startswith("parley") for _, thread, _ in made[:3])  # made at once, on the pool
+    assert [operation for operation, _, _ in made[3:]] == ["UpdateItem", "PutItem"]  # the seq, the message
+
+
+def test_a_resend_stores_nothing_and_finds_its_original(parley):
+    services, requests = parley
+    chat_id = services.messaging.create_direct("alice", "bob")[0].chat_id
+    first = services.messaging.send("alice", chat_id, "k1", "text", "hello", None)
+    services.messaging.send("bob", chat_id, "k1", "text", "a reply with the same key", None)
+    again = services.messaging.send("alice", chat_id, "k1", "text", "hello", None)
+    assert again == first
+    assert [m.text for m in services.stores.messages.messages_after(chat_id, 0, 10)] == [
+        "hello", "a reply with the same key"]
+
+
+def test_group_receipts_write_their_own_shard_and_floors_once_per_shard(parley):
+    services, requests = parley
+    members = [f"m{i}" for i in range(60)]
+    chat_id = services.groups.create("alice", "crowd", members)[0].chat_id
+    seq = services.messaging.send("alice", chat_id, "k1", "text", "hello all", None)["seq"]
+    requests.clear()
+    for member in members:
+        services.receipts.record(member, chat_id, "delivered", seq)
+        services.receipts.record(member, chat_id, "read", seq)
+    written = requests.written_partitions()
+    assert chat_id not in written  # the chat's own partition (its head, the seq counter) takes none of it
+    shards = {key for key in written if "#cursors#" in key}
+    assert len(shards) <= CURSOR_SHARDS
+    floors = written.count(f"{chat_id}#floors")
+    assert floors <= 2 * CURSOR_SHARDS  # once per shard and status, not once per member
+    assert max(written.count(shard) for shard in shards) < 2 * len(members) / 5
