@@ -30,6 +30,8 @@ PRICES = {
     "sqs_request": 0.40e-6,  # standard queue, per request (64 KB each)
 }
 WINDOW_ATTEMPTS = 3
+PARTITION_LOADS = ("read_units", "write_units", "partition_seconds")  # per partition key, divided per operation
+HOTTEST_SHOWN = 3
 DYNAMODB_ROUND_TRIP = 0.005  # seconds, for pricing Lambda time: DynamoDB answers in single-digit milliseconds
 # The Chalice function behind each handler the accounting times, for its memory size (deploy/functions.py).
 HANDLER_FUNCTIONS = {"connect": "websocket_connect", "message": "websocket_message",
@@ -69,6 +71,8 @@ def usage(label: str, snapshot: dict, count: int, inbound_frames: float = 1.0) -
         "websocket_messages": inbound_frames + sum(tally["websocket_messages"] for tally in operations.values()),
         "sqs_requests": sum(tally["requests"] for name, tally in operations.items() if name.startswith("sqs.")),
         **lambda_usage(operations),
+        "hottest_partitions": [{**load, **{name: load[name] / count for name in PARTITION_LOADS}}
+                               for load in snapshot.get("partitions", [])[:HOTTEST_SHOWN]],
     }
     return {**per_operation, "dollars_per_million": dollars_per_million(per_operation)}
 

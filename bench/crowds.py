@@ -83,6 +83,28 @@ class Crowds:
         deliveries = [await self.timed_group_send(size) for _ in range(self.plan.fanout_runs)]
         return {"members": size, **delivery_summary(deliveries)}
 
+    async def acknowledging_group(self, size: int) -> dict:
+        """Every member online answers every message with `delivered` and `read`: what a message costs then,
+        and the load on the hottest partition key (the message's share of what one partition serves a second)."""
+        world, chat_id, recipients = self.world, self.groups[size], self.recipients(size)
+
+        async def acknowledged_send() -> None:
+            tag = world.tag()
+            acknowledged = world.arrivals.expect(world.arrivals.acknowledged(tag), recipients)
+            await self.admin.send_text(chat_id, tag)
+            if not await acknowledged.wait(FANOUT_TIMEOUT):
+                raise TimeoutError(f"{len(acknowledged.times)} of {recipients} members acknowledged {tag}")
+
+        world.arrivals.acknowledging.add(chat_id)
+        try:
+            await acknowledged_send()  # warm-up
+            return await measure(world, Operation(
+                f"send to a {size}-member group, {recipients} recipient sockets online, each answering delivered "
+                "and read", acknowledged_send, about={"group": {"members": size, "recipients_online": recipients},
+                                                     "acknowledging": True}))
+        finally:
+            world.arrivals.acknowledging.discard(chat_id)
+
     async def largest_group_extras(self, size: int) -> list[dict]:
         """A member's read receipt, and a member's socket closing and opening again (presence included)."""
         member_id = self.world.cast.members(size)[0]
@@ -144,6 +166,7 @@ class Crowds:
             if connected == size:
                 self.results["fanout"].append(await self.fanout_time(size))
         if connected == max(plan.group_sizes):
+            self.results["acknowledging"] = await self.acknowledging_group(connected)
             self.results["costs"] += await self.largest_group_extras(connected)
         if connected in plan.crowds:
             group_cost = counted[self.crowd_group(connected)]

@@ -165,10 +165,18 @@ class Expected:
 
 
 class Arrivals:
-    """Where listeners report what reached them, keyed by the message's text (a tag unique to each send)."""
+    """Where listeners report what reached them, keyed by the message's text (a tag unique to each send).
+
+    In the chats of `acknowledging`, a listener answers each message with a `delivered` and a `read` receipt, as
+    an app in the foreground does, and then reports `acknowledged(tag)`."""
 
     def __init__(self):
         self._expected: dict[str, Expected] = {}
+        self.acknowledging: set[str] = set()
+
+    @staticmethod
+    def acknowledged(tag: str) -> str:
+        return f"acknowledged {tag}"
 
     def expect(self, tag: str, count: int) -> Expected:
         self._expected[tag] = Expected(count)
@@ -204,9 +212,18 @@ class Listener:
                 when = time.perf_counter()
                 frame = json.loads(raw)
                 if frame.get("type") == "message":
-                    self._arrivals.record(frame["message"].get("text"), when)
+                    message = frame["message"]
+                    self._arrivals.record(message.get("text"), when)
+                    if message["chat_id"] in self._arrivals.acknowledging:
+                        await self._acknowledge(message)
         except websockets.ConnectionClosed:
             pass
+
+    async def _acknowledge(self, message: dict) -> None:
+        for status in ("delivered", "read"):
+            await self._connection.send(json.dumps({"action": "receipt", "chat_id": message["chat_id"],
+                                                    "seq": message["seq"], "status": status}))
+        self._arrivals.record(Arrivals.acknowledged(message.get("text")), time.perf_counter())
 
     async def close(self) -> None:
         await self._connection.close()

@@ -59,9 +59,10 @@ def table(header: list[str], rows: list[list[str]]) -> list[str]:
 def all_costs(results: dict) -> list[dict]:
     """Every operation measured, in reading order: 1:1, group sends by size and members online, the rest."""
     crowds = results.get("crowds", {})
-    measured = crowds.get("costs", [])
+    measured = crowds.get("costs", []) + ([crowds["acknowledging"]] if "acknowledging" in crowds else [])
     group_sends = sorted((cost for cost in measured if "group" in cost),
-                         key=lambda cost: (cost["group"]["members"], cost["group"]["recipients_online"]))
+                         key=lambda cost: (cost["group"]["members"], cost["group"]["recipients_online"],
+                                           cost.get("acknowledging", False)))
     return (results.get("direct_costs", []) + group_sends + [cost for cost in measured if "group" not in cost]
             + [case["cost"] for case in results.get("sync", {}).get("cases", [])]
             + [run[key] for run in crowds.get("naive", []) for key in ("direct_cost", "naive_cost")])
@@ -91,6 +92,19 @@ def headline(results: dict) -> list[str]:
         cold = results["coldstart"]
         lines.append(f"- cold start: import app / import boto3 = {cold['ratio']:.2f}"
                      f" ({ms(cold['app_ms'])} / {ms(cold['boto3_ms'])}; target {cold['target']})")
+    acknowledging = results.get("crowds", {}).get("acknowledging")
+    if acknowledging and acknowledging["hottest_partitions"]:
+        hottest = acknowledging["hottest_partitions"][0]
+        lines.append(f"- {acknowledging['group']['members']}-member group, every member online answering delivered"
+                     f" and read: the hottest key takes {hottest['partition_seconds']:.3f} partition-seconds per"
+                     f" message ({number(hottest['read_units'])} RCU, {number(hottest['write_units'])} WCU on"
+                     f" `{hottest['key']}`): {number(1 / hottest['partition_seconds'], 0)} messages a second per"
+                     " group within DynamoDB's partition limits")
+    receipt = next((cost for cost in all_costs(results) if cost["label"].startswith("read receipt in a")
+                    and "member group" in cost["label"]), None)
+    if receipt:
+        lines.append(f"- {receipt['label']}: {number(receipt['read_units'])} RCU,"
+                     f" {number(receipt['write_units'])} WCU, {number(receipt['dynamodb_requests'])} DynamoDB requests")
     direct = cost_by_label(results, "send 1:1, recipient online")
     if direct:
         lines.append(f"- a 1:1 message costs {dollars(direct['dollars_per_million']['total'])} per million at on-demand"
@@ -181,6 +195,20 @@ def costs_section(results: dict) -> list[str]:
             "Requests per operation, by API:", "", *details, ""]
 
 
+def partitions_section(results: dict) -> list[str]:
+    rows = [[cost["label"], f"`{hottest['key']}`", number(hottest["read_units"], 2), number(hottest["write_units"], 2),
+             f"{hottest['partition_seconds']:.4f}", number(1 / hottest["partition_seconds"], 0)]
+            for cost in all_costs(results) if cost.get("hottest_partitions")
+            for hottest in cost["hottest_partitions"][:1]]
+    return ["## Hot partition keys", "",
+            "Per operation, the DynamoDB partition key that took the most of it (base tables; devstack/accounting.py"
+            " sees every request) and its load in partition-seconds: RCU / 3,000 + WCU / 1,000, the share of what"
+            " one partition serves in a second. Its inverse is how many such operations a second one key could take"
+            " before DynamoDB throttles it (for a group's send: how many messages a second one group sustains).", "",
+            *table(["operation", "hottest key", "RCU", "WCU", "partition-seconds", "per second at the limit"], rows),
+            ""]
+
+
 def naive_section(results: dict) -> list[str]:
     lines = ["## Naive baseline beside Parley", "",
              "The naive path (bench/naive.py) is what public samples do per message: Scan the whole connections"
@@ -238,5 +266,5 @@ def markdown(results: dict) -> str:
         if key in results:
             lines += section(results)
     if all_costs(results):
-        lines += costs_section(results)
+        lines += costs_section(results) + partitions_section(results)
     return "\n".join(lines)

@@ -73,15 +73,13 @@ class Receipts:
     def _covered_in_direct(self, chat_id: str, user_id: str, before: DirectState, after: Cursors, seq: int) -> None:
         peer = next(u for u in direct_members(chat_id) or () if u != user_id)
         last_sent, old = before.last_sent.get(peer, 0), before.cursors.get(user_id, Cursors())
-        reached = None
-        for status in STATUSES:
+        for status in reversed(STATUSES):  # the peer hears once, of the highest status reached
             low, high = old.of(status), after.of(status)
             if low < last_sent <= high or (last_sent > high > low and
                                            peer in self._messages.senders_between(chat_id, low, high)):
-                reached = status
-        if reached:
-            self._delivery.to_users([peer], {"type": "receipt", "chat_id": chat_id, "user_id": user_id,
-                                             "status": reached, "seq": seq})
+                self._delivery.to_users([peer], {"type": "receipt", "chat_id": chat_id, "user_id": user_id,
+                                                 "status": status, "seq": seq})
+                return
 
     def cursors(self, user_id: str, chat_id: str) -> dict:
         self._access.member(user_id, chat_id)

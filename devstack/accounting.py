@@ -7,7 +7,9 @@ AWS, the @connections messages API Gateway would bill, and the Lambda invocation
                                         tools that work beside the app, such as the bench's naive baseline
 
 The counts include `in_flight`, the handler invocations and AWS calls under way: with it and the queues
-empty, whatever an operation set off has finished.
+empty, whatever an operation set off has finished. `partitions` lists the DynamoDB partition keys that took
+the most load, hottest first: the read and write units each took, and its partition-seconds (RCU / 3,000 +
+WCU / 1,000, what a partition can serve in a second), base tables only.
 
 How. botocore event hooks on the session the app's clients come from. A client copies its session's hooks
 when it is created, so `install` runs before the app builds its first client (it builds them lazily, on its
@@ -41,6 +43,7 @@ return.
 import json
 import math
 import os
+import re
 import threading
 import time
 from base64 import b64decode
@@ -50,6 +53,9 @@ import boto3
 from aiohttp import web
 from chalice.app import BaseLambdaHandler, ScheduledEventConfig
 
+PARTITION_READ_UNITS = 3000  # per second, what one DynamoDB partition serves
+PARTITION_WRITE_UNITS = 1000
+HOTTEST_PARTITIONS = 10  # listed in a snapshot
 READ_UNIT_BYTES = 4096
 WRITE_UNIT_BYTES = 1024
 WEBSOCKET_MESSAGE_BYTES = 32 * 1024  # API Gateway bills a WebSocket message per 32 KB
@@ -193,6 +199,27 @@ class Sizer:
             return write.key
         return {part["AttributeName"]: write.item[part["AttributeName"]] for part in self._table(write.table)["KeySchema"]}
 
+    def partition(self, table: str, key: dict, index: str | None = None) -> str:
+        """`table` (or `table/index`) and the value of its partition key in `key` (an item or a key)."""
+        description = self._table(table)
+        schema = next(i["KeySchema"] for i in description.get("GlobalSecondaryIndexes", [])
+                      if i["IndexName"] == index) if index else description["KeySchema"]
+        name = next(part["AttributeName"] for part in schema if part["KeyType"] == "HASH")
+        value = next(iter(key.get(name, {"NULL": True}).values()))
+        return f"{table}/{index}:{value}" if index else f"{table}:{value}"
+
+    def queried_partition(self, request: dict) -> str:
+        """The partition a Query reads (its key condition's equality on the partition key)."""
+        table, index = request["TableName"], request.get("IndexName")
+        names = request.get("ExpressionAttributeNames", {})
+        values = request.get("ExpressionAttributeValues", {})
+        for name, placeholder in re.findall(r"([#\w]+)\s*=\s*(:\w+)", request.get("KeyConditionExpression", "")):
+            attribute = names.get(name, name)
+            partition = self.partition(table, {attribute: values[placeholder]}, index)
+            if not partition.endswith(":True"):
+                return partition
+        return f"{table}:?"
+
     def item(self, table: str, key: dict) -> dict | None:
         return self._ask("get_item", TableName=table, Key=key, ConsistentRead=True).get("Item")
 
@@ -237,38 +264,57 @@ def reported_units(answer: dict) -> float:
     return sum(entry.get("CapacityUnits", 0) for entry in (consumed if isinstance(consumed, list) else [consumed]))
 
 
-def read_capacity(operation: str, request: dict, answer: dict, sizer: Sizer | None) -> float:
+def read_capacity(operation: str, request: dict, answer: dict, sizer: Sizer | None, where: Sizer) \
+        -> dict[str, float]:
+    """Read units per partition key; `where` names partitions (it reads table descriptions only)."""
     consistent = bool(request.get("ConsistentRead"))
     projected = "ProjectionExpression" in request
     if operation == "GetItem":
         item = sizer.item(request["TableName"], request["Key"]) if projected and sizer else answer.get("Item")
-        return read_units(item_size(item), consistent)
+        return {where.partition(request["TableName"], request["Key"]): read_units(item_size(item), consistent)}
     if operation == "BatchGetItem":
-        return sum(batch_read_capacity(table, spec, answer.get("Responses", {}).get(table, []), sizer)
-                   for table, spec in request["RequestItems"].items())
-    if operation in ("Query", "Scan") and projected and sizer:
-        return read_units(sizer.unprojected_size(operation, request), consistent)
+        units: dict[str, float] = {}
+        for table, spec in request["RequestItems"].items():
+            found = answer.get("Responses", {}).get(table, [])
+            for partition, read in batch_read_capacity(table, spec, found, sizer, where):
+                units[partition] = units.get(partition, 0) + read
+        return units
     if operation in ("Query", "Scan"):
-        return read_units(sum(item_size(item) for item in answer.get("Items", [])), consistent)
-    return 0.0
+        size = sizer.unprojected_size(operation, request) if projected and sizer else \
+            sum(item_size(item) for item in answer.get("Items", []))
+        partition = where.queried_partition(request) if operation == "Query" else f"{request['TableName']}:*"
+        return {partition: read_units(size, consistent)}
+    return {}
 
 
-def batch_read_capacity(table: str, spec: dict, found: list[dict], sizer: Sizer | None) -> float:
+def batch_read_capacity(table: str, spec: dict, found: list[dict], sizer: Sizer | None,
+                        where: Sizer) -> list[tuple[str, float]]:
+    """Units per key read; a batch's units are spread evenly over its keys (a projection may leave out the keys
+    of what it returns, and each item of a typical batch costs the minimum anyway)."""
     consistent = bool(spec.get("ConsistentRead"))
+    keys = spec["Keys"]
     if "ProjectionExpression" in spec and sizer:
-        sizes = sizer.sizes(table, spec["Keys"])
+        sizes = sizer.sizes(table, keys)
     else:
-        sizes = [item_size(item) for item in found] + [0] * (len(spec["Keys"]) - len(found))
-    return sum(read_units(size, consistent) for size in sizes)
+        sizes = [item_size(item) for item in found] + [0] * (len(keys) - len(found))
+    units = sum(read_units(size, consistent) for size in sizes)
+    return [(where.partition(table, key), units / len(keys)) for key in keys]
 
 
-def write_capacity(operation: str, writes: list[Write], before: list | None, after: list | None) -> float:
-    """Units for the writes; `before` and `after` are the items as read by a Sizer, or None without sizing."""
+def write_capacity(operation: str, writes: list[Write], before: list | None, after: list | None,
+                   where: Sizer) -> dict[str, float]:
+    """Write units per partition key; `before` and `after` are the items as read by a Sizer, or None without
+    sizing."""
     if before is None or after is None:
-        units = sum(write_units(item_size(write.item)) for write in writes)
+        sizes = [item_size(write.item) for write in writes]
     else:
-        units = sum(write_units(max(item_size(old), item_size(new))) for old, new in zip(before, after))
-    return units * (2 if operation == "TransactWriteItems" else 1)
+        sizes = [max(item_size(old), item_size(new)) for old, new in zip(before, after, strict=True)]
+    units: dict[str, float] = {}
+    for write, size in zip(writes, sizes, strict=True):
+        partition = where.partition(write.table, where.key(write))
+        units[partition] = units.get(partition, 0) + write_units(size) * (2 if operation == "TransactWriteItems"
+                                                                            else 1)
+    return units
 
 
 # The hooks -------------------------------------------------------------------------------------------------------
@@ -291,6 +337,7 @@ class Accounting:
         self.sizing = False
         self._reset_at = time.monotonic()
         self._tallies: dict[str, Tally] = {}
+        self._partitions: dict[str, list[float]] = {}  # partition key -> [read units, write units]
         self._idle_polls = 0
         self._in_flight = 0  # handler invocations and AWS calls under way (polls aside), whatever the resets
 
@@ -321,7 +368,7 @@ class Accounting:
 
     def reset(self, sizing: bool = False) -> None:
         with self._lock:
-            self._tallies, self._idle_polls, self.sizing = {}, 0, sizing
+            self._tallies, self._partitions, self._idle_polls, self.sizing = {}, {}, 0, sizing
             self._reset_at = time.monotonic()
 
     def snapshot(self) -> dict:
@@ -330,9 +377,14 @@ class Accounting:
             services: dict[str, Tally] = {}
             for name, tally in self._tallies.items():
                 services.setdefault(name.split(".")[0], Tally()).add(tally)
+            partitions = sorted(({"key": key, "read_units": reads, "write_units": writes,
+                                  "partition_seconds": reads / PARTITION_READ_UNITS + writes / PARTITION_WRITE_UNITS}
+                                 for key, (reads, writes) in self._partitions.items()),
+                                key=lambda load: -load["partition_seconds"])
             return {"sizing": self.sizing, "seconds": time.monotonic() - self._reset_at,
                     "in_flight": self._in_flight, "idle_polls": self._idle_polls, "operations": operations,
-                    "services": {name: asdict(tally) for name, tally in sorted(services.items())}}
+                    "services": {name: asdict(tally) for name, tally in sorted(services.items())},
+                    "partitions": partitions[:HOTTEST_PARTITIONS]}
 
     def _count(self, operation: str, tally: Tally) -> None:
         with self._lock:
@@ -403,6 +455,12 @@ class Accounting:
             self._count(call.operation, Tally(requests=1, errors=1, seconds=time.perf_counter() - call.started))
             self._finish(call)
 
+    def _load(self, units: dict[str, float], read: bool) -> None:
+        with self._lock:
+            for partition, amount in units.items():
+                load = self._partitions.setdefault(partition, [0.0, 0.0])
+                load[0 if read else 1] += amount
+
     def _finish(self, call: Call) -> None:
         if call.in_flight:
             self._under_way(-1)
@@ -412,10 +470,14 @@ class Accounting:
         tally.reported_units = reported_units(answer)
         sizer = self._sizer if self.sizing else None
         if not failed:
-            tally.read_units = read_capacity(operation, call.request, answer, sizer)
+            reads = read_capacity(operation, call.request, answer, sizer, self._sizer)
+            tally.read_units = sum(reads.values())
+            self._load(reads, read=True)
         if call.writes and (not failed or answer.get("__type", "").endswith(CONSUMING_ERRORS)):
             after = self._sizer.items(call.writes) if call.before is not None else None
-            tally.write_units = write_capacity(operation, call.writes, call.before, after)
+            writes = write_capacity(operation, call.writes, call.before, after, self._sizer)
+            tally.write_units = sum(writes.values())
+            self._load(writes, read=False)
             if after is not None:
                 tally.index_write_units = sum(index.write_units(old, new)
                                               for write, old, new in zip(call.writes, call.before, after)
