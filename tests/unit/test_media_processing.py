@@ -99,7 +99,7 @@ def test_import_leaves_pillow_and_ffmpeg_unloaded():
         "import sys, chalicelib.media_processing\n"
         "print(sorted(m for m in sys.modules if m.startswith(('PIL', 'imageio'))))"
     )
-    root = Path(mp.__file__).parents[1]
+    root = Path(mp.__file__).parents[2]
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)
     assert loaded.stdout.strip() == "[]"
 
@@ -415,7 +415,7 @@ def test_webm_is_accepted_and_matroska_refused_as_webm(clips, tmp_path):
 
 
 def test_video_beyond_8k_is_refused(clips, tmp_path, monkeypatch):
-    monkeypatch.setattr(mp, "MAX_VIDEO_PIXELS", 320 * 240 - 1)
+    monkeypatch.setattr("chalicelib.media_processing.videos.MAX_VIDEO_PIXELS", 320 * 240 - 1)
     with pytest.raises(mp.MediaRejected, match="video too large: 320x240"):
         process(clips["small"], "video/mp4", tmp_path)
     assert list((tmp_path / "out").iterdir()) == []
