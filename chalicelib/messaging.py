@@ -101,14 +101,15 @@ class Messaging:
         pair = direct_members(chat_id)
         if pair is not None and sender_id not in pair:
             raise Forbidden("you are not a member of this chat")
-        claimed_before, sockets, media = self._admit(sender_id, chat_id, client_msg_id, kind, media_id, pair)
+        claimed_before, sockets, media = self._admit(sender_id, chat_id, client_msg_id, kind, media_id, reply_to,
+                                                     pair)
         try:
-            if reply_to is not None:
-                self._check_seq(chat_id, reply_to, "reply_to")
             if claimed_before is not None:
                 original = self._original(chat_id, sender_id, client_msg_id, claimed_before)
                 if original is not None:
-                    self._push(original, self._wire([original])[0], pair, sockets, connection_id)
+                    head = self._chats.head(chat_id) if pair is None else None
+                    self._push(original, self._wire([original])[0], pair, sockets, connection_id,
+                               head.members_version if head else None)
                     return self._sent(original, client_msg_id)
             message, reservation = self._append(Message(
                 chat_id=chat_id, seq=0, message_id=uuid.uuid4().hex, sender_id=sender_id, kind=kind,
@@ -129,15 +130,16 @@ class Messaging:
         return self._sent(message, client_msg_id)
 
     def _admit(self, sender_id: str, chat_id: str, client_msg_id: str, kind: str, media_id: str | None,
-               pair: tuple[str, str] | None) -> tuple:
+               reply_to: int | None, pair: tuple[str, str] | None) -> tuple:
         """What a send checks before it takes a seq, all at once: the limits, the claim, membership (groups),
-        the media, and a direct chat's sockets. A claim made here is dropped again if a check fails."""
-        group = pair is None
-        checks: list[Callable[[], object]] = [lambda: self._messages.claim(chat_id, sender_id, client_msg_id),
-                  lambda: self._delivery.sockets_of(pair) if pair else None,
-                  lambda: self._media.attachable(sender_id, chat_id, media_id, kind) if kind != "text" else None,
-                  lambda: self._rate.take("send", sender_id)]
-        if group:
+        the media, `reply_to`, and a direct chat's sockets. A claim made here is dropped again if a check fails."""
+        checks: list[Callable[[], object]] = [
+            lambda: self._messages.claim(chat_id, sender_id, client_msg_id),
+            lambda: self._delivery.sockets_of(pair) if pair else None,
+            lambda: self._media.attachable(sender_id, chat_id, media_id, kind) if kind != "text" else None,
+            lambda: self._rate.take("send", sender_id),
+            lambda: self._check_reply_to(chat_id, reply_to) if reply_to is not None else None]
+        if pair is None:
             checks += [lambda: self._access.member(sender_id, chat_id),
                        lambda: self._rate.take("chat_send", chat_id)]
         outcomes = settled(*checks)
@@ -148,10 +150,10 @@ class Messaging:
             raise failure
         return outcomes[0], outcomes[1], outcomes[2]
 
-    def _check_seq(self, chat_id: str, seq: int, name: str) -> None:
+    def _check_reply_to(self, chat_id: str, reply_to: int) -> None:
         head = self._chats.head(chat_id)
-        if head is None or seq > head.last_seq:
-            raise BadRequest(f"{name} {seq} is beyond the chat's last seq {head.last_seq if head else 0}")
+        if head is None or reply_to > head.last_seq:
+            raise BadRequest(f"reply_to {reply_to} is beyond the chat's last seq {head.last_seq if head else 0}")
 
     def _append(self, draft: Message) -> tuple[Message, Reservation]:
         """Take the chat's next seq and store the message there; a seq that a reader closed as a gap (our lease

@@ -86,7 +86,8 @@ class ChatStore(Protocol):
     def heads(self, chat_ids: Iterable[str]) -> dict[str, ChatHead]: ...
 
     def members(self, chat_id: str) -> tuple[int, list[Member]]:
-        """The member list and the members version it is at (one item; eventually consistent)."""
+        """The member list and the members version it is at (two items read consistently: the head and the list;
+        callers cache it by that version)."""
 
     def reserve_seats(self, chat_id: str, count: int, limit: int) -> bool:
         """Count `count` more members in, unless that would pass `limit` (then False)."""

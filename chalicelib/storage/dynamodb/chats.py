@@ -89,7 +89,7 @@ class DynamoChatStore:
 
     def members(self, chat_id: str) -> tuple[int, list[Member]]:
         items = {item["sk"]: item for item in self._table.query(
-            KeyConditionExpression=Key("chat_id").eq(chat_id) & Key("sk").between(META, ROSTER),
+            ConsistentRead=True, KeyConditionExpression=Key("chat_id").eq(chat_id) & Key("sk").between(META, ROSTER),
             ProjectionExpression="sk, members_version, members")["Items"]}
         if META not in items:
             return 0, []
