@@ -94,6 +94,7 @@ class Crowds:
             await self.admin.send_text(chat_id, tag)
             if not await acknowledged.wait(FANOUT_TIMEOUT):
                 raise TimeoutError(f"{len(acknowledged.times)} of {recipients} members acknowledged {tag}")
+            await world.stack.settled_accounting()  # the receipts handled, before the next message joins them
 
         world.arrivals.acknowledging.add(chat_id)
         try:
