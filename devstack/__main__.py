@@ -29,7 +29,7 @@ def main() -> None:
         import app
 
         accounting = Accounting.install(app, endpoint)  # before the app and the SQS pollers build clients
-        gateway = Gateway(app, args.port)
+        gateway = Gateway(app, args.port, accounting.under_way)
         web_app = gateway.web_app()
         Triggers(app, gateway.invoke_lambda, boto3.client("sqs", endpoint_url=endpoint)).routes(web_app)
         accounting.routes(web_app)

@@ -6,8 +6,8 @@ AWS, the @connections messages API Gateway would bill, and the Lambda invocation
     GET  /_devstack/aws                 where the stack's AWS is (moto's endpoint, table and queue names), for
                                         tools that work beside the app, such as the bench's naive baseline
 
-The counts include `in_flight`, the handler invocations and AWS calls under way: with it and the queues
-empty, whatever an operation set off has finished. `partitions` lists the DynamoDB partition keys that took
+The counts include `in_flight`, the handler invocations under way or waiting for a worker, and the AWS calls
+under way: with it and the queues empty, whatever an operation set off has finished. `partitions` lists the DynamoDB partition keys that took
 the most load, hottest first: the read and write units each took, and its partition-seconds (RCU / 3,000 +
 WCU / 1,000, what a partition can serve in a second), base tables only.
 
@@ -390,14 +390,14 @@ class Accounting:
         with self._lock:
             self._tallies.setdefault(operation, Tally()).add(tally)
 
-    def _under_way(self, change: int) -> None:
+    def under_way(self, change: int) -> None:
         with self._lock:
             self._in_flight += change
 
     def timed(self, operation: str, handler):
         """`handler` counted as `operation`: its calls, failures and seconds."""
         def invoke(*args, **kwargs):
-            self._under_way(+1)
+            self.under_way(+1)
             started, sizing_before = time.perf_counter(), self._sizer.seconds_in_thread()
             failed = True
             try:
@@ -408,7 +408,7 @@ class Accounting:
                 sizing = self._sizer.seconds_in_thread() - sizing_before
                 self._count(operation, Tally(requests=1, errors=int(failed),
                                              seconds=time.perf_counter() - started - sizing))
-                self._under_way(-1)
+                self.under_way(-1)
         return invoke
 
     @staticmethod
@@ -421,7 +421,7 @@ class Accounting:
         if call.operation == "sqs.ReceiveMessage":
             call.in_flight = False  # a poll is under way nearly all the time, whether or not anything happens
         else:
-            self._under_way(+1)
+            self.under_way(+1)
         if model.service_model.service_name == "dynamodb":
             call.request = json.loads(params["body"])
             call.writes = writes_of(model.name, call.request)
@@ -463,7 +463,7 @@ class Accounting:
 
     def _finish(self, call: Call) -> None:
         if call.in_flight:
-            self._under_way(-1)
+            self.under_way(-1)
 
     def _add_capacity(self, tally: Tally, call: Call, answer: dict, failed: bool) -> None:
         operation = call.operation.split(".", 1)[1]

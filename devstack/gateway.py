@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from base64 import b64decode
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -24,8 +25,10 @@ WEBCLIENT = Path(__file__).resolve().parent.parent / "webclient"
 
 
 class Gateway:
-    def __init__(self, app_module, port: int, workers: int = 32):
+    def __init__(self, app_module, port: int, waiting: Callable[[int], None], workers: int = 32):
+        """`waiting` hears of each invocation queued for a worker (+1) and of each one a worker takes (-1)."""
         self._app_module = app_module
+        self._waiting = waiting
         self._port = port
         self._rest = LocalGateway(app_module.app, Config.create(chalice_app=app_module.app, lambda_timeout=29))
         # Chalice keeps the current request on the app object: one REST call at a time, as in one container.
@@ -49,7 +52,11 @@ class Gateway:
         return app
 
     async def _invoke(self, handler, *args):
-        return await asyncio.get_running_loop().run_in_executor(self._pool, handler, *args)
+        def taken(*call_args):
+            self._waiting(-1)
+            return handler(*call_args)
+        self._waiting(+1)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, taken, *args)
 
     # REST -----------------------------------------------------------------------------------------------
 
