@@ -137,12 +137,12 @@ class Messaging:
             lambda: self._messages.claim(chat_id, sender_id, client_msg_id),
             lambda: self._delivery.sockets_of(pair) if pair else None,
             lambda: self._media.attachable(sender_id, chat_id, media_id, kind) if kind != "text" else None,
-            lambda: self._rate.take("send", sender_id),
-            lambda: self._check_reply_to(chat_id, reply_to) if reply_to is not None else None]
+            lambda: self._rate.take("send", sender_id)]
         if pair is None:
             checks += [lambda: self._access.member(sender_id, chat_id),
                        lambda: self._rate.take("chat_send", chat_id)]
-        outcomes = settled(*checks)
+        checks.append(lambda: self._check_reply_to(chat_id, reply_to) if reply_to is not None else None)
+        outcomes = settled(*checks)  # the first failure in this order is answered: membership before reply_to
         failure = next((outcome for outcome in outcomes if isinstance(outcome, Exception)), None)
         if failure is not None:
             if outcomes[0] is None:  # this send made the claim

@@ -51,11 +51,10 @@ class Receipts:
             return
         if seq > self._last_seqs.get(chat_id, 0):
             head = self._chats.head(chat_id)
-            if head is None:
-                raise Forbidden("you are not a member of this chat")
-            last_seq = head.last_seq
+            last_seq = head.last_seq if head else 0
             self.saw(chat_id, last_seq)
             if seq > last_seq:
+                self._access.member(user_id, chat_id)  # outsiders learn nothing of the chat, not even its length
                 raise BadRequest(f"seq {seq} is beyond the chat's last seq {last_seq}")
         self.advance(chat_id, user_id, status, seq)
 
