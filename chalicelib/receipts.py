@@ -8,8 +8,8 @@ update moves a cursor, and what it answers tells whether the peer has messages t
 
 Groups tell a sender when every member has reached their message, so they need the lowest cursor (the
 floor) without one item that every member's receipt writes. A group's cursors are spread over CURSOR_SHARDS
-shard items by user, each receipt writing its own shard only; a floors item keeps each shard's lowest cursor
-per status, written only when that moves (once per shard per message in a busy group). Whoever raises the
+shard items by user, each receipt writing its own shard only; a floors item per status keeps each shard's
+lowest cursor, written only when that moves (once per shard per message in a busy group). Whoever raises the
 lowest of the shard floors has covered the messages between the old and the new floor, and tells their
 senders, once (each floors update is atomic and answers what it replaced).
 """

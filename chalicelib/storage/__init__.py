@@ -140,8 +140,8 @@ class MessageStore(Protocol):
 
 class ReceiptStore(Protocol):
     """Delivered and read cursors. A direct chat's live on its head (with the last seq each member sent); a
-    group's are spread over CURSOR_SHARDS shard items, each holding its members' cursors, and a floors item
-    that keeps each shard's lowest cursor per status."""
+    group's are spread over CURSOR_SHARDS shard items, each holding its members' cursors, and a floors item per
+    status that keeps each shard's lowest cursor."""
 
     def raise_direct(self, chat_id: str, user_id: str, status: str, seq: int) -> DirectState | None:
         """Move a direct chat member's cursors up to `seq` (never down; not past the chat's last seq).

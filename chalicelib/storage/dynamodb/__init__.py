@@ -15,7 +15,7 @@
     index `by_member` (member_id, chat_id) each user's chat list.
   - (chat, "send#{user}#{client_msg_id}"): idempotency claims.
   - ("{chat}#cursors#{k}", "cursors"): a group's cursors, {user: [delivered, read]}, spread over CURSOR_SHARDS
-    partitions by user; ("{chat}#floors", "floors"): each shard's lowest cursor per status.
+    partitions by user; ("{chat}#floors#{status}", "floors"): each shard's lowest cursor of that status.
   - ("count#{subject}", window): rate-limit counters, deleted by TTL on `expires_at`.
 - messages: chat_id + seq.
 """

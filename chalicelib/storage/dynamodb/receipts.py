@@ -1,4 +1,5 @@
-"""Delivered and read cursors: on a direct chat's head, and in a group's cursor shards with their floors item.
+"""Delivered and read cursors: on a direct chat's head, and in a group's cursor shards with a floors item per
+status.
 
 Cursors are stored as {user: [delivered, read]}. DynamoDB has no max(): raising a `read` cursor first tries the
 update that moves both cursors, and only if delivered is already past the seq, the one that moves read alone.
@@ -28,8 +29,8 @@ def shard_key(chat_id: str, shard: int) -> dict:
     return {"chat_id": f"{chat_id}#cursors#{shard}", "sk": SHARD_SK}
 
 
-def floors_key(chat_id: str) -> dict:
-    return {"chat_id": f"{chat_id}#floors", "sk": FLOORS_SK}
+def floors_key(chat_id: str, status: str) -> dict:
+    return {"chat_id": f"{chat_id}#floors#{status}", "sk": FLOORS_SK}
 
 
 class DynamoReceiptStore:
@@ -113,34 +114,34 @@ class DynamoReceiptStore:
         return {int(item["chat_id"].rpartition("#")[2]): cursors_of(item) for item in items}
 
     def set_shard_floor(self, chat_id: str, status: str, shard: int, floor: int | None) -> dict[int, int] | None:
-        names = {"#s": status, "#k": str(shard)}
+        names = {"#k": str(shard)}
         if floor is None:
-            update, condition, values = "REMOVE #s.#k", "attribute_exists(#s.#k)", {}
+            update, condition, values = "REMOVE floors.#k", "attribute_exists(floors.#k)", {}
         else:
-            update, condition = "SET #s.#k = :floor", "attribute_not_exists(#s.#k) OR #s.#k < :floor"
+            update, condition = "SET floors.#k = :floor", "attribute_not_exists(floors.#k) OR floors.#k < :floor"
             values = {":floor": floor}
         for _ in range(2):
             try:
-                answer = self._table.update_item(Key=floors_key(chat_id), UpdateExpression=update,
+                answer = self._table.update_item(Key=floors_key(chat_id, status), UpdateExpression=update,
                                                  ConditionExpression=condition, ExpressionAttributeNames=names,
                                                  ReturnValues="ALL_OLD", **({"ExpressionAttributeValues": values}
                                                                             if values else {}))
-                return _floors(answer.get("Attributes"), status)
+                return _floors(answer.get("Attributes"))
             except self._failed:
                 return None
             except ClientError as error:
                 if error.response["Error"]["Code"] != "ValidationException" or floor is None:
                     raise
-                self._table.update_item(Key=floors_key(chat_id),  # the chat's first floor: make the maps
-                                        UpdateExpression="SET delivered = if_not_exists(delivered, :empty), "
-                                                         "#read = if_not_exists(#read, :empty)",
-                                        ExpressionAttributeNames={"#read": "read"},
+                self._table.update_item(Key=floors_key(chat_id, status),  # the first floor: make the map
+                                        UpdateExpression="SET floors = if_not_exists(floors, :empty)",
                                         ExpressionAttributeValues={":empty": {}})
         raise RuntimeError("could not record a shard floor")
 
     def floors(self, chat_id: str) -> dict[str, dict[int, int]]:
-        item = self._table.get_item(Key=floors_key(chat_id), ConsistentRead=True).get("Item")
-        return {status: _floors(item, status) for status in STATUS_INDEX}
+        keys = [floors_key(chat_id, status) for status in STATUS_INDEX]
+        items = {item["chat_id"].rpartition("#")[2]: item
+                 for item in batch_get(self._resource, self._name, keys, consistent=True)}
+        return {status: _floors(items.get(status)) for status in STATUS_INDEX}
 
 
 def _old_item(error: ClientError) -> dict | None:
@@ -149,5 +150,5 @@ def _old_item(error: ClientError) -> dict | None:
     return {name: TypeDeserializer().deserialize(value) for name, value in raw.items()} if raw else None
 
 
-def _floors(item: dict | None, status: str) -> dict[int, int]:
-    return {int(shard): int(floor) for shard, floor in (item or {}).get(status, {}).items()}
+def _floors(item: dict | None) -> dict[int, int]:
+    return {int(shard): int(floor) for shard, floor in (item or {}).get("floors", {}).items()}
