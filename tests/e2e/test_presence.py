@@ -1,6 +1,7 @@
 """Issue 5 end to end: presence, last seen and typing over real sockets; time moves by the stack's clock."""
 import asyncio
 
+from chalicelib.presence import MAX_SOCKETS
 from chalicelib.rate_limits import RateLimits
 from tests.e2e.test_messaging import direct_chat, run
 
@@ -128,5 +129,24 @@ def test_flooding_typing_gets_rate_limited(stack):
         assert {error["code"] for error in errors} == {"rate_limited"} and {e["req"] for e in errors} <= set(reqs)
         assert len(typing) <= 2 * TYPING_LIMIT  # a flood this quick spans two windows at most
         await a.close(), await b.close()
+
+    run(scenario())
+
+
+def test_an_eleventh_socket_closes_the_users_oldest(stack):
+    alice, bob = stack.user("alice"), stack.user("bob")
+    chat_id = direct_chat(alice, bob)
+
+    async def scenario():
+        devices = [await alice.connect(f"d{i}") for i in range(MAX_SOCKETS)]
+        newest = await alice.connect("one-more")
+        await asyncio.wait_for(devices[0]._reader, 10)  # the server closed the oldest socket
+        assert devices[0].connection.close_code is not None
+        b = await bob.connect()
+        await b.call("send", chat_id=chat_id, client_msg_id="hello", kind="text", text="to every device")
+        for socket in devices[1:] + [newest]:
+            assert (await socket.events_of("message", 1))[0]["message"]["text"] == "to every device"
+        for socket in devices[1:] + [newest, b]:
+            await socket.close()
 
     run(scenario())
