@@ -40,7 +40,8 @@ class Presence:
         self._max_sockets = max_sockets
 
     def connected(self, connection: Connection) -> None:
-        """Admit a socket; past `max_sockets` of one user, their oldest sockets are closed."""
+        """Admit a socket; past `max_sockets` of one user, their oldest sockets are closed (sockets opened in the
+        same second are aged by id)."""
         went_online, others = self._users.add_connection(connection)
         if went_online:
             self._announce(UserPresence(connection.user_id, (connection,)))

@@ -330,8 +330,10 @@ class Call:
 
 
 class Accounting:
-    def __init__(self, endpoint: str | None = None):
-        self._endpoint = endpoint
+    def __init__(self, endpoint: str | None = None, announced: str | None = None):
+        """`endpoint`: where the sizer reads (None: this process's moto); `announced`: the moto endpoint that
+        `/_devstack/aws` gives tools outside the stack (default: `endpoint`)."""
+        self._endpoint = announced or endpoint
         self._sizer = Sizer(boto3.session.Session().client("dynamodb", endpoint_url=endpoint))
         self._lock = threading.Lock()
         self.sizing = False
@@ -342,11 +344,12 @@ class Accounting:
         self._in_flight = 0  # handler invocations and AWS calls under way (polls aside), whatever the resets
 
     @classmethod
-    def install(cls, app_module, endpoint: str | None = None) -> "Accounting":
-        """Count the calls of every client boto3's default session creates from now on, and the app's Lambdas."""
+    def install(cls, app_module, announced: str | None = None) -> "Accounting":
+        """Count the calls of every client boto3's default session creates from now on, and the app's Lambdas
+        (which reach this process's moto)."""
         if boto3.DEFAULT_SESSION is None:
             boto3.setup_default_session()
-        accounting = cls(endpoint)
+        accounting = cls(announced=announced)
         accounting.hook(boto3.DEFAULT_SESSION)
         accounting.time_handlers(app_module)
         return accounting

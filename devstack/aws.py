@@ -1,9 +1,5 @@
-"""AWS on this machine: a moto server, and Parley's infra template deployed into it."""
-import os
+"""AWS on this machine: Parley's infra template deployed into moto."""
 import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import boto3
@@ -24,29 +20,11 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def wait_for_port(port: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
-
-
-def start_moto(port: int) -> subprocess.Popen:
-    """moto in its own process, so that it gets a core of its own."""
-    process = subprocess.Popen([sys.executable, "-m", "devstack.moto_server", "--port", str(port)], cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env={**os.environ, **FAKE_CREDENTIALS})
-    wait_for_port(port)
-    return process
-
-
-def deploy(endpoint: str | None, stage: str = "local") -> dict[str, str]:
-    """Deploy infra/parley.yaml (plus what moto's CloudFormation ignores); answer the app's environment."""
+def deploy(stage: str = "local") -> dict[str, str]:
+    """Deploy infra/parley.yaml (plus what moto's CloudFormation ignores) into this process's moto; answer the
+    app's environment."""
     def client(service: str):
-        return boto3.client(service, region_name=REGION, endpoint_url=endpoint)
+        return boto3.client(service, region_name=REGION)
 
     stack = f"parley-{stage}"
     cloudformation = client("cloudformation")
@@ -74,6 +52,4 @@ def deploy(endpoint: str | None, stage: str = "local") -> dict[str, str]:
         UserPoolId=pool_id, ClientName=f"{stack}-app", GenerateSecret=False,
         ExplicitAuthFlows=client_spec["ExplicitAuthFlows"])["UserPoolClient"]["ClientId"]
     env.update(USER_POOL_ID=pool_id, USER_POOL_CLIENT_ID=client_id, USER_POOL_ARN=pool["Arn"])
-    if endpoint:
-        env["JWKS_URL"] = f"{endpoint}/{pool_id}/.well-known/jwks.json"
     return env

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import moto
 import pytest
-from moto import mock_aws
 
+from devstack import moto_server
 from devstack.aws import FAKE_CREDENTIALS, deploy
-from tests.moto_atomic import one_request_at_a_time
 
 MOTO_JWKS = Path(moto.__file__).parent / "cognitoidp" / "resources" / "jwks-public.json.gz"
 
@@ -31,8 +30,8 @@ def aws(jwks_url, monkeypatch):
     """Fresh moto with Parley's resources; the app's environment points at them."""
     for name, value in FAKE_CREDENTIALS.items():
         monkeypatch.setenv(name, value)
-    with mock_aws(), one_request_at_a_time():
-        env = deploy(None)
+    with moto_server.in_process(threading.RLock()):
+        env = deploy()
         env["JWKS_URL"] = jwks_url
         for name, value in env.items():
             monkeypatch.setenv(name, value)

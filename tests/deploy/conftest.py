@@ -50,7 +50,7 @@ def aws(monkeypatch):
 @pytest.fixture
 def local_stack(aws):
     """infra/parley.yaml in moto, deployed exactly as the local stack and the app's tests deploy it."""
-    env = deploy(None)
+    env = deploy()
     outputs = {item["OutputKey"]: item["OutputValue"] for item in aws.client("cloudformation").describe_stacks(
         StackName=f"parley-{STAGE}")["Stacks"][0].get("Outputs", [])}
     return env, outputs
@@ -65,7 +65,7 @@ def outputs() -> dict[str, str]:
             patch.setenv(name, value)
         warnings.filterwarnings("ignore", ".*not supported by moto's CloudFormation")
         with mock_aws():
-            env = deploy(None)
+            env = deploy()
             session = boto3.Session(region_name=REGION)
             outputs = {item["OutputKey"]: item["OutputValue"] for item in session.client(
                 "cloudformation").describe_stacks(StackName=f"parley-{STAGE}")["Stacks"][0].get("Outputs", [])}

@@ -138,7 +138,9 @@ def test_an_eleventh_socket_closes_the_users_oldest(stack):
     chat_id = direct_chat(alice, bob)
 
     async def scenario():
-        devices = [await alice.connect(f"d{i}") for i in range(MAX_SOCKETS)]
+        devices = [await alice.connect("d0")]
+        await asyncio.sleep(1.1)  # sockets are aged by the second: the first is the oldest
+        devices += [await alice.connect(f"d{i}") for i in range(1, MAX_SOCKETS)]
         newest = await alice.connect("one-more")
         await asyncio.wait_for(devices[0]._reader, 10)  # the server closed the oldest socket
         assert devices[0].connection.close_code is not None

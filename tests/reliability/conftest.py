@@ -9,6 +9,7 @@ import io
 import itertools
 import json
 import os
+import threading
 import time
 import uuid
 import warnings
@@ -16,12 +17,11 @@ import warnings
 import boto3
 import jwt
 import pytest
-from moto import mock_aws
 
+from devstack import moto_server
 from devstack.aws import FAKE_CREDENTIALS, deploy
 from tests import tokens
 from tests.aws.conftest import jwks_url  # noqa: F401  (a fixture, re-exported for this folder)
-from tests.moto_atomic import one_request_at_a_time
 from tests.reliability.faults import BotocoreFaults, ConnectionsApi
 
 API_ID, STAGE = "abc123", "api"
@@ -71,8 +71,8 @@ def moto_world(jwks_url):  # noqa: F811
         patch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
         for limit in ("RECEIPT", "PRESENCE", "HISTORY", "SYNC", "HEARTBEAT"):  # fuzzing floods every frame
             patch.setenv(f"{limit}_LIMIT", "100000")
-        with mock_aws(), one_request_at_a_time():
-            env = deploy(None)
+        with moto_server.in_process(threading.RLock()):
+            env = deploy()
             env["JWKS_URL"] = jwks_url
             for name, value in env.items():
                 patch.setenv(name, value)

@@ -1,0 +1,33 @@
+"""The local stack keeps AWS's atomicity under concurrency, over real sockets. (That its moto lock is what keeps
+it: tests/aws/test_store_contract.py races seq counters through the same `devstack.moto_server.in_process`
+and fails without the lock.)"""
+import asyncio
+
+from tests.e2e.test_messaging import direct_chat, run
+
+DEVICES = 8
+SENDS = 40
+
+
+def test_one_key_sent_from_every_device_at_once_stores_one_message_and_seqs_stay_gap_free(stack):
+    alice, bob = stack.user("alice"), stack.user("bob")
+    chat_id = direct_chat(alice, bob)
+
+    async def scenario():
+        devices = [await alice.connect(f"d{i}") for i in range(DEVICES)]
+        same = await asyncio.gather(*(device.call("send", chat_id=chat_id, client_msg_id="once", kind="text",
+                                                  text="hello", timeout=30) for device in devices))
+        assert {(reply["type"], reply["seq"], reply["message_id"]) for reply in same} == {
+            ("sent", 1, same[0]["message_id"])}
+        many = await asyncio.gather(*(devices[i % DEVICES].call("send", chat_id=chat_id, client_msg_id=f"m{i}",
+                                                                kind="text", text=f"{i}", timeout=30)
+                                      for i in range(SENDS)))
+        assert sorted(reply["seq"] for reply in many) == list(range(2, SENDS + 2))
+        b = await bob.connect()
+        messages, _ = await b.sync({chat_id: 0}, limit=500)
+        assert [m["seq"] for m in messages[chat_id]] == list(range(1, SENDS + 2))
+        assert all(m["kind"] == "text" for m in messages[chat_id])  # no hole was filled
+        for socket in devices + [b]:
+            await socket.close()
+
+    run(scenario())
