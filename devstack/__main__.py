@@ -37,7 +37,9 @@ def main() -> None:
         accounting = Accounting.install(app, announced=endpoint)  # before the app and the SQS pollers build clients
         gateway = Gateway(app, args.port, accounting.under_way)
         web_app = gateway.web_app()
-        Triggers(app, gateway.invoke_lambda, boto3.client("sqs")).routes(web_app)
+        triggers = Triggers(app, gateway.invoke_lambda, boto3.client("sqs"))
+        triggers.routes(web_app)
+        moto_server.on_enqueue(triggers.enqueued)
         accounting.routes(web_app)
         print(f"Parley local stack on http://127.0.0.1:{args.port} (REST /api, WebSocket /ws); moto on {endpoint}",
               flush=True)

@@ -7,9 +7,9 @@ AWS, the @connections messages API Gateway would bill, and the Lambda invocation
                                         tools that work beside the app, such as the bench's naive baseline
 
 The counts include `in_flight`, the handler invocations under way or waiting for a worker, and the AWS calls
-under way: with it and the queues empty, whatever an operation set off has finished. `partitions` lists the DynamoDB partition keys that took
-the most load, hottest first: the read and write units each took, and its partition-seconds (RCU / 3,000 +
-WCU / 1,000, what a partition can serve in a second), base tables only.
+under way: with it and the queues empty, whatever an operation set off has finished. `partitions` lists the
+DynamoDB partition keys that took the most load, hottest first: the read and write units each took, and its
+partition-seconds (RCU / 3,000 + WCU / 1,000, what a partition can serve in a second), base tables only.
 
 How. botocore event hooks on the session the app's clients come from. A client copies its session's hooks
 when it is created, so `install` runs before the app builds its first client (it builds them lazily, on its

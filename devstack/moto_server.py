@@ -10,19 +10,21 @@ undoing what concurrent requests wrote meanwhile, and conditional writes check a
 AWS is atomic there, and Parley relies on it, so the stand-in must be too: one lock, held for each request
 however it arrives (tests/aws/test_store_contract.py races seq counters through `in_process` and fails
 without it). moto also deep-copies every table a transaction names, so each send would cost time in
-proportion to all the messages ever stored; here a transaction saves and restores only the items it touches. And moto answers a query by listing and
-sorting every item of the table, so a query's cost grew with all the messages ever stored (0.9 s at 60,000
-items); here a query is handed only the items its partition key selects.
+proportion to all the messages ever stored; here a transaction saves and restores only the items it touches.
+And moto answers a query by listing and sorting every item of the table, so a query's cost grew with all the
+messages ever stored (0.9 s at 60,000 items); here a query is handed only the items its partition key selects.
 """
 import copy
 import logging
 import threading
 from collections import defaultdict
+from collections.abc import Callable
 from contextlib import contextmanager
 
 from moto import mock_aws
 from moto.core.botocore_stubber import BotocoreStubber
 from moto.dynamodb import models as dynamodb_models
+from moto.sqs import models as sqs_models
 from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
@@ -127,3 +129,13 @@ def serve(port: int, lock: threading.RLock) -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a log line per request cost a tenth of moto's time
     server = make_server("127.0.0.1", port, serialized, threaded=True, request_handler=MotoRequestHandler)
     threading.Thread(target=server.serve_forever, name="moto-http", daemon=True).start()
+
+
+def on_enqueue(tell: Callable[[str], None]) -> None:
+    """Call `tell(queue_name)` whenever a message enters a queue (a send, or an S3 event), from any thread."""
+    add = sqs_models.Queue.add_message
+
+    def add_message(queue, message):
+        add(queue, message)
+        tell(queue.name)
+    sqs_models.Queue.add_message = add_message

@@ -1,6 +1,9 @@
 """The app's non-HTTP event sources, run locally as AWS would: SQS consumers and schedules.
 
-SQS queues are polled and their messages handed to the `@app.on_sqs_message` handler in SQS-shaped events;
+SQS queues are polled and their messages handed to the `@app.on_sqs_message` handler in SQS-shaped events.
+An empty queue is polled less and less often (up to IDLE_POLL_MAX apart), and woken at once when a message
+enters it (`enqueued`, which the stack's moto calls), so that idle pollers leave moto alone and a new message
+still starts within milliseconds; a message that only becomes visible again (a retry) waits for the next poll;
 what the handler reports in `batchItemFailures` (or everything, if it raises) stays on the queue and comes
 back after the visibility timeout, as with a Lambda event source mapping that reports batch item failures.
 A batch stays invisible for the queue's own timeout while its invocation runs (a slow invocation under load
@@ -20,6 +23,8 @@ from chalice.app import ScheduledEventConfig, SQSEventConfig
 from chalicelib import clock
 
 RETRY_SECONDS = 2
+IDLE_POLL_FIRST = 0.05  # seconds between polls of a queue found empty, doubling up to IDLE_POLL_MAX
+IDLE_POLL_MAX = 1.0
 UNIT_SECONDS = {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600, "day": 86400, "days": 86400}
 
 
@@ -42,7 +47,14 @@ class Triggers:
         self._schedules = {source.name: source for source in app_module.app.event_sources
                            if isinstance(source, ScheduledEventConfig)}
         self._queues = [source for source in app_module.app.event_sources if isinstance(source, SQSEventConfig)]
+        self._arrivals = {source.queue: asyncio.Event() for source in self._queues}
+        self._loop: asyncio.AbstractEventLoop | None = None
         clock.now = lambda: time.time() + self._offset
+
+    def enqueued(self, queue_name: str) -> None:
+        """A message entered a queue (called from any thread): wake its poller."""
+        if self._loop is not None and queue_name in self._arrivals:
+            self._loop.call_soon_threadsafe(self._arrivals[queue_name].set)
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/_devstack/schedules/{name}", self._run_schedule_now)
@@ -52,6 +64,7 @@ class Triggers:
         app.on_cleanup.append(self._stop)
 
     async def _start(self, _app) -> None:
+        self._loop = asyncio.get_running_loop()
         self._tasks = [asyncio.ensure_future(self._poll(source)) for source in self._queues]
         self._tasks += [asyncio.ensure_future(self._every(source)) for source in self._schedules.values()]
 
@@ -62,13 +75,19 @@ class Triggers:
     async def _poll(self, source: SQSEventConfig) -> None:
         queue_url = await asyncio.to_thread(lambda: self._sqs.get_queue_url(QueueName=source.queue)["QueueUrl"])
         queue_arn = f"arn:aws:sqs:us-east-1:123456789012:{source.queue}"
+        arrived, idle = self._arrivals[source.queue], IDLE_POLL_FIRST
         while True:
+            arrived.clear()  # before the poll: a message that enters during it wakes the wait below
             answer = await asyncio.to_thread(self._sqs.receive_message, QueueUrl=queue_url,
                                              MaxNumberOfMessages=min(source.batch_size, 10), AttributeNames=["All"])
             messages = answer.get("Messages", [])
             if not messages:
-                await asyncio.sleep(0.05)
+                try:
+                    await asyncio.wait_for(arrived.wait(), idle)
+                except asyncio.TimeoutError:
+                    idle = min(idle * 2, IDLE_POLL_MAX)
                 continue
+            idle = IDLE_POLL_FIRST
             event = {"Records": [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
                                   "attributes": m.get("Attributes", {}), "messageAttributes": {},
                                   "md5OfBody": m["MD5OfBody"], "eventSource": "aws:sqs",

@@ -2,11 +2,14 @@
 it: tests/aws/test_store_contract.py races seq counters through the same `devstack.moto_server.in_process`
 and fails without the lock.)"""
 import asyncio
+import time
 
+from tests.e2e.support import http
 from tests.e2e.test_messaging import direct_chat, run
 
 DEVICES = 8
 SENDS = 40
+IDLE_SECONDS = 4
 
 
 def test_one_key_sent_from_every_device_at_once_stores_one_message_and_seqs_stay_gap_free(stack):
@@ -31,3 +34,12 @@ def test_one_key_sent_from_every_device_at_once_stores_one_message_and_seqs_stay
             await socket.close()
 
     run(scenario())
+
+
+def test_idle_queues_are_polled_less_and_less_often(stack):
+    stack_base = stack.base
+    assert http("POST", f"{stack_base}/_devstack/accounting/reset", {})[0] == 204
+    time.sleep(IDLE_SECONDS)
+    _, counts = http("GET", f"{stack_base}/_devstack/accounting")
+    # two queues polled every 50 ms would be 2 * 20 * IDLE_SECONDS polls; backing off to 1 s, about a tenth
+    assert counts["idle_polls"] <= 2 * (IDLE_SECONDS + 6)
