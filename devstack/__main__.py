@@ -1,4 +1,9 @@
-"""`python -m devstack [--port N]`: the whole local stack in one process; Ctrl-C stops all of it."""
+"""`python -m devstack [--port N]`: the whole local stack in one process; Ctrl-C stops all of it.
+
+AWS's own limits, settable for tests: DEVSTACK_SOCKET_IDLE_SECONDS (600) and DEVSTACK_SOCKET_MAX_SECONDS (7200)
+close sockets as API Gateway does; DEVSTACK_TTL_LAG_SECONDS (300) and DEVSTACK_TTL_EVERY_SECONDS (30) delete
+expired items as DynamoDB's TTL does, late.
+"""
 import argparse
 import os
 import sys
@@ -10,8 +15,12 @@ from aiohttp import web
 from devstack import moto_server
 from devstack.accounting import Accounting
 from devstack.aws import FAKE_CREDENTIALS, ROOT, deploy, free_port
-from devstack.gateway import Gateway
+from devstack.gateway import IDLE_SECONDS, MAX_SECONDS, Gateway
 from devstack.triggers import Triggers
+
+
+TTL_LAG = 300  # seconds past expiry before the stand-in deletes an item (AWS: typically within two days)
+TTL_EVERY = 30  # seconds between the stand-in's TTL sweeps
 
 
 def main() -> None:
@@ -35,11 +44,15 @@ def main() -> None:
         import app
 
         accounting = Accounting.install(app, announced=endpoint)  # before the app and the SQS pollers build clients
-        gateway = Gateway(app, args.port, accounting.under_way)
+        gateway = Gateway(app, args.port, accounting.under_way,
+                          idle_seconds=float(os.environ.get("DEVSTACK_SOCKET_IDLE_SECONDS", IDLE_SECONDS)),
+                          max_seconds=float(os.environ.get("DEVSTACK_SOCKET_MAX_SECONDS", MAX_SECONDS)))
         web_app = gateway.web_app()
         triggers = Triggers(app, gateway.invoke_lambda, boto3.client("sqs"))
         triggers.routes(web_app)
         moto_server.on_enqueue(triggers.enqueued)
+        moto_server.TimeToLive(moto_lock, lag=float(os.environ.get("DEVSTACK_TTL_LAG_SECONDS", TTL_LAG)),
+                               every=float(os.environ.get("DEVSTACK_TTL_EVERY_SECONDS", TTL_EVERY))).routes(web_app)
         accounting.routes(web_app)
         print(f"Parley local stack on http://127.0.0.1:{args.port} (REST /api, WebSocket /ws); moto on {endpoint}",
               flush=True)

@@ -21,14 +21,22 @@ from chalice.local import LambdaContext, LocalGateway, LocalGatewayException
 API_ID = "local"
 STAGE = "ws"
 MAX_MESSAGE_BYTES = 128 * 1024  # what API Gateway accepts per message (in 32 KB frames)
+IDLE_SECONDS = 600  # API Gateway closes a socket that carried nothing for 10 minutes
+MAX_SECONDS = 7200  # and every socket after 2 hours
+GOING_AWAY = 1001  # the close code API Gateway uses for both
 WEBCLIENT = Path(__file__).resolve().parent.parent / "webclient"
 
 
 class Gateway:
-    def __init__(self, app_module, port: int, waiting: Callable[[int], None], workers: int = 32):
-        """`waiting` hears of each invocation queued for a worker (+1) and of each one a worker takes (-1)."""
+    def __init__(self, app_module, port: int, waiting: Callable[[int], None], idle_seconds: float = IDLE_SECONDS,
+                 max_seconds: float = MAX_SECONDS, workers: int = 32):
+        """`waiting` hears of each invocation queued for a worker (+1) and of each one a worker takes (-1).
+        Sockets close as API Gateway closes them: after `idle_seconds` without a frame either way, and
+        `max_seconds` after they opened."""
         self._app_module = app_module
         self._waiting = waiting
+        self._idle_seconds, self._max_seconds = idle_seconds, max_seconds
+        self._closer: asyncio.Task | None = None
         self._port = port
         self._rest = LocalGateway(app_module.app, Config.create(chalice_app=app_module.app, lambda_timeout=29))
         # Chalice keeps the current request on the app object: one REST call at a time, as in one container.
@@ -49,7 +57,26 @@ class Gateway:
         app.router.add_get("/", self._index)
         if WEBCLIENT.is_dir():
             app.router.add_static("/", WEBCLIENT)
+        app.on_startup.append(self._start_closer)
+        app.on_cleanup.append(self._stop_closer)
         return app
+
+    async def _start_closer(self, _app) -> None:
+        self._closer = asyncio.ensure_future(self._close_expired_sockets())
+
+    async def _stop_closer(self, _app) -> None:
+        if self._closer is not None:
+            self._closer.cancel()
+
+    async def _close_expired_sockets(self) -> None:
+        while True:
+            await asyncio.sleep(min(1.0, self._idle_seconds / 4))
+            now = time.monotonic()
+            for connection_id, about in list(self._about.items()):
+                socket = self.sockets.get(connection_id)
+                if socket is not None and (now - about["active"] > self._idle_seconds
+                                           or now - about["opened"] > self._max_seconds):
+                    await socket.close(code=GOING_AWAY, message=b"Going away")
 
     async def _invoke(self, handler, *args):
         def taken(*call_args):
@@ -110,11 +137,14 @@ class Gateway:
         socket = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, autoping=True)
         await socket.prepare(request)
         self.sockets[connection_id] = socket
-        self._about[connection_id] = {"connection_id": connection_id, "user_id": _unverified_user(request.query),
-                                      "device": request.query.get("device", "default"), "transport": request.transport}
+        about = self._about[connection_id] = {
+            "connection_id": connection_id, "user_id": _unverified_user(request.query),
+            "device": request.query.get("device", "default"), "transport": request.transport,
+            "opened": time.monotonic(), "active": time.monotonic()}
         try:
             async for frame in socket:
                 if frame.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    about["active"] = time.monotonic()
                     body = frame.data if frame.type == WSMsgType.TEXT else frame.data.decode(errors="replace")
                     asyncio.ensure_future(self._invoke(self._lambda, "message",
                                                        self._event("$default", connection_id, body=body)))
@@ -136,6 +166,7 @@ class Gateway:
                 return web.json_response({"message": "Message too long"}, status=413,
                                          headers={"x-amzn-ErrorType": "PayloadTooLargeException"})
             await socket.send_str(data.decode())
+            self._about.get(request.match_info["connection_id"], {})["active"] = time.monotonic()
             return web.Response(status=200)
         if request.method == "DELETE":
             await socket.close()
@@ -145,7 +176,7 @@ class Gateway:
     # Fault control for tests ----------------------------------------------------------------------------
 
     async def _list_sockets(self, request: web.Request) -> web.Response:
-        return web.json_response([{key: value for key, value in about.items() if key != "transport"}
+        return web.json_response([{key: about[key] for key in ("connection_id", "user_id", "device")}
                                   for about in self._about.values()])
 
     async def _drop_socket(self, request: web.Request) -> web.Response:

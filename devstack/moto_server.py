@@ -14,6 +14,7 @@ proportion to all the messages ever stored; here a transaction saves and restore
 And moto answers a query by listing and sorting every item of the table, so a query's cost grew with all the
 messages ever stored (0.9 s at 60,000 items); here a query is handed only the items its partition key selects.
 """
+import asyncio
 import copy
 import logging
 import threading
@@ -21,12 +22,15 @@ from collections import defaultdict
 from collections.abc import Callable
 from contextlib import contextmanager
 
+from aiohttp import web
 from moto import mock_aws
 from moto.core.botocore_stubber import BotocoreStubber
 from moto.dynamodb import models as dynamodb_models
 from moto.sqs import models as sqs_models
 from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
+
+from chalicelib import clock
 
 
 class _TablesAreNotCopied:
@@ -139,3 +143,54 @@ def on_enqueue(tell: Callable[[str], None]) -> None:
         add(queue, message)
         tell(queue.name)
     sqs_models.Queue.add_message = add_message
+
+
+class TimeToLive:
+    """DynamoDB's TTL deletion, which moto lacks, late as on AWS (which takes up to days): every `every` seconds,
+    the items that expired more than `lag` seconds ago by the app's clock are deleted. Code that forgets to
+    filter expired items then fails here as it would on AWS, not only after a deploy."""
+
+    def __init__(self, lock: threading.RLock, lag: float, every: float):
+        self._lock, self._lag, self._every = lock, lag, every
+        self._task: asyncio.Task | None = None
+
+    def routes(self, app: web.Application) -> None:
+        app.on_startup.append(self._start)
+        app.on_cleanup.append(self._stop)
+
+    async def _start(self, _app) -> None:
+        self._task = asyncio.ensure_future(self._run())
+
+    async def _stop(self, _app) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._every)
+            await asyncio.to_thread(delete_expired, self._lock, clock.now() - self._lag)
+
+
+def delete_expired(lock: threading.RLock, cutoff: float) -> int:
+    """Delete what DynamoDB's TTL would have deleted by now: items of tables with TTL on whose TTL attribute is a
+    number below `cutoff`. Answers how many went."""
+    deleted = 0
+    with lock:
+        for backend in _dynamodb_backends():
+            for table in backend.tables.values():
+                if table.ttl.get("TimeToLiveStatus") != "ENABLED":
+                    continue
+                name = table.ttl["AttributeName"]
+                expired = [item for item in table.all_items() if _number(item.attrs.get(name)) < cutoff]
+                for item in expired:
+                    table.delete_item(item.hash_key, item.range_key)
+                deleted += len(expired)
+    return deleted
+
+
+def _dynamodb_backends():
+    return (backend for regions in dynamodb_models.dynamodb_backends.values() for backend in regions.values())
+
+
+def _number(value) -> float:
+    return float(value.value) if value is not None and value.type == "N" else float("inf")
