@@ -47,11 +47,13 @@ async def offered_load(world: World, pairs: Pairs, rate: float, seconds: float, 
             "sent": latency_summary([d.acked - d.started for d in deliveries])}
 
 
-async def runs_at(world: World, pairs: Pairs, rate: float, runs: int, rng: random.Random) -> dict:
-    """A warm-up, then `runs` runs: the median of each percentile over the runs."""
+async def runs_at(world: World, pairs: Pairs, rate: float, runs: int, rng: random.Random,
+                  seconds: float | None = None, warmup: float | None = None) -> dict:
+    """A warm-up, then `runs` runs of `seconds` (the plan's load_seconds if not given, or longer if the rate needs
+    it for min_messages_per_run): the median of each percentile over the runs."""
     note(f"1:1 at {rate:g} msg/s")
-    seconds = max(world.plan.load_seconds, world.plan.min_messages_per_run / rate)
-    await offered_load(world, pairs, rate, world.plan.warmup_seconds, rng)
+    seconds = max(seconds or world.plan.load_seconds, world.plan.min_messages_per_run / rate)
+    await offered_load(world, pairs, rate, world.plan.warmup_seconds if warmup is None else warmup, rng)
     results = [await offered_load(world, pairs, rate, seconds, rng) for _ in range(runs)]
     return {"offered": rate, "seconds": seconds, "delivery": median_summary([r["delivery"] for r in results]),
             "sent": median_summary([r["sent"] for r in results])}
@@ -63,15 +65,16 @@ async def latency_at_loads(world: World, pairs: Pairs) -> list[dict]:
 
 
 async def sustained_rate(world: World, pairs: Pairs) -> dict:
-    """For each p99 target: the highest rate whose p99 stays under it with nothing late. Double the rate from
-    `search_start` until it fails, then bisect the last step; probes are shared between the targets."""
+    """For each p99 target: the highest rate whose p99 stays under it with nothing late, held for the plan's
+    probe_seconds after a warm-up of its own. Double the rate from `search_start` until it fails, then bisect the
+    last step; probes are shared between the targets."""
     plan = world.plan
     rng = random.Random(plan.seed + 1)  # arrivals of its own, whatever the loads before it drew
     probes: dict[float, dict] = {}
 
     async def holds(rate: float, target_ms: float) -> bool:
         if rate not in probes:
-            probes[rate] = await runs_at(world, pairs, rate, 1, rng)
+            probes[rate] = await runs_at(world, pairs, rate, 1, rng, plan.probe_seconds, plan.probe_warmup_seconds)
         delivery = probes[rate]["delivery"]
         return delivery["late"] == 0 and delivery["p99"] < target_ms
 

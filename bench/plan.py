@@ -24,6 +24,9 @@ class Plan:
     search_start: float = 2
     search_limit: float = 256
     search_bisections: int = 2
+    # each probe is held this long after its own warm-up: a queue that builds slowly needs time to show
+    probe_seconds: float = 20
+    probe_warmup_seconds: float = 5
 
     # crowds of connected sockets: at each, the naive baseline beside a Parley 1:1 message and a message to a
     # group of the whole crowd (up to 500 members). Sockets beyond `crowd_users` are second devices of the same
@@ -64,6 +67,7 @@ FULL = Plan()
 
 SMOKE = replace(FULL, population=12, pairs=2, loads=(5,), load_seconds=1, load_runs=1, warmup_seconds=0.2,
                 drain_seconds=2, search_start=4, search_limit=8, search_bisections=0, min_messages_per_run=4,
+                probe_seconds=1, probe_warmup_seconds=0.2,
                 crowds=(4, 8), crowd_users=5, naive_runs=1, group_sizes=(3, 5), partially_online=2, fanout_runs=1,
                 sync_chats=4, sync_busy_chats=2, sync_missed=10, sync_runs=1, cost_repeats=2, coldstart_runs=1,
                 media=False)

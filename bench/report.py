@@ -78,9 +78,12 @@ def headline(results: dict) -> list[str]:
         first = results["latency"][0]
         lines.append(f"- 1:1 send to receive at {number(first['offered'])} msg/s: p50 {ms(first['delivery']['p50'])},"
                      f" p99 {ms(first['delivery']['p99'])}")
+    floor = results.get("moto_request_ms", {}).get("before")
     for found in results.get("sustained", {}).get("searches", []):
         lines.append(f"- highest sustained 1:1 rate with p99 under {number(found['p99_target_ms'])} ms:"
-                     f" {number(found['rate'])} msg/s")
+                     f" {number(found['rate'])} msg/s, each probe held"
+                     f" {number(results['plan']['probe_seconds'])} s" + (f" (moto's own GetItem: {ms(floor)})"
+                                                                          if floor else ""))
     for fanout in results.get("crowds", {}).get("fanout", [])[-1:]:
         lines.append(f"- {fanout['members']}-member group, all online: send to last recipient {ms(fanout['to_last'])}"
                      f" (median of {fanout['runs']})")
@@ -111,7 +114,7 @@ def headline(results: dict) -> list[str]:
                      f" prices ({number(direct['dynamodb_requests'])} DynamoDB requests,"
                      f" {number(direct['write_units'] + direct['index_write_units'])} WCU)")
     for run in results.get("crowds", {}).get("naive", [])[-1:]:
-        naive, parley = run["timings"]["naive"], run["timings"]["direct"]
+        naive = run["timings"]["naive"]
         lines.append(f"- naive baseline at {run['connected']:,} connected users: {ms(naive['to_last'])} to the last"
                      f" socket, {ratio(run['naive_cost']['dollars_per_million']['total'], run['direct_cost']['dollars_per_million']['total'])}"
                      f" the cost of a Parley 1:1 message")
@@ -248,14 +251,15 @@ def media_section(results: dict) -> list[str]:
 
 
 def markdown(results: dict) -> str:
-    machine, calibration = results["machine"], results.get("moto_round_trip_ms", {})
+    machine, calibration = results["machine"], results.get("moto_request_ms", {})
     lines = ["# Parley benchmarks", "",
              f"`make bench` (`python -m bench`), started {results['started']}, took {number(results['seconds'], 0)} s"
              f" on {machine['cpus']} CPUs (load average {machine['load_average_before'][0]:.1f} before,"
              f" {machine['load_average_after'][0]:.1f} after; Python {machine['python']})."]
     if calibration:
-        lines.append(f"A moto GetItem round trip took {ms(calibration['before'])} before the stack scenarios and"
-                     f" {ms(calibration.get('after', math.inf))} after.")
+        lines.append(f"moto answered a GetItem in {ms(calibration['before'])} (in the stack's process, as the app's"
+                     f" requests reach it) before the stack scenarios and {ms(calibration.get('after', math.inf))}"
+                     " after: the floor under every time below.")
     lines += ["The stack, moto and the bench share the machine's cores, so absolute times describe this machine at"
               " this moment; compare ratios measured side by side in one run.", "", "## Headlines", "",
               *headline(results), ""]

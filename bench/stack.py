@@ -38,6 +38,10 @@ class BenchStack:
     async def reset_accounting(self, sizing: bool = False) -> None:
         await self._call("POST", "/_devstack/accounting/reset", {"sizing": sizing})
 
+    async def moto_request_ms(self) -> float:
+        """How long the stack's moto takes to answer a GetItem as the app's requests reach it: the floor."""
+        return (await self._call("GET", "/_devstack/moto"))["get_item_ms"]
+
     async def accounting(self) -> dict:
         return await self._call("GET", "/_devstack/accounting")
 

@@ -3,12 +3,10 @@ that only ever brings more users online (1:1 pairs, then the sync user, then eve
 import asyncio
 import os
 import platform
-import statistics
 import time
 from dataclasses import asdict
 from datetime import datetime, timezone
 
-import boto3
 
 from bench.crowds import crowds
 from bench.direct import direct_costs
@@ -25,23 +23,11 @@ from tests.e2e.support import running_stack
 PAIR_SCENARIOS = ("latency", "sustained", "direct")
 STACK_SCENARIOS = (*PAIR_SCENARIOS, "sync", "crowds")
 SCENARIOS = ("coldstart", "media", *STACK_SCENARIOS)
-CALIBRATION_SAMPLES = 20
-
-
-def moto_round_trip_ms(aws: dict) -> float:
-    """The median GetItem round trip to the stack's moto: how busy this machine is right now."""
-    client = boto3.session.Session(region_name=aws["region"]).client("dynamodb", endpoint_url=aws["endpoint_url"])
-    samples = []
-    for _ in range(CALIBRATION_SAMPLES):
-        started = time.perf_counter()
-        client.get_item(TableName=aws["tables"]["connections"], Key={"connection_id": {"S": "calibration"}})
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples) * 1000
 
 
 async def on_stack(plan: Plan, selected: set[str], stack: BenchStack) -> dict:
     world = World(stack, plan)
-    results = {"moto_round_trip_ms": {"before": await asyncio.to_thread(moto_round_trip_ms, await stack.aws())}}
+    results = {"moto_request_ms": {"before": await stack.moto_request_ms()}}
     if selected & set(PAIR_SCENARIOS):
         note("1:1 pairs")
         pairs = await open_pairs(world)
@@ -59,7 +45,7 @@ async def on_stack(plan: Plan, selected: set[str], stack: BenchStack) -> dict:
     if "crowds" in selected:
         results["crowds"] = await crowds(world)
     await world.crowd.close()
-    results["moto_round_trip_ms"]["after"] = await asyncio.to_thread(moto_round_trip_ms, await stack.aws())
+    results["moto_request_ms"]["after"] = await stack.moto_request_ms()
     return results
 
 

@@ -54,6 +54,7 @@ def main() -> None:
         moto_server.TimeToLive(moto_lock, lag=float(os.environ.get("DEVSTACK_TTL_LAG_SECONDS", TTL_LAG)),
                                every=float(os.environ.get("DEVSTACK_TTL_EVERY_SECONDS", TTL_EVERY))).routes(web_app)
         accounting.routes(web_app)
+        moto_server.routes(web_app, env["CONNECTIONS_TABLE"])
         print(f"Parley local stack on http://127.0.0.1:{args.port} (REST /api, WebSocket /ws); moto on {endpoint}",
               flush=True)
         web.run_app(web_app, host="127.0.0.1", port=args.port, print=None)
