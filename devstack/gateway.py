@@ -36,7 +36,6 @@ class Gateway:
         self._app_module = app_module
         self._waiting = waiting
         self._idle_seconds, self._max_seconds = idle_seconds, max_seconds
-        self._closer: asyncio.Task | None = None
         self._port = port
         self._rest = LocalGateway(app_module.app, Config.create(chalice_app=app_module.app, lambda_timeout=29))
         # Chalice keeps the current request on the app object: one REST call at a time, as in one container.
@@ -57,16 +56,13 @@ class Gateway:
         app.router.add_get("/", self._index)
         if WEBCLIENT.is_dir():
             app.router.add_static("/", WEBCLIENT)
-        app.on_startup.append(self._start_closer)
-        app.on_cleanup.append(self._stop_closer)
+        app.cleanup_ctx.append(self._closing_expired_sockets)
         return app
 
-    async def _start_closer(self, _app) -> None:
-        self._closer = asyncio.ensure_future(self._close_expired_sockets())
-
-    async def _stop_closer(self, _app) -> None:
-        if self._closer is not None:
-            self._closer.cancel()
+    async def _closing_expired_sockets(self, _app):
+        task = asyncio.ensure_future(self._close_expired_sockets())
+        yield
+        task.cancel()
 
     async def _close_expired_sockets(self) -> None:
         while True:

@@ -155,18 +155,14 @@ class TimeToLive:
 
     def __init__(self, lock: threading.RLock, lag: float, every: float):
         self._lock, self._lag, self._every = lock, lag, every
-        self._task: asyncio.Task | None = None
 
     def routes(self, app: web.Application) -> None:
-        app.on_startup.append(self._start)
-        app.on_cleanup.append(self._stop)
+        app.cleanup_ctx.append(self._running)
 
-    async def _start(self, _app) -> None:
-        self._task = asyncio.ensure_future(self._run())
-
-    async def _stop(self, _app) -> None:
-        if self._task is not None:
-            self._task.cancel()
+    async def _running(self, _app):
+        task = asyncio.ensure_future(self._run())
+        yield
+        task.cancel()
 
     async def _run(self) -> None:
         while True:
