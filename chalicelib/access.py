@@ -28,7 +28,7 @@ class Access:
         a member (telling the two apart costs a read on that path only)."""
         pair = direct_members(chat_id)
         if pair is not None and user_id in pair and chat_id in self._direct_chats:
-            return Membership(chat_id, "direct")
+            return Membership(chat_id, "direct", "member")
         membership = self._chats.membership(user_id, chat_id) if pair is None or user_id in pair else None
         if membership is None:
             if self._chats.head(chat_id) is None:

@@ -117,10 +117,11 @@ class Chat:
 
 @dataclass(frozen=True)
 class Membership:
-    """One of a user's chats, as the user's own member item holds it."""
+    """One of a user's chats, as the user's own member item holds it (a chat list, read through the `by_member`
+    index, has no role: None)."""
     chat_id: str
     kind: str
-    role: str = "member"
+    role: str | None = None
     joined_seq: int = 0
 
 

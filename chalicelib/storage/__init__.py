@@ -81,7 +81,8 @@ class ChatStore(Protocol):
     def membership(self, user_id: str, chat_id: str) -> Membership | None:
         """The user's member item of the chat (one consistent read), or None if they are not a member."""
 
-    def memberships(self, user_id: str) -> list[Membership]: ...
+    def memberships(self, user_id: str) -> list[Membership]:
+        """The user's chats with the seq each one was joined at (an index read: eventually consistent, no role)."""
 
     def heads(self, chat_ids: Iterable[str]) -> dict[str, ChatHead]: ...
 
