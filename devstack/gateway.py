@@ -2,19 +2,25 @@
 @connections management API at /@connections/{id}, and the web client at /.
 
 Handlers run in a thread pool, as concurrent Lambda invocations would; the events they get have the shape
-API Gateway gives them.
+API Gateway gives them. The app's own @connections calls are answered in-process (`answer_connections_calls`):
+botocore builds, signs and parses them as it would for API Gateway, but no HTTP round trip to this same
+process is made; other clients reach the same code over HTTP.
 """
 import asyncio
+import json
 import threading
 import time
 import uuid
 from base64 import b64decode
+from urllib.parse import unquote, urlsplit
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import jwt
 from aiohttp import WSMsgType, web
+from botocore.awsrequest import AWSResponse
+from moto.core.botocore_stubber import MockRawResponse
 from chalice.config import Config
 from chalice.local import LambdaContext, LocalGateway, LocalGatewayException
 
@@ -60,6 +66,7 @@ class Gateway:
         return app
 
     async def _closing_expired_sockets(self, _app):
+        self._loop = asyncio.get_running_loop()
         task = asyncio.ensure_future(self._close_expired_sockets())
         yield
         task.cancel()
@@ -152,22 +159,36 @@ class Gateway:
 
     # @connections -----------------------------------------------------------------------------------------
 
+    def answer_connections_calls(self, session) -> None:
+        """@connections calls of clients made from `session` from now on are answered without HTTP."""
+        session.events.register("before-send.apigatewaymanagementapi", self._connections_call_in_process)
+
+    def _connections_call_in_process(self, request, **_) -> AWSResponse:
+        connection_id = unquote(urlsplit(request.url).path).rsplit("/", 1)[-1]
+        call = self._connections_call(request.method, connection_id, request.body or b"")
+        status, headers, body = asyncio.run_coroutine_threadsafe(call, self._loop).result()
+        return AWSResponse(request.url, status, headers, MockRawResponse(body))
+
     async def _connections_api(self, request: web.Request) -> web.Response:
-        socket = self.sockets.get(request.match_info["connection_id"])
+        status, headers, body = await self._connections_call(request.method, request.match_info["connection_id"],
+                                                             await request.read())
+        return web.Response(status=status, headers=headers, body=body)
+
+    async def _connections_call(self, method: str, connection_id: str, data: bytes) -> tuple[int, dict, bytes]:
+        socket = self.sockets.get(connection_id)
         if socket is None or socket.closed:
-            return web.json_response({"message": "Gone"}, status=410, headers={"x-amzn-ErrorType": "GoneException"})
-        if request.method == "POST":
-            data = await request.read()
+            return _error(410, "GoneException", "Gone")
+        if method == "POST":
             if len(data) > MAX_MESSAGE_BYTES:
-                return web.json_response({"message": "Message too long"}, status=413,
-                                         headers={"x-amzn-ErrorType": "PayloadTooLargeException"})
+                return _error(413, "PayloadTooLargeException", "Message too long")
             await socket.send_str(data.decode())
-            self._about.get(request.match_info["connection_id"], {})["active"] = time.monotonic()
-            return web.Response(status=200)
-        if request.method == "DELETE":
+            self._about.get(connection_id, {})["active"] = time.monotonic()
+            return 200, {}, b""
+        if method == "DELETE":
             await socket.close()
-            return web.Response(status=204)
-        return web.json_response({"ConnectedAt": None, "Identity": {"SourceIp": "127.0.0.1"}})
+            return 204, {}, b""
+        return 200, {"Content-Type": "application/json"}, json.dumps(
+            {"ConnectedAt": None, "Identity": {"SourceIp": "127.0.0.1"}}).encode()
 
     # Fault control for tests ----------------------------------------------------------------------------
 
@@ -190,6 +211,11 @@ class Gateway:
         return web.Response(content_type="text/html", text=(
             "<h1>Parley local stack</h1><p>REST: <code>/api</code> &middot; WebSocket: <code>/ws</code>"
             " &middot; health: <a href='/api/health'>/api/health</a></p>"))
+
+
+def _error(status: int, error_type: str, message: str) -> tuple[int, dict, bytes]:
+    return status, {"Content-Type": "application/json", "x-amzn-ErrorType": error_type}, json.dumps(
+        {"message": message}).encode()
 
 
 def _unverified_user(query) -> str | None:
