@@ -173,7 +173,7 @@ def chat_receipts(chat_id):
     return services().receipts.cursors(caller(), chat_id)
 
 
-@app.on_sqs_message(queue=fanout_queue_name(), batch_size=10)
+@app.on_sqs_message(queue=fanout_queue_name(), batch_size=1)  # a group's tasks fan out in parallel
 def fan_out(event):
     return services().fanout.run_batch(event.to_dict())
 

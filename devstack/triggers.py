@@ -1,9 +1,11 @@
 """The app's non-HTTP event sources, run locally as AWS would: SQS consumers and schedules.
 
-SQS queues are polled and their messages handed to the `@app.on_sqs_message` handler in SQS-shaped events.
-An empty queue is polled less and less often (up to IDLE_POLL_MAX apart), and woken at once when a message
-enters it (`enqueued`, which the stack's moto calls), so that idle pollers leave moto alone and a new message
-still starts within milliseconds; a message that only becomes visible again (a retry) waits for the next poll;
+SQS queues are polled by POLLERS_PER_QUEUE consumers each, as a Lambda event source mapping starts with five,
+and their messages handed to the `@app.on_sqs_message` handler in SQS-shaped events.
+An empty queue is polled less and less often by its first poller (up to IDLE_POLL_MAX apart), while the others
+wait; all are woken at once when a message enters it (`enqueued`, which the stack's moto calls), so that idle
+pollers leave moto alone and a new message still starts within milliseconds; a message that only becomes
+visible again (a retry) waits for the first poller's next poll;
 what the handler reports in `batchItemFailures` (or everything, if it raises) stays on the queue and comes
 back after the visibility timeout, as with a Lambda event source mapping that reports batch item failures.
 A batch stays invisible for the queue's own timeout while its invocation runs (a slow invocation under load
@@ -23,6 +25,7 @@ from chalice.app import ScheduledEventConfig, SQSEventConfig
 from chalicelib import clock
 
 RETRY_SECONDS = 2
+POLLERS_PER_QUEUE = 5
 IDLE_POLL_FIRST = 0.05  # seconds between polls of a queue found empty, doubling up to IDLE_POLL_MAX
 IDLE_POLL_MAX = 1.0
 UNIT_SECONDS = {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600, "day": 86400, "days": 86400}
@@ -65,14 +68,15 @@ class Triggers:
 
     async def _start(self, _app) -> None:
         self._loop = asyncio.get_running_loop()
-        self._tasks = [asyncio.ensure_future(self._poll(source)) for source in self._queues]
+        self._tasks = [asyncio.ensure_future(self._poll(source, timed=poller == 0)) for source in self._queues
+                       for poller in range(POLLERS_PER_QUEUE)]
         self._tasks += [asyncio.ensure_future(self._every(source)) for source in self._schedules.values()]
 
     async def _stop(self, _app) -> None:
         for task in self._tasks:
             task.cancel()
 
-    async def _poll(self, source: SQSEventConfig) -> None:
+    async def _poll(self, source: SQSEventConfig, timed: bool) -> None:
         queue_url = await asyncio.to_thread(lambda: self._sqs.get_queue_url(QueueName=source.queue)["QueueUrl"])
         queue_arn = f"arn:aws:sqs:us-east-1:123456789012:{source.queue}"
         arrived, idle = self._arrivals[source.queue], IDLE_POLL_FIRST
@@ -83,7 +87,7 @@ class Triggers:
             messages = answer.get("Messages", [])
             if not messages:
                 try:
-                    await asyncio.wait_for(arrived.wait(), idle)
+                    await asyncio.wait_for(arrived.wait(), idle if timed else None)
                 except asyncio.TimeoutError:
                     idle = min(idle * 2, IDLE_POLL_MAX)
                 continue
