@@ -18,7 +18,6 @@ from devstack.aws import FAKE_CREDENTIALS, ROOT, deploy, free_port
 from devstack.gateway import IDLE_SECONDS, MAX_SECONDS, Gateway
 from devstack.triggers import Triggers
 
-
 TTL_LAG = 300  # seconds past expiry before the stand-in deletes an item (AWS: typically within two days)
 TTL_EVERY = 30  # seconds between the stand-in's TTL sweeps
 

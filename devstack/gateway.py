@@ -12,17 +12,17 @@ import threading
 import time
 import uuid
 from base64 import b64decode
-from urllib.parse import unquote, urlsplit
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import jwt
 from aiohttp import WSMsgType, web
 from botocore.awsrequest import AWSResponse
-from moto.core.botocore_stubber import MockRawResponse
 from chalice.config import Config
 from chalice.local import LambdaContext, LocalGateway, LocalGatewayException
+from moto.core.botocore_stubber import MockRawResponse
 
 API_ID = "local"
 STAGE = "ws"

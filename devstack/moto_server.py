@@ -15,13 +15,17 @@ And moto answers a query by listing and sorting every item of the table, so a qu
 messages ever stored (0.9 s at 60,000 items); here a query is handed only the items its partition key selects.
 Its generic response serializer walks every answer against the service model (a tenth of a send's time, and
 most of a 100-key BatchGetItem's); an item operation's answer is already in DynamoDB's wire shape but for
-binary values, so here it is written out as JSON directly.
+binary values, so here it is written out as JSON directly. An UpdateItem parses its expression anew each
+time and deep-copies its syntax tree; here a parse is kept per expression and the tree copied through pickle,
+and moto's list of each handler's methods, rebuilt by introspection for every request, is kept.
 """
 import asyncio
 import base64
 import copy
+import functools
 import json
 import logging
+import pickle
 import statistics
 import threading
 import time
@@ -32,11 +36,14 @@ from contextlib import contextmanager
 import boto3
 from aiohttp import web
 from moto import mock_aws
+from moto.core import responses as core_responses
 from moto.core.botocore_stubber import BotocoreStubber
 from moto.dynamodb import models as dynamodb_models
+from moto.dynamodb.parsing import validators
+from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 from moto.dynamodb.responses import DynamoHandler
-from moto.sqs import models as sqs_models
 from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from moto.sqs import models as sqs_models
 from werkzeug.serving import make_server
 
 from chalicelib import clock
@@ -127,8 +134,16 @@ def _base64(value):
     raise TypeError(f"{type(value).__name__} in a DynamoDB answer")
 
 
+def _copied_through_pickle(value, memo=None):
+    return pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
+
+
 def patch_dynamodb() -> None:
     DynamoHandler.serialized = _item_answers_as_json(DynamoHandler.serialized)
+    parse = UpdateExpressionParser.make
+    UpdateExpressionParser.make = classmethod(functools.lru_cache(maxsize=1024)(lambda _cls, text: parse(text)))
+    validators.deepcopy = _copied_through_pickle  # the validator's copy of the cached tree is what it changes
+    core_responses.method_names_from_class = functools.cache(core_responses.method_names_from_class)
     dynamodb_models.copy = _TablesAreNotCopied
     backend_class = dynamodb_models.DynamoDBBackend
     backend_class.transact_write_items = _transact_touching_only_its_items(backend_class.transact_write_items)
@@ -240,3 +255,4 @@ def routes(app: web.Application, table: str) -> None:
     async def show(_request: web.Request) -> web.Response:
         return web.json_response({"get_item_ms": await asyncio.to_thread(get_item_ms)})
     app.router.add_get("/_devstack/moto", show)
+
