@@ -47,6 +47,7 @@ def main() -> None:
                           idle_seconds=float(os.environ.get("DEVSTACK_SOCKET_IDLE_SECONDS", IDLE_SECONDS)),
                           max_seconds=float(os.environ.get("DEVSTACK_SOCKET_MAX_SECONDS", MAX_SECONDS)))
         gateway.answer_connections_calls(boto3.DEFAULT_SESSION)
+        moto_server.unsigned(boto3.DEFAULT_SESSION)
         web_app = gateway.web_app()
         triggers = Triggers(app, gateway.invoke_lambda, boto3.client("sqs"))
         triggers.routes(web_app)
