@@ -6,6 +6,7 @@ before the send to the moment the recipient's socket has the message.
 """
 import asyncio
 import random
+import statistics
 import time
 from dataclasses import dataclass
 
@@ -32,7 +33,9 @@ async def open_pairs(world: World) -> Pairs:
 
 
 async def offered_load(world: World, pairs: Pairs, rate: float, seconds: float, rng: random.Random) -> dict:
-    """Send at `rate` messages/s for `seconds`; answers the latency summaries of delivery and of `sent`."""
+    """Send at `rate` messages/s for `seconds`; answers the latency summaries of delivery and of `sent`, and the
+    CPU time the stack's process spent per message."""
+    await world.stack.reset_accounting()
     sends = []
     start = time.perf_counter()
     due = start + rng.expovariate(rate)
@@ -42,9 +45,10 @@ async def offered_load(world: World, pairs: Pairs, rate: float, seconds: float, 
         sends.append(asyncio.ensure_future(world.timed_send(pairs.senders[pair], pairs.chat_ids[pair], 1)))
         due += rng.expovariate(rate)
     deliveries = await asyncio.gather(*sends)
-    await world.stack.settled_accounting()  # nothing left queued for the next run
+    settled = await world.stack.settled_accounting()  # nothing left queued for the next run
     return {"delivery": latency_summary([d.to_last() for d in deliveries]),
-            "sent": latency_summary([d.acked - d.started for d in deliveries])}
+            "sent": latency_summary([d.acked - d.started for d in deliveries]),
+            "stack_cpu_ms": settled["cpu_seconds"] * 1000 / len(deliveries)}
 
 
 async def runs_at(world: World, pairs: Pairs, rate: float, runs: int, rng: random.Random,
@@ -56,7 +60,8 @@ async def runs_at(world: World, pairs: Pairs, rate: float, runs: int, rng: rando
     await offered_load(world, pairs, rate, world.plan.warmup_seconds if warmup is None else warmup, rng)
     results = [await offered_load(world, pairs, rate, seconds, rng) for _ in range(runs)]
     return {"offered": rate, "seconds": seconds, "delivery": median_summary([r["delivery"] for r in results]),
-            "sent": median_summary([r["sent"] for r in results])}
+            "sent": median_summary([r["sent"] for r in results]),
+            "stack_cpu_ms": statistics.median(r["stack_cpu_ms"] for r in results)}
 
 
 async def latency_at_loads(world: World, pairs: Pairs) -> list[dict]:

@@ -1,6 +1,7 @@
 """bench/results/latest.json (everything measured) and latest.md (the same, to read)."""
 import json
 import math
+import statistics
 from pathlib import Path
 
 from bench.costs import PRICE_SOURCES, PRICES
@@ -78,12 +79,15 @@ def headline(results: dict) -> list[str]:
         first = results["latency"][0]
         lines.append(f"- 1:1 send to receive at {number(first['offered'])} msg/s: p50 {ms(first['delivery']['p50'])},"
                      f" p99 {ms(first['delivery']['p99'])}")
-    floor = results.get("moto_request_ms", {}).get("before")
+    floor, cpu = results.get("moto_request_ms", {}).get("before"), stack_cpu_ms(results)
     for found in results.get("sustained", {}).get("searches", []):
         lines.append(f"- highest sustained 1:1 rate with p99 under {number(found['p99_target_ms'])} ms:"
                      f" {number(found['rate'])} msg/s, each probe held"
                      f" {number(results['plan']['probe_seconds'])} s" + (f" (moto's own GetItem: {ms(floor)})"
                                                                           if floor else ""))
+    if cpu:
+        lines.append(f"- the stack's process spends {ms(cpu)} of CPU per 1:1 message: one interpreter's ceiling is"
+                     f" {number(1000 / cpu, 0)} msg/s")
     for fanout in results.get("crowds", {}).get("fanout", [])[-1:]:
         lines.append(f"- {fanout['members']}-member group, all online: send to last recipient {ms(fanout['to_last'])}"
                      f" (median of {fanout['runs']})")
@@ -135,10 +139,17 @@ def latency_section(results: dict) -> list[str]:
             *table(["offered msg/s", "n", "late", "p50", "p95", "p99", "max", "`sent` p50", "`sent` p99"], rows), ""]
 
 
+def stack_cpu_ms(results: dict) -> float | None:
+    """The median over the sustained-rate probes of the CPU the stack's process spent per message."""
+    probes = [probe["stack_cpu_ms"] for probe in results.get("sustained", {}).get("probes", []) if "stack_cpu_ms" in probe]
+    return statistics.median(probes) if probes else None
+
+
 def sustained_section(results: dict) -> list[str]:
     found = results["sustained"]
     rows = [[number(probe["offered"]), number(probe["seconds"]), str(probe["delivery"]["n"]),
-             str(probe["delivery"]["late"]), ms(probe["delivery"]["p50"]), ms(probe["delivery"]["p99"])]
+             str(probe["delivery"]["late"]), ms(probe["delivery"]["p50"]), ms(probe["delivery"]["p99"]),
+             ms(probe["stack_cpu_ms"]), f"{probe['offered'] * probe['stack_cpu_ms'] / 10:.0f}%"]
             for probe in found["probes"]]
     targets = [f"- **{number(search['rate'])} msg/s** of 1:1 messages with p99 under"
                f" {number(search['p99_target_ms'])} ms and nothing late (first failing rate:"
@@ -146,8 +157,10 @@ def sustained_section(results: dict) -> list[str]:
                for search in found["searches"]]
     return ["## Highest sustained rate", "",
             "Found by doubling the offered rate, then bisecting the last step; one run per probe, shared by the"
-            " targets.", "", *targets, "",
-            *table(["offered msg/s", "seconds", "n", "late", "p50", "p99"], rows), ""]
+            " targets. CPU per message: the stack's process (gateway, handlers, moto), from its own CPU clock;"
+            " busy: offered rate times that, the share of one core it needed. The stack runs in one Python"
+            " interpreter, so one core is its ceiling whatever the machine has.", "", *targets, "",
+            *table(["offered msg/s", "seconds", "n", "late", "p50", "p99", "CPU per message", "busy"], rows), ""]
 
 
 def fanout_section(results: dict) -> list[str]:

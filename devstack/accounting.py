@@ -337,7 +337,7 @@ class Accounting:
         self._sizer = Sizer(boto3.session.Session().client("dynamodb", endpoint_url=endpoint))
         self._lock = threading.Lock()
         self.sizing = False
-        self._reset_at = time.monotonic()
+        self._reset_at, self._cpu_at_reset = time.monotonic(), time.process_time()
         self._tallies: dict[str, Tally] = {}
         self._partitions: dict[str, list[float]] = {}  # partition key -> [read units, write units]
         self._idle_polls = 0
@@ -372,7 +372,7 @@ class Accounting:
     def reset(self, sizing: bool = False) -> None:
         with self._lock:
             self._tallies, self._partitions, self._idle_polls, self.sizing = {}, {}, 0, sizing
-            self._reset_at = time.monotonic()
+            self._reset_at, self._cpu_at_reset = time.monotonic(), time.process_time()
 
     def snapshot(self) -> dict:
         with self._lock:
@@ -385,6 +385,7 @@ class Accounting:
                                  for key, (reads, writes) in self._partitions.items()),
                                 key=lambda load: -load["partition_seconds"])
             return {"sizing": self.sizing, "seconds": time.monotonic() - self._reset_at,
+                    "cpu_seconds": time.process_time() - self._cpu_at_reset,
                     "in_flight": self._in_flight, "idle_polls": self._idle_polls, "operations": operations,
                     "services": {name: asdict(tally) for name, tally in sorted(services.items())},
                     "partitions": partitions[:HOTTEST_PARTITIONS]}
