@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test bench soak clean deploy destroy
+.PHONY: run test bench soak fuzz clean deploy destroy
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ bench: $(INSTALLED)
 # the long soak (docs/security.md): 200 sockets, 20,000 messages, every delivery audited; about 90 minutes here
 soak: $(INSTALLED)
 	$(BIN)/python -m bench.soak
+
+# the long fuzz (docs/security.md): EXAMPLES per fuzz test from a random start, what they got back printed
+EXAMPLES ?= 10000
+fuzz: $(INSTALLED)
+	PARLEY_FUZZ_EXAMPLES=$(EXAMPLES) $(BIN)/python -m pytest tests/reliability/test_fuzz.py -s -q
 
 # AWS (docs/deploy.md): make deploy STAGE=dev; make destroy STAGE=dev [PURGE=1]
 deploy: $(INSTALLED)

@@ -1,7 +1,8 @@
 """Fuzzing with hypothesis: frames and REST bodies of every shape never crash a handler nor get a 5xx.
 
 Every frame gets a contract answer (`bad_request`, `forbidden`, ... — never `internal`), encodable as UTF-8 JSON
-under 128 KiB, with its `req` echoed; the socket answers a heartbeat afterwards. Every REST call answers
+under 128 KiB, with its `req` echoed (a `req` over 64 characters is itself a `bad_request`, answered without
+it); the socket answers a heartbeat afterwards. Every REST call answers
 below 500, errors as `{"code", "message"}` with the status of their code.
 
 CI runs a few hundred examples (derandomized, so the same ones every run); PARLEY_FUZZ_EXAMPLES=5000 runs
@@ -23,6 +24,7 @@ from tests.reliability.conftest import CONTRACT_CODES, STATUS_OF, fuzz_examples
 from tests.unit.conftest import World
 
 MAX_SERVER_FRAME = 128 * 1024
+MAX_REQ = 64  # characters
 LONG = "PARLEY_FUZZ_EXAMPLES" in os.environ
 FUZZ = settings(deadline=None, database=None, derandomize=not LONG, print_blob=True,
                 suppress_health_check=list(HealthCheck))
@@ -198,6 +200,11 @@ def check_answers(raw, got: list[dict]) -> None:
         if frame.get("type") == "error":
             assert frame["code"] in CONTRACT_CODES - {"internal"}, frame
             assert isinstance(frame.get("message"), str), frame
+    if req is not None and len(req) > MAX_REQ:
+        assert [frame.get("code") for frame in got if frame.get("type") == "error" and "req" not in frame] \
+            == ["bad_request"], got
+        ANSWERS["bad_request (req too long)"] += 1
+        return
     replies = [frame for frame in got if req is None or frame.get("req") == req]
     errors = [frame for frame in replies if frame.get("type") == "error"]
     if action_of(raw) == "typing" and not errors:
