@@ -1,5 +1,5 @@
 """What AWS does on its own, done by the local stack too (with short settings): API Gateway closes idle and old
-sockets, and DynamoDB's TTL deletes expired items, late."""
+sockets, DynamoDB's TTL deletes expired items, late, and Cognito's ID tokens expire."""
 import asyncio
 import time
 
@@ -60,3 +60,23 @@ def test_expired_items_are_deleted_late_and_unexpired_ones_kept(short_lived):
     short_lived.advance_clock(TTL_LAG + 1)
     time.sleep(2)
     assert present() == {"alive"}
+
+
+def test_a_cognito_token_past_its_expiry_is_refused_at_the_handshake_and_on_rest():
+    """A token Cognito really issued (not a forged one), once the clock has passed its `exp`: its own stack,
+    since the clock only moves forward."""
+    with running_stack() as stack:
+        user = stack.user("aging")
+        assert user.get("/chats")[0] == 200
+        assert http("POST", f"{stack.base}/_devstack/clock", {"advance_seconds": 3601})[0] == 200
+
+        status, answer = user.get("/chats")
+        assert status == 401 and answer["code"] == "unauthorized" and "expired" in answer["message"]
+
+        async def handshake():
+            with pytest.raises(websockets.InvalidStatus) as refused:
+                async with websockets.connect(f"{stack.ws}?token={user.token}"):
+                    pass
+            assert refused.value.response.status_code == 401
+
+        run(handshake())
