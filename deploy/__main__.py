@@ -1,4 +1,4 @@
-"""python -m deploy {up,down,config,webconfig} --stage STAGE
+"""python -m deploy {up,down,config,webconfig,redrive} --stage STAGE
 
   up         deploy infra/parley.yaml (CloudFormation), write its outputs and the per-function IAM policies
              into .chalice/, then `chalice deploy --stage` (what `make deploy STAGE=...` runs)
@@ -6,6 +6,7 @@
              (what `make destroy STAGE=...` runs)
   config     only write .chalice/ from given stack outputs (offline; what `up` does between its steps)
   webconfig  print the web client's `window.PARLEY_CONFIG` for a deployed stage
+  redrive    move what the fan-out and media consumers gave up on (their DLQs) back to their queues
 
 AWS credentials and region come from the usual places (AWS_PROFILE, AWS_REGION, ~/.aws) or --profile and
 --region. See docs/deploy.md.
@@ -117,6 +118,12 @@ def cmd_webconfig(args) -> None:
     print(f"window.PARLEY_CONFIG = {json.dumps(urls, indent=2)};")
 
 
+def cmd_redrive(args) -> None:
+    from deploy.redrive import QUEUES, redrive
+
+    redrive(_session(args).client("sqs"), args.stage, tuple(args.queue or QUEUES), wait=args.wait)
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="python -m deploy", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -152,6 +159,12 @@ def parser() -> argparse.ArgumentParser:
     config.add_argument("--websocket-api-id", help="default: from .chalice/deployed/<stage>.json, if any")
 
     command("webconfig", cmd_webconfig, "print window.PARLEY_CONFIG for the web client")
+
+    redrive = command("redrive", cmd_redrive, "move the DLQs' messages back to their queues")
+    aws(redrive)
+    redrive.add_argument("--queue", action="append", choices=["fanout", "media-events"],
+                         help="only this queue (repeatable; default: both)")
+    redrive.add_argument("--wait", action="store_true", help="follow each move until it ends")
     return main
 
 

@@ -11,9 +11,11 @@ back after the visibility timeout, as with a Lambda event source mapping that re
 A batch stays invisible for the queue's own timeout while its invocation runs (a slow invocation under load
 must not be handed out twice); a failed one comes back after RETRY_SECONDS, sooner than on AWS, so that
 redelivery shows quickly.
-Schedules run at their rate, and on demand through POST /_devstack/schedules/{name}.
+Schedules run at their rate, and on demand through POST /_devstack/schedules/{name}. What a consumer's queue
+gave up on goes back to it through POST /_devstack/redrive/{name}, as `python -m deploy redrive` does on AWS.
 """
 import asyncio
+import json
 import re
 import time
 import uuid
@@ -63,6 +65,7 @@ class Triggers:
         app.router.add_post("/_devstack/schedules/{name}", self._run_schedule_now)
         app.router.add_post("/_devstack/clock", self._advance_clock)
         app.router.add_post("/_devstack/faults/{name}", self._crash_next)
+        app.router.add_post("/_devstack/redrive/{name}", self._redrive)
         app.on_startup.append(self._start)
         app.on_cleanup.append(self._stop)
 
@@ -137,6 +140,29 @@ class Triggers:
         """Make the next N invocations of an SQS consumer crash before it runs (as a dead container would)."""
         self._failures[request.match_info["name"]] = int((await request.json())["count"])
         return web.Response(status=204)
+
+    async def _redrive(self, request: web.Request) -> web.Response:
+        """Move every message of an SQS consumer's dead-letter queue back to its queue; answers how many moved.
+        moto has no StartMessageMoveTask, which the AWS command uses, so here they are received, sent and deleted."""
+        source = next((source for source in self._queues if source.name == request.match_info["name"]), None)
+        if source is None:
+            return web.json_response({"message": "no such consumer"}, status=404)
+        return web.json_response({"moved": await asyncio.to_thread(self._move_back, source.queue)})
+
+    def _move_back(self, queue_name: str) -> int:
+        queue_url = self._sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
+        policy = self._sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])["Attributes"]
+        dead_letters = json.loads(policy["RedrivePolicy"])["deadLetterTargetArn"].rsplit(":", 1)[1]
+        dead_letters_url = self._sqs.get_queue_url(QueueName=dead_letters)["QueueUrl"]
+        moved = 0
+        while messages := self._sqs.receive_message(QueueUrl=dead_letters_url, MaxNumberOfMessages=10,
+                                                    VisibilityTimeout=60).get("Messages", []):
+            self._sqs.send_message_batch(QueueUrl=queue_url, Entries=[
+                {"Id": str(i), "MessageBody": message["Body"]} for i, message in enumerate(messages)])
+            self._sqs.delete_message_batch(QueueUrl=dead_letters_url, Entries=[
+                {"Id": str(i), "ReceiptHandle": message["ReceiptHandle"]} for i, message in enumerate(messages)])
+            moved += len(messages)
+        return moved
 
     async def _advance_clock(self, request: web.Request) -> web.Response:
         """Move the app's clock forward (never back), for tests of what time alone changes."""

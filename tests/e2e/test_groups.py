@@ -83,6 +83,31 @@ def test_the_queue_path_survives_a_crashed_consumer(stack, crowd):
     run(scenario())
 
 
+def test_a_fan_out_that_went_to_the_dead_letter_queue_reaches_every_member_after_redrive(stack, crowd):
+    tasks, tries = 2, 5  # 149 recipients in tasks of 100; the fan-out queue's maxReceiveCount
+
+    async def scenario():
+        sockets = await connect_all(crowd[:150], "dlq")
+        created = await sockets[0].call("create_chat", kind="group", name="dead letters",
+                                        members=[u.user_id for u in crowd[1:150]], timeout=60)
+        chat_id = created["chat"]["chat_id"]
+        await asyncio.gather(*(s.events_of("chat", 1, timeout=60) for s in sockets[1:]))
+        assert http("POST", f"{stack.base}/_devstack/faults/fan_out", {"count": tasks * tries})[0] == 204
+        await sockets[0].call("send", chat_id=chat_id, client_msg_id="x", kind="text", text="redriven")
+        moved, deadline = 0, asyncio.get_running_loop().time() + 60
+        while moved < tasks and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(1)
+            status, answer = await asyncio.to_thread(http, "POST", f"{stack.base}/_devstack/redrive/fan_out", {})
+            assert status == 200
+            moved += answer["moved"]
+        assert moved == tasks
+        frames = await asyncio.gather(*(s.events_of("message", 1, timeout=60) for s in sockets[1:]))
+        assert all(f[0]["message"]["text"] == "redriven" for f in frames)
+        await asyncio.gather(*(socket.close() for socket in sockets))
+
+    run(scenario(), timeout=180)
+
+
 def test_roles_and_removal_are_enforced(stack):
     admin, member, outsider = stack.user("admin"), stack.user("member"), stack.user("outsider")
 
