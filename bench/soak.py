@@ -1,6 +1,6 @@
 """Load and soak on the local stack: many sockets, random disconnects and reconnects, then a full audit.
 
-    .venv/bin/python -m bench.soak                                  # 200 sockets, 20,000 messages at 4/s (~90 min)
+    .venv/bin/python -m bench.soak                                  # 200 sockets, 20,000 messages at 25/s (~20 min)
     .venv/bin/python -m bench.soak --sockets 40 --messages 1000     # the short version `make test` runs
     .venv/bin/python -m bench.soak --url http://127.0.0.1:8000       # against a stack already running
 
@@ -44,6 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "Passw0rd!"
 FANOUT_THRESHOLD = 100  # members; above it a group's frames go through the SQS fan-out
+SLOW_SEND_SECONDS = 2.0  # a send that took longer is kept with its wall-clock times, to see a storm drain
 
 
 @dataclass
@@ -56,12 +57,18 @@ class Config:
     # messages a second offered by all devices together, each device pausing between its sends as a person
     # would (0: every device sends again as soon as it is answered, which saturates any stack: once answers
     # take longer than the heartbeat timeout, sockets are dropped in waves)
-    rate: float = 5.0
+    rate: float = 25.0
     ramp_seconds: float = 30.0  # the devices' first handshakes spread over this long
     disconnect_every: int = 25  # sends per device between disconnects, on average
     drop_share: float = 0.6  # of disconnects: crashes (the rest close cleanly)
     mid_send_share: float = 0.3  # of crashes: while a send is in flight
     crash_fanout_every: float = 20.0  # seconds between crashed fan-out invocations (0: never)
+    # throttling storms: every DynamoDB request of the app throttled for storm_seconds, the k-th starting
+    # k * storm_every seconds into the sending; what a storm sends to the fan-out's dead-letter queue is redriven
+    storms: int = 2
+    storm_seconds: float = 30.0
+    storm_every: float = 300.0
+    redrive_after: float = 15.0  # seconds after a storm's end
     big_group_share: float = 0.01  # of messages, to the group above the fan-out threshold
     group_share: float = 0.4  # of messages, to the small groups
     send_timeout: float = 90.0
@@ -229,6 +236,7 @@ class Device:
                       "silent_sockets": 0, "unsent_at_deadline": 0}
         self.sent: dict[str, list] = {}  # client_msg_id -> [chat_id, seq, message_id]
         self.latencies: list[float] = []
+        self.slow_sends: list[list[float]] = []  # [started, finished], wall clock
         self.ws = None
         self.epoch = 0
         self._reader: asyncio.Task | None = None
@@ -450,7 +458,10 @@ class Device:
             if reply["type"] == "sent":
                 self.sent[client_msg_id] = [chat_id, reply["seq"], reply["message_id"]]
                 self.stats["sent"] += 1
-                self.latencies.append(time.monotonic() - started)
+                took = time.monotonic() - started
+                self.latencies.append(took)
+                if took > SLOW_SEND_SECONDS:
+                    self.slow_sends.append([time.time() - took, time.time()])
                 if first:
                     self.held[chat_id].setdefault(reply["seq"], reply["message_id"])
                 return
@@ -462,8 +473,10 @@ class Device:
             await asyncio.sleep(0.5 + self.rng.random())
 
     def think_time(self) -> float:
+        """Half to one and a half times the mean pause. (Exponential pauses, summed over a device's quota, left
+        the slowest of 200 devices sending for 30% longer than the average one.)"""
         config = self.worker.config
-        return self.rng.expovariate(config.rate / config.sockets) if config.rate else self.rng.random() * 0.2
+        return (0.5 + self.rng.random()) * config.sockets / config.rate if config.rate else self.rng.random() * 0.2
 
     async def run(self, deadline: float) -> None:
         await asyncio.sleep(self.rng.random() * self.worker.config.ramp_seconds)
@@ -551,7 +564,8 @@ class Worker:
         return {"logins_again": self.logins, "devices": [{"user_id": d.user_id, "name": d.name, "chats": d.chats,
                              "held": {chat_id: {str(seq): mid for seq, mid in held.items()}
                                       for chat_id, held in d.held.items()},
-                             "sent": d.sent, "stats": d.stats, "source": d.source, "latencies": d.latencies}
+                             "sent": d.sent, "stats": d.stats, "source": d.source, "latencies": d.latencies,
+                             "slow_sends": d.slow_sends}
                             for d in self.devices]}
 
 
@@ -660,6 +674,9 @@ def audit(plan: Plan, results: list[dict], stored: dict[str, list[dict]]) -> dic
         "ok": not problems and not missing and not extra and not wrong,
         "problems": problems[:50],
         "messages_stored": sum(len(m) for m in stored.values()),
+        # seqs a failed send had taken, closed by a reader once its lease ended (a `system` message of no one)
+        "gaps_closed": sum(1 for m in stored.values() for message in m
+                           if message["kind"] == "system" and not message["sender_id"]),
         "messages_sent": len(sent),
         "chats": len(stored),
         "member_devices_checked": sum(len(d["chats"]) for d in devices),
@@ -720,9 +737,19 @@ def drive(config: Config, plan: Plan, log) -> dict:
     log(f"  {len(devices)} sockets over {procs} client processes, {config.messages} messages to send")
     started = time.monotonic()
     peak_sockets, last_crash, last_log, fanout_crashes = 0, time.monotonic(), time.monotonic(), 0
+    storms: list[dict] = []  # each: its wall-clock start and end, and when its dead letters were redriven
+    redriven = 0
     while not all(done.is_set() for _, done in workers):
         time.sleep(0.5)
         try:
+            if len(storms) < config.storms and time.monotonic() - started >= (len(storms) + 1) * config.storm_every:
+                http("POST", f"{plan.base}/_devstack/throttle", {"service": "dynamodb", "seconds": config.storm_seconds})
+                storms.append({"start": time.time(), "end": time.time() + config.storm_seconds, "redriven": False})
+                log(f"  {time.monotonic() - started:5.0f} s: DynamoDB throttled for {config.storm_seconds:g} s")
+            for storm in storms:
+                if not storm["redriven"] and time.time() > storm["end"] + config.redrive_after:
+                    redriven += http("POST", f"{plan.base}/_devstack/redrive/fan_out", {})[1]["moved"]
+                    storm["redriven"] = True
             _, sockets = http("GET", f"{plan.base}/_devstack/sockets", timeout=30)
             peak_sockets = max(peak_sockets, len(sockets or []))
             if config.crash_fanout_every and time.monotonic() - last_crash > config.crash_fanout_every:
@@ -737,6 +764,10 @@ def drive(config: Config, plan: Plan, log) -> dict:
         if not all(process.is_alive() or done.is_set() for process, done in workers):
             raise RuntimeError("a client process died")
     send_seconds = time.monotonic() - started
+    for storm in storms:  # a storm near the end: its dead letters too go back before the last catch-up
+        if not storm["redriven"]:
+            time.sleep(max(0.0, storm["end"] + config.redrive_after - time.time()))
+            redriven += http("POST", f"{plan.base}/_devstack/redrive/fan_out", {})[1]["moved"]
     go_finish.set()
     for process, _ in workers:
         process.join(timeout=600)
@@ -746,19 +777,29 @@ def drive(config: Config, plan: Plan, log) -> dict:
         raise RuntimeError(f"client processes failed: {errors}")
     sent = sum(len(d["sent"]) for r in results for d in r["devices"])
     log(f"  sending done in {send_seconds:.1f} s ({sent / send_seconds:.0f} messages/s); audit follows")
+    slow_sends = [span for r in results for d in r["devices"] for span in d["slow_sends"]]
     return {"results": results, "sockets": len(devices), "peak_open_sockets": peak_sockets,
             "logins_again": sum(result.get("logins_again", 0) for result in results),
             "client_processes": procs, "send_seconds": round(send_seconds, 1),
             "messages_per_second": round(sent / send_seconds, 1), "fanout_crashes_injected": fanout_crashes,
+            "storms": [storm_figures(storm, slow_sends) for storm in storms], "fanout_tasks_redriven": redriven,
             "users": len(plan.users), "direct_chats": sum(c["kind"] == "direct" for c in plan.chats.values()),
             "groups": sum(c["kind"] == "group" for c in plan.chats.values()),
             "largest_group": max(len(c["members"]) for c in plan.chats.values())}
 
 
+def storm_figures(storm: dict, slow_sends: list[list[float]]) -> dict:
+    """The sends a storm held up (slow ones that overlapped it) and how long after its end the last of them was
+    answered: the time its backlog took to drain."""
+    caught = [finished for started, finished in slow_sends if started < storm["end"] and finished > storm["start"]]
+    return {"seconds": round(storm["end"] - storm["start"], 1), "sends_held_up": len(caught),
+            "drained_after_end_s": round(max(0.0, max(caught, default=storm["end"]) - storm["end"]), 1)}
+
+
 def summary(report: dict) -> str:
     lines = [
         f"{'OK' if report['ok'] else 'FAILED'}: {report['messages_sent']} messages sent, {report['messages_stored']} "
-        f"stored in {report['chats']} chats ({report['direct_chats']} direct, {report['groups']} groups, the largest "
+        f"stored ({report['gaps_closed']} of them seqs closed as gaps) in {report['chats']} chats ({report['direct_chats']} direct, {report['groups']} groups, the largest "
         f"of {report['largest_group']})" + (f"; the deadline stopped sending with {report['unsent_at_deadline']} of "
                                            f"{report['config']['messages']} unsent" if report["unsent_at_deadline"] else ""),
         f"{report['sockets']} sockets ({report['users']} users; peak {report['peak_open_sockets']} open) over "
@@ -779,6 +820,10 @@ def summary(report: dict) -> str:
         f"open socket {report['live_repeats_same_socket']}; unordered pages {report['unordered_pages']}",
         f"send latency ms: {report['send_latency_ms']}",
     ]
+    lines += [f"storm {n}: DynamoDB throttled {storm['seconds']:g} s; {storm['sends_held_up']} sends held up, the last"
+              f" answered {storm['drained_after_end_s']:g} s after it ended" for n, storm in enumerate(report["storms"], 1)]
+    if report["storms"]:
+        lines.append(f"fan-out tasks redriven from the dead-letter queue: {report['fanout_tasks_redriven']}")
     lines += [f"  problem: {problem}" for problem in report["problems"]]
     return "\n".join(lines)
 

@@ -17,6 +17,7 @@ from devstack import moto_server
 from devstack.accounting import Accounting
 from devstack.aws import FAKE_CREDENTIALS, ROOT, deploy, free_port
 from devstack.gateway import IDLE_SECONDS, MAX_SECONDS, Gateway
+from devstack.throttling import Throttling
 from devstack.triggers import Triggers
 
 TTL_LAG = 300  # seconds past expiry before the stand-in deletes an item (AWS: typically within two days)
@@ -61,6 +62,8 @@ def main() -> None:
                           max_seconds=float(os.environ.get("DEVSTACK_SOCKET_MAX_SECONDS", MAX_SECONDS)))
         gateway.answer_connections_calls(boto3.DEFAULT_SESSION)
         moto_server.unsigned(boto3.DEFAULT_SESSION)
+        throttling = Throttling()
+        throttling.hook(boto3.DEFAULT_SESSION)
         web_app = gateway.web_app()
         triggers = Triggers(app, gateway.invoke_lambda, boto3.client("sqs"))
         triggers.routes(web_app)
@@ -68,6 +71,7 @@ def main() -> None:
         moto_server.TimeToLive(moto_lock, lag=float(os.environ.get("DEVSTACK_TTL_LAG_SECONDS", TTL_LAG)),
                                every=float(os.environ.get("DEVSTACK_TTL_EVERY_SECONDS", TTL_EVERY))).routes(web_app)
         accounting.routes(web_app)
+        throttling.routes(web_app)
         moto_server.routes(web_app, env["CONNECTIONS_TABLE"])
         print(f"Parley local stack on http://127.0.0.1:{args.port} (REST /api, WebSocket /ws); moto on {endpoint}",
               flush=True)
