@@ -33,7 +33,7 @@ soak: $(INSTALLED)
 # the long fuzz (docs/security.md): EXAMPLES per fuzz test from a random start, what they got back printed
 EXAMPLES ?= 10000
 fuzz: $(INSTALLED)
-	PARLEY_FUZZ_EXAMPLES=$(EXAMPLES) $(BIN)/python -m pytest tests/reliability/test_fuzz.py -s -q
+	POWERTOOLS_METRICS_DISABLED=true PARLEY_FUZZ_EXAMPLES=$(EXAMPLES) $(BIN)/python -m pytest tests/reliability/test_fuzz.py -s -q --timeout 0
 
 # AWS (docs/deploy.md): make deploy STAGE=dev; make destroy STAGE=dev [PURGE=1]
 deploy: $(INSTALLED)
