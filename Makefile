@@ -26,7 +26,8 @@ test: $(INSTALLED)
 bench: $(INSTALLED)
 	$(BIN)/python -m bench
 
-# the long soak (docs/security.md): 200 sockets, 20,000 messages, every delivery audited; about 90 minutes here
+# the long soak (docs/security.md): 200 sockets, 20,000 messages, two throttling storms, every delivery audited;
+# about 20 minutes here
 soak: $(INSTALLED)
 	$(BIN)/python -m bench.soak
 
