@@ -20,6 +20,15 @@ async def connect_all(users, device: str = "phone", at_once: int = 50):
     return await asyncio.gather(*(connect(user) for user in users))
 
 
+async def queued_group(users, device: str):
+    """A group above the fan-out threshold, every member online on `device`, each told of the group."""
+    sockets = await connect_all(users, device)
+    created = await sockets[0].call("create_chat", kind="group", name=f"{device} group",
+                                    members=[u.user_id for u in users[1:]], timeout=60)
+    await asyncio.gather(*(s.events_of("chat", 1, timeout=60) for s in sockets[1:]))
+    return sockets, created["chat"]["chat_id"]
+
+
 @pytest.fixture(scope="module")
 def stack():
     """A stack of its own: the aftermath of 500 sockets closing would slow the next module's tests."""
@@ -68,11 +77,7 @@ def test_a_500_member_group_reaches_every_socket_exactly_once_in_one_order(stack
 
 def test_the_queue_path_survives_a_crashed_consumer(stack, crowd):
     async def scenario():
-        sockets = await connect_all(crowd[:150], "tablet")
-        created = await sockets[0].call("create_chat", kind="group", name="crash test",
-                                        members=[u.user_id for u in crowd[1:150]], timeout=60)
-        chat_id = created["chat"]["chat_id"]
-        await asyncio.gather(*(s.events_of("chat", 1, timeout=60) for s in sockets[1:]))
+        sockets, chat_id = await queued_group(crowd[:150], "tablet")
         assert http("POST", f"{stack.base}/_devstack/faults/fan_out", {"count": 1})[0] == 204
         await sockets[0].call("send", chat_id=chat_id, client_msg_id="x", kind="text", text="survives")
         frames = await asyncio.gather(*(s.events_of("message", 1, timeout=60) for s in sockets[1:]))
@@ -87,11 +92,7 @@ def test_a_fan_out_that_went_to_the_dead_letter_queue_reaches_every_member_after
     tasks, tries = 2, 5  # 149 recipients in tasks of 100; the fan-out queue's maxReceiveCount
 
     async def scenario():
-        sockets = await connect_all(crowd[:150], "dlq")
-        created = await sockets[0].call("create_chat", kind="group", name="dead letters",
-                                        members=[u.user_id for u in crowd[1:150]], timeout=60)
-        chat_id = created["chat"]["chat_id"]
-        await asyncio.gather(*(s.events_of("chat", 1, timeout=60) for s in sockets[1:]))
+        sockets, chat_id = await queued_group(crowd[:150], "dlq")
         assert http("POST", f"{stack.base}/_devstack/faults/fan_out", {"count": tasks * tries})[0] == 204
         await sockets[0].call("send", chat_id=chat_id, client_msg_id="x", kind="text", text="redriven")
         moved, deadline = 0, asyncio.get_running_loop().time() + 60
