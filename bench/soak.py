@@ -737,8 +737,13 @@ def drive(config: Config, plan: Plan, log) -> dict:
     log(f"  {len(devices)} sockets over {procs} client processes, {config.messages} messages to send")
     started = time.monotonic()
     peak_sockets, last_crash, last_log, fanout_crashes = 0, time.monotonic(), time.monotonic(), 0
-    storms: list[dict] = []  # each: its wall-clock start and end, and when its dead letters were redriven
+    storms: list[dict] = []  # each: its wall-clock start and end, and whether its dead letters were redriven
     redriven = 0
+
+    def redrive(storm: dict) -> None:
+        nonlocal redriven
+        redriven += http("POST", f"{plan.base}/_devstack/redrive/fan_out", {})[1]["moved"]
+        storm["redriven"] = True
     while not all(done.is_set() for _, done in workers):
         time.sleep(0.5)
         try:
@@ -748,8 +753,7 @@ def drive(config: Config, plan: Plan, log) -> dict:
                 log(f"  {time.monotonic() - started:5.0f} s: DynamoDB throttled for {config.storm_seconds:g} s")
             for storm in storms:
                 if not storm["redriven"] and time.time() > storm["end"] + config.redrive_after:
-                    redriven += http("POST", f"{plan.base}/_devstack/redrive/fan_out", {})[1]["moved"]
-                    storm["redriven"] = True
+                    redrive(storm)
             _, sockets = http("GET", f"{plan.base}/_devstack/sockets", timeout=30)
             peak_sockets = max(peak_sockets, len(sockets or []))
             if config.crash_fanout_every and time.monotonic() - last_crash > config.crash_fanout_every:
@@ -767,7 +771,7 @@ def drive(config: Config, plan: Plan, log) -> dict:
     for storm in storms:  # a storm near the end: its dead letters too go back before the last catch-up
         if not storm["redriven"]:
             time.sleep(max(0.0, storm["end"] + config.redrive_after - time.time()))
-            redriven += http("POST", f"{plan.base}/_devstack/redrive/fan_out", {})[1]["moved"]
+            redrive(storm)
     go_finish.set()
     for process, _ in workers:
         process.join(timeout=600)

@@ -264,4 +264,3 @@ def routes(app: web.Application, table: str) -> None:
     async def show(_request: web.Request) -> web.Response:
         return web.json_response({"get_item_ms": await asyncio.to_thread(get_item_ms)})
     app.router.add_get("/_devstack/moto", show)
-
