@@ -131,6 +131,9 @@ def presence():
 
 @route("/chats")
 def list_chats():
+    params = current_request().query_params
+    if params and ("limit" in params or "cursor" in params):
+        return services().messaging.chats_page(caller(), query_int(params, "limit", 50, 1, 100), params.get("cursor"))
     return {"chats": [chat.to_wire() for chat in services().messaging.chats_of(caller())]}
 
 

@@ -2,17 +2,29 @@
 for large groups, so that a `send` returns at once whatever the group's size.
 
 Above the threshold, the members are split into tasks of RECIPIENTS_PER_TASK users; an SQS consumer turns
-each task into one BatchGetItem of sockets and parallel pushes. A task fails (and SQS redelivers it) only
-before it pushes anything, since a push that fails is logged and left to `sync`, never raised.
+each task into one BatchGetItem of sockets and parallel pushes. A `message` is marked as news for its
+recipients before it is pushed to them (in the task, for a queued group), and so is a `chat` its recipients
+may not know. A task fails (and SQS redelivers it)
+only before it pushes anything, since a push that fails is logged and left to `sync`, never raised.
 """
 import json
 from typing import Protocol
 
 from chalicelib.delivery import Delivery
+from chalicelib.news import News
 from chalicelib.observability import metrics
 
 FANOUT_THRESHOLD = 100  # members
 RECIPIENTS_PER_TASK = 100  # one BatchGetItem of sockets per task
+
+
+def news_in(frame: dict) -> tuple[str, int] | None:
+    """The chat and first seq a frame is news of: a message, or a chat its recipients may not know (yet)."""
+    if frame["type"] == "message":
+        return frame["message"]["chat_id"], frame["message"]["seq"]
+    if frame["type"] == "chat":
+        return frame["chat"]["chat_id"], frame["chat"]["last_seq"] + 1
+    return None
 
 
 class FanoutQueue(Protocol):
@@ -41,22 +53,27 @@ class SqsFanoutQueue:
 
 
 class Fanout:
-    def __init__(self, delivery: Delivery, queue: FanoutQueue | None, threshold: int = FANOUT_THRESHOLD):
+    def __init__(self, delivery: Delivery, news: News, queue: FanoutQueue | None, threshold: int = FANOUT_THRESHOLD):
         self._delivery = delivery
+        self._news = news
         self._queue = queue
         self._threshold = threshold
 
     def to_members(self, user_ids: list[str], frame: dict, skip_connection_id: str | None = None) -> None:
         metrics.add_metric(name="FanoutMembers", unit="Count", value=len(user_ids))
         if self._queue is None or len(user_ids) <= self._threshold:
-            self._delivery.to_users(user_ids, frame, skip_connection_id)
+            self.run({"user_ids": user_ids, "frame": frame, "skip_connection_id": skip_connection_id})
             return
         self._queue.enqueue([{"user_ids": user_ids[start:start + RECIPIENTS_PER_TASK], "frame": frame,
                               "skip_connection_id": skip_connection_id}
                              for start in range(0, len(user_ids), RECIPIENTS_PER_TASK)])
 
     def run(self, task: dict) -> None:
-        self._delivery.to_users(task["user_ids"], task["frame"], task.get("skip_connection_id"))
+        frame = task["frame"]
+        news = news_in(frame)
+        if news is not None:
+            self._news.mark(task["user_ids"], *news)
+        self._delivery.to_users(task["user_ids"], frame, task.get("skip_connection_id"))
 
     def run_batch(self, event: dict) -> dict:
         """An SQS batch of tasks; answers the failed ones as `batchItemFailures` for redelivery."""

@@ -74,8 +74,11 @@ class Receipt(Frame):
 
 
 class Sync(Frame):
+    """`since` selects the changes form (`cursors` is then ignored); `page` continues one of its passes."""
     action: Literal["sync"]
     cursors: Annotated[dict[ChatId, Seq], Field(max_length=10_000)] = {}
+    since: Annotated[str, StringConstraints(max_length=64)] | None = None
+    page: Annotated[str, StringConstraints(min_length=1, max_length=1024)] | None = None
     limit: Annotated[int, Field(ge=1, le=500)] = 100
 
 

@@ -1,9 +1,12 @@
 """Chats, sending, history and catch-up: the heart of Parley."""
+import base64
+import binascii
 import json
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from functools import partial
 
 from chalicelib import clock
 from chalicelib.access import Access
@@ -14,8 +17,10 @@ from chalicelib.media import MediaService
 from chalicelib.model import (
     SEND_LEASE,
     Chat,
+    ChatHead,
     Cursors,
     Member,
+    Membership,
     Message,
     Reservation,
     direct_chat_id,
@@ -23,12 +28,14 @@ from chalicelib.model import (
     epoch_from_iso,
     now_iso,
 )
+from chalicelib.news import News
 from chalicelib.observability import metrics
-from chalicelib.parallel import settled
+from chalicelib.parallel import gathered, settled
 from chalicelib.rate_limits import RateLimiter
 from chalicelib.receipts import Receipts
 from chalicelib.storage import ChatStore, MessageStore, UserStore
 
+PAGE_CHATS = 100  # chats a page of the changes form of `sync` reads
 MAX_REPLY_BYTES = 120 * 1024  # API Gateway's 128 KiB per message, less room for the envelope
 CLAIM_WAIT = 3  # seconds a repeated send waits for the first one to finish
 NEWEST = 2**53  # a seq above any chat's last
@@ -39,15 +46,47 @@ def size_of(value) -> int:
     return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
 
 
+@dataclass(frozen=True)
+class SyncStep:
+    """Where a pass of the changes form of `sync` is: the marks it reads (None: every chat), the last chat id a
+    page covered, and the token the pass hands out when it ends. A page's `next` carries it, opaque to clients."""
+    since: int | None
+    after: str
+    token: int
+
+    @staticmethod
+    def begin(since: str, news: News) -> "SyncStep":
+        if since and not since.isdigit():
+            raise BadRequest("since must be a token a synced reply gave, or empty")
+        token = int(since) if since else None
+        return SyncStep(token if token is not None and news.kept(token) else None, "", news.token())
+
+    @staticmethod
+    def resume(page: str) -> "SyncStep":
+        try:
+            fields = json.loads(base64.urlsafe_b64decode(page.encode()))
+            return SyncStep(None if fields["s"] is None else int(fields["s"]), str(fields["a"]), int(fields["t"]))
+        except (ValueError, TypeError, KeyError, binascii.Error):
+            raise BadRequest("page must be the next of a synced reply") from None
+
+    def after_chat(self, chat_id: str) -> "SyncStep":
+        return replace(self, after=chat_id)
+
+    def encode(self) -> str:
+        fields = {"s": self.since, "a": self.after, "t": self.token}
+        return base64.urlsafe_b64encode(json.dumps(fields).encode()).decode()
+
+
 def visible_after(joined_seq: int) -> int:
     """The highest seq a member may not read: members see their chat from the message that added them."""
     return max(joined_seq - 1, 0)
 
 
 class Messaging:
-    def __init__(self, chats: ChatStore, messages: MessageStore, users: UserStore, access: Access,
+    def __init__(self, chats: ChatStore, messages: MessageStore, users: UserStore, news: News, access: Access,
                  delivery: Delivery, fanout: Fanout, receipts: Receipts, media: MediaService, rate: RateLimiter):
         self._rate = rate
+        self._news = news
         self._chats = chats
         self._messages = messages
         self._users = users
@@ -72,6 +111,22 @@ class Messaging:
     def chats_of(self, user_id: str) -> list[Chat]:
         chats = (self._chats.get(membership.chat_id) for membership in self._chats.memberships(user_id))
         return [chat for chat in chats if chat is not None]
+
+    def chats_page(self, user_id: str, limit: int, cursor: str | None) -> dict:
+        """A page of the user's chats, the most recently active first (by the minute of their newest news mark;
+        chats without marks kept follow, by id). `next` is where the next page starts: the order is read afresh
+        each page, so a chat that becomes active meanwhile moves to the top, where the client learns of it live."""
+        if cursor is not None and not (cursor.isascii() and cursor.isdigit()):
+            raise BadRequest("cursor must be the next of a page")
+        start = int(cursor or 0)
+        member_of = {membership.chat_id for membership in self._chats.memberships(user_id)}
+        recent = [chat_id for chat_id in self._news.newest_first(user_id) if chat_id in member_of]
+        order = recent + sorted(member_of.difference(recent))
+        chats = gathered(*(partial(self._chats.get, chat_id) for chat_id in order[start:start + limit]))
+        page: dict = {"chats": [chat.to_wire() for chat in chats if chat is not None]}
+        if start + limit < len(order):
+            page["next"] = str(start + limit)
+        return page
 
     def create_direct(self, user_id: str, peer_id: str | None) -> tuple[Chat, bool]:
         """The direct chat of two users, created if need be; answers it and whether this call created it."""
@@ -185,8 +240,9 @@ class Messaging:
     def _push(self, message: Message, wire: dict, pair: tuple[str, str] | None, sockets, connection_id: str | None,
               members_version: int | None = None) -> None:
         frame = {"type": "message", "message": wire}
-        if pair is not None and sockets is not None:
-            self._delivery.to_sockets(sockets, frame, connection_id)
+        if pair is not None and sockets is not None:  # marked as news for both while it is pushed: see chalicelib/news
+            gathered(lambda: self._news.mark(pair, message.chat_id, message.seq),
+                     lambda: self._delivery.to_sockets(sockets, frame, connection_id))
         else:
             members = self._access.members(message.chat_id, members_version)
             self._fanout.to_members([m.user_id for m in members], frame, connection_id)
@@ -217,33 +273,71 @@ class Messaging:
         return {"chat_id": chat_id, "messages": wire, "has_more": has_more}
 
     def sync(self, user_id: str, cursors: dict[str, int], limit: int) -> list[dict]:
-        """Everything the user missed: `messages` frames per chat, then one `synced` summary (last)."""
+        """The v1 form: every chat with messages after the client's cursor, then one `synced` summary (last).
+        It reads every membership and chat head, so it serves clients whose cursor map fits a frame."""
         self._rate.take("sync", user_id)
         memberships = self._chats.memberships(user_id)
         heads = self._chats.heads(m.chat_id for m in memberships)
-        frames, summary = [], []
+        behind = [m for m in memberships if m.chat_id in heads and
+                  (m.chat_id not in cursors or heads[m.chat_id].last_seq > cursors[m.chat_id])]
+        messages, summary = self._catch_up(user_id, behind, heads, cursors, limit)
+        frames = [frame for chat_id in messages for frame in self._message_frames(messages[chat_id], chat_id)]
+        return frames + [{"type": "synced", "chats": summary}]
+
+    def sync_changes(self, user_id: str, since: str, page: str | None, limit: int) -> list[dict]:
+        """The changes form: one page of the chats with news since the token (every chat, for "" or a token
+        whose marks are no longer kept), their messages batched across chats, and a `synced` that carries
+        either the next page or the token for the next pass."""
+        self._rate.take("sync", user_id)
+        step = SyncStep.resume(page) if page else SyncStep.begin(since, self._news)
+        if step.since is None:
+            memberships = self._chats.memberships_page(user_id, step.after, PAGE_CHATS + 1)
+            chat_ids, starts = [m.chat_id for m in memberships], {}
+        else:
+            changed = self._news.changed_since(user_id, step.since)
+            chat_ids = sorted(chat_id for chat_id in changed if chat_id > step.after)[:PAGE_CHATS + 1]
+            starts = {chat_id: changed[chat_id] - 1 for chat_id in chat_ids}
+        more, chat_ids = len(chat_ids) > PAGE_CHATS, chat_ids[:PAGE_CHATS]
+        if step.since is None:
+            memberships = memberships[:PAGE_CHATS]
+        else:
+            memberships = list(self._chats.memberships_in(user_id, chat_ids).values())
+        heads = self._chats.heads(chat_ids)
+        messages, summary = self._catch_up(user_id, [m for m in memberships if m.chat_id in heads], heads, starts,
+                                           limit)
+        frames = self._message_frames([message for chat in messages.values() for message in chat])
+        end = {"next": step.after_chat(chat_ids[-1]).encode()} if more else {"since": str(step.token)}
+        return frames + [{"type": "synced", "chats": summary, **end}]
+
+    def _catch_up(self, user_id: str, memberships: list[Membership], heads: dict[str, ChatHead],
+                  seen: dict[str, int], limit: int) -> tuple[dict[str, list[Message]], list[dict]]:
+        """Each chat's messages after the seq the device has seen (its newest `limit` where that is unknown or
+        more are missed), read in parallel, and the chat's `synced` entry."""
+        reads, entries = [], []
+        own = self._receipts.own_cursors(user_id, [m.chat_id for m in memberships if heads[m.chat_id].direct is None])
         for membership in memberships:
-            head = heads.get(membership.chat_id)
-            known = cursors.get(membership.chat_id)
-            if head is None or (known is not None and head.last_seq <= known):
-                continue
-            start = max(known or 0, visible_after(membership.joined_seq))
+            head = heads[membership.chat_id]
+            start = max(seen.get(head.chat_id, 0), visible_after(membership.joined_seq))
             limited = head.last_seq - start > limit
-            if limited:
-                messages = self._messages.messages_before(head.chat_id, head.last_seq + 1, limit)
-                start = messages[0].seq - 1 if messages else start
-            else:
-                messages = self._messages.messages_after(head.chat_id, start, limit)
-            messages = self._closing_gaps(head.chat_id, messages, start)
-            frames.extend(self._message_frames(head.chat_id, messages))
-            own = head.direct.cursors.get(user_id, Cursors()) if head.direct else \
-                self._receipts.own_cursor(user_id, head.chat_id)
+            reads.append(partial(self._missed, head, start, limited, limit))
+            cursors = head.direct.cursors.get(user_id, Cursors()) if head.direct else own.get(head.chat_id, Cursors())
             entry = {"chat_id": head.chat_id, "kind": head.kind, "last_seq": head.last_seq,
-                     "delivered_seq": own.delivered, "read_seq": own.read, "limited": limited}
+                     "delivered_seq": cursors.delivered, "read_seq": cursors.read, "limited": limited}
             if head.name is not None:
                 entry["name"] = head.name
-            summary.append(entry)
-        return frames + [{"type": "synced", "chats": summary}]
+            entries.append(entry)
+        outcomes = gathered(*reads)
+        return {m.chat_id: found for m, found in zip(memberships, outcomes, strict=True) if found}, entries
+
+    def _missed(self, head: ChatHead, start: int, limited: bool, limit: int) -> list[Message]:
+        if head.last_seq <= start:
+            return []
+        if limited:
+            messages = self._messages.messages_before(head.chat_id, head.last_seq + 1, limit)
+            start = messages[0].seq - 1 if messages else start
+        else:
+            messages = self._messages.messages_after(head.chat_id, start, limit)
+        return self._closing_gaps(head.chat_id, messages, start)
 
     def _closing_gaps(self, chat_id: str, messages: list[Message], after: int) -> list[Message]:
         """Fill the holes dead senders left between `after` and the messages read, once their lease is over.
@@ -260,17 +354,19 @@ class Messaging:
             expected = message.seq + 1
         return complete
 
-    def _message_frames(self, chat_id: str, messages: list[Message]) -> list[dict]:
+    def _message_frames(self, messages: list[Message], chat_id: str | None = None) -> list[dict]:
+        """`messages` frames of at most MAX_REPLY_BYTES; with `chat_id` (the v1 form) all of that chat."""
         frames: list[dict] = []
         batch: list[dict] = []
         batch_bytes = 0
+        envelope = {"type": "messages"} | ({"chat_id": chat_id} if chat_id else {})
         for wire in self._wire(messages):
             wire_bytes = size_of(wire) + 1
             if batch and batch_bytes + wire_bytes > MAX_REPLY_BYTES:
-                frames.append({"type": "messages", "chat_id": chat_id, "messages": batch})
+                frames.append({**envelope, "messages": batch})
                 batch, batch_bytes = [], 0
             batch.append(wire)
             batch_bytes += wire_bytes
         if batch:
-            frames.append({"type": "messages", "chat_id": chat_id, "messages": batch})
+            frames.append({**envelope, "messages": batch})
         return frames

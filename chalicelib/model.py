@@ -9,6 +9,7 @@ MAX_GROUP_MEMBERS = 500
 CONNECTION_LIFETIME = 2 * 60 * 60 + 5 * 60  # API Gateway closes a socket after 2 h; keep a margin
 SEND_LEASE = 60  # seconds; longer than any Lambda invocation behind API Gateway (29 s) can live
 ONLINE_WINDOW = 60  # seconds a heartbeat (the connect counts as one) keeps its socket's user online
+NEWS_TTL = 30 * 86400  # seconds a news mark keeps: a `sync` token older than this is answered as a fresh device
 CURSOR_SHARDS = 40  # items a group's receipt cursors are spread over; why 40: docs/scaling.md, §3
 
 

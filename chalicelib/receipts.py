@@ -92,8 +92,8 @@ class Receipts:
         return {"chat_id": chat_id, "receipts": [{"user_id": user, "delivered_seq": c.delivered, "read_seq": c.read}
                                                  for user, c in cursors.items()]}
 
-    def own_cursor(self, user_id: str, chat_id: str) -> Cursors:
-        return self._receipts.shard(chat_id, cursor_shard(user_id)).get(user_id, Cursors())
+    def own_cursors(self, user_id: str, group_ids: list[str]) -> dict[str, Cursors]:
+        return self._receipts.cursors_in(user_id, group_ids) if group_ids else {}
 
     def advance(self, chat_id: str, user_id: str, status: str, seq: int) -> None:
         """Move a group member's cursors up to `seq`; tell the senders whose messages it covered for everyone."""

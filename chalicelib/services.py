@@ -11,6 +11,7 @@ from chalicelib.identity import Accounts, TokenVerifier
 from chalicelib.media import MediaService
 from chalicelib.messaging import Messaging
 from chalicelib.model import CONNECTION_LIFETIME, Chat, MediaLimits
+from chalicelib.news import News
 from chalicelib.presence import Presence
 from chalicelib.rate_limits import RateLimiter, RateLimits
 from chalicelib.receipts import Receipts
@@ -43,12 +44,14 @@ class Services:
 def build(stores: Stores, pusher, tokens: TokenVerifier, accounts: Accounts, fanout_queue: FanoutQueue | None = None,
           media_limits: MediaLimits = MediaLimits(), rate_limits: RateLimits = RateLimits()) -> Services:
     delivery = Delivery(stores.users, pusher)
-    fanout = Fanout(delivery, fanout_queue)
+    news = News(stores.news)
+    fanout = Fanout(delivery, news, fanout_queue)
     access = Access(stores.chats)
     rate = RateLimiter(stores.counters, rate_limits)
     receipts = Receipts(stores.receipts, stores.chats, stores.messages, access, delivery, rate)
     media = MediaService(stores.media, stores.blobs, stores.chats, access, fanout, rate, media_limits)
-    messaging = Messaging(stores.chats, stores.messages, stores.users, access, delivery, fanout, receipts, media, rate)
+    messaging = Messaging(stores.chats, stores.messages, stores.users, news, access, delivery, fanout, receipts, media,
+                          rate)
     presence = Presence(stores.users, stores.chats, access, delivery, rate)
     delivery.when_gone(presence.disconnected)  # a socket a push finds gone closed without $disconnect
     return Services(stores=stores, delivery=delivery, fanout=fanout, receipts=receipts, messaging=messaging,
@@ -63,11 +66,13 @@ def dynamodb_stores(dynamodb, config: Settings, blobs) -> Stores:
     from chalicelib.storage.dynamodb.counters import DynamoCounters
     from chalicelib.storage.dynamodb.media import DynamoMediaStore
     from chalicelib.storage.dynamodb.messages import DynamoMessageStore
+    from chalicelib.storage.dynamodb.news import DynamoNewsStore
     from chalicelib.storage.dynamodb.receipts import DynamoReceiptStore
     from chalicelib.storage.dynamodb.users import DynamoUserStore
     return Stores(users=DynamoUserStore(dynamodb, config.connections_table, config.users_table, CONNECTION_LIFETIME),
                   chats=DynamoChatStore(dynamodb, config.chats_table),
                   messages=DynamoMessageStore(dynamodb, config.chats_table, config.messages_table),
+                  news=DynamoNewsStore(dynamodb, config.chats_table),
                   receipts=DynamoReceiptStore(dynamodb, config.chats_table),
                   counters=DynamoCounters(dynamodb, config.chats_table),
                   media=DynamoMediaStore(dynamodb, config.media_table), blobs=blobs)

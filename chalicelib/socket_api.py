@@ -141,6 +141,8 @@ class SocketApi:
         return [{"type": "ok"}]
 
     def _sync(self, connection: Connection, frame: frames.Sync) -> list[dict]:
+        if frame.since is not None:
+            return self._services.messaging.sync_changes(connection.user_id, frame.since, frame.page, frame.limit)
         return self._services.messaging.sync(connection.user_id, dict(frame.cursors), frame.limit)
 
     def _upload(self, connection: Connection, frame: frames.Upload) -> list[dict]:

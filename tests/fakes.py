@@ -8,7 +8,7 @@ from typing import Iterable
 from chalicelib import clock
 from chalicelib.errors import BadRequest, Forbidden, NotFound
 from chalicelib.model import (CONNECTION_LIFETIME, Chat, ChatHead, Connection, Cursors, DirectState, Media, Member,
-                              Membership, Message, Reservation, UserPresence, now_iso)
+                              Membership, Message, Reservation, UserPresence, cursor_shard, now_iso)
 from chalicelib.storage import Stores
 
 
@@ -145,6 +145,13 @@ class InMemoryChatStore:
         with self.state.lock:
             return [Membership(chat_id, chat_id.partition(":")[0], joined_seq=members[user_id].joined_seq)
                     for chat_id, members in self.state.members.items() if user_id in members]
+
+    def memberships_page(self, user_id: str, after: str, limit: int) -> list[Membership]:
+        return sorted((m for m in self.memberships(user_id) if m.chat_id > after), key=lambda m: m.chat_id)[:limit]
+
+    def memberships_in(self, user_id: str, chat_ids: Iterable[str]) -> dict[str, Membership]:
+        return {chat_id: membership for chat_id in chat_ids
+                if (membership := self.membership(user_id, chat_id)) is not None}
 
     def heads(self, chat_ids: Iterable[str]) -> dict[str, ChatHead]:
         with self.state.lock:
@@ -298,6 +305,10 @@ class InMemoryReceiptStore:
         with self.state.lock:
             return dict(self.state.shards.get((chat_id, shard), {}))
 
+    def cursors_in(self, user_id: str, chat_ids: Iterable[str]) -> dict[str, Cursors]:
+        return {chat_id: cursors for chat_id in chat_ids
+                if (cursors := self.shard(chat_id, cursor_shard(user_id)).get(user_id)) is not None}
+
     def shards(self, chat_id: str) -> dict[int, dict[str, Cursors]]:
         with self.state.lock:
             return {shard: dict(cursors) for (chat, shard), cursors in self.state.shards.items() if chat == chat_id}
@@ -413,9 +424,28 @@ class InMemoryCounters:
         return True
 
 
+class InMemoryNewsStore:
+    def __init__(self):
+        self.marks: dict[str, set[tuple[int, str, int]]] = {}
+
+    def mark(self, user_ids: Iterable[str], chat_id: str, seq: int, minute: int) -> None:
+        for user_id in user_ids:
+            self.marks.setdefault(user_id, set()).add((minute, chat_id, seq))
+
+    def marked_since(self, user_id: str, minute: int) -> dict[str, int]:
+        lowest: dict[str, int] = {}
+        for _, chat_id, seq in sorted(mark for mark in self.marks.get(user_id, set()) if mark[0] >= minute):
+            lowest[chat_id] = min(seq, lowest.get(chat_id, seq))
+        return lowest
+
+    def newest_first(self, user_id: str, minute: int) -> list[str]:
+        marks = sorted((mark for mark in self.marks.get(user_id, set()) if mark[0] >= minute), reverse=True)
+        return list(dict.fromkeys(chat_id for _, chat_id, _ in marks))
+
+
 def in_memory_stores(folder) -> Stores:
     """Every store's in-memory twin; blobs as files under `folder`."""
     chats = InMemoryChats()
     return Stores(users=InMemoryUserStore(), chats=InMemoryChatStore(chats), messages=InMemoryMessageStore(chats),
-                  receipts=InMemoryReceiptStore(chats), counters=InMemoryCounters(), media=InMemoryMediaStore(),
+                  news=InMemoryNewsStore(), receipts=InMemoryReceiptStore(chats), counters=InMemoryCounters(), media=InMemoryMediaStore(),
                   blobs=InMemoryBlobs(folder))

@@ -84,6 +84,12 @@ class ChatStore(Protocol):
     def memberships(self, user_id: str) -> list[Membership]:
         """The user's chats with the seq each one was joined at (an index read: eventually consistent, no role)."""
 
+    def memberships_page(self, user_id: str, after: str, limit: int) -> list[Membership]:
+        """Up to `limit` of the user's chats with ids after `after`, by id (an index read, as `memberships`)."""
+
+    def memberships_in(self, user_id: str, chat_ids: Iterable[str]) -> dict[str, Membership]:
+        """The user's member items of these chats, where they are a member (consistent batch reads)."""
+
     def heads(self, chat_ids: Iterable[str]) -> dict[str, ChatHead]: ...
 
     def members(self, chat_id: str) -> tuple[int, list[Member]]:
@@ -139,6 +145,20 @@ class MessageStore(Protocol):
         """Who sent the messages with low < seq <= high."""
 
 
+class NewsStore(Protocol):
+    """Which of a user's chats have news, by the minute it was recorded: what lets `sync` read only the chats that
+    changed. A mark is recorded after its message is stored, and keeps for NEWS_TTL."""
+
+    def mark(self, user_ids: Iterable[str], chat_id: str, seq: int, minute: int) -> None:
+        """Record, in `minute`, that the chat has messages from `seq` on that these users' devices may lack."""
+
+    def marked_since(self, user_id: str, minute: int) -> dict[str, int]:
+        """The chats marked in `minute` or later (read consistently), each with the lowest seq marked."""
+
+    def newest_first(self, user_id: str, minute: int) -> list[str]:
+        """The chats marked in `minute` or later, once each, the most recently marked first."""
+
+
 class ReceiptStore(Protocol):
     """Delivered and read cursors. A direct chat's live on its head (with the last seq each member sent); a
     group's are spread over CURSOR_SHARDS shard items, each holding its members' cursors, and a floors item per
@@ -165,6 +185,9 @@ class ReceiptStore(Protocol):
         """Remove members from a shard; answers the shard's cursors before."""
 
     def shard(self, chat_id: str, shard: int) -> dict[str, Cursors]: ...
+
+    def cursors_in(self, user_id: str, chat_ids: Iterable[str]) -> dict[str, Cursors]:
+        """The user's own cursors in each of these groups (one batch read of the user's shard of each)."""
 
     def shards(self, chat_id: str) -> dict[int, dict[str, Cursors]]:
         """Every shard of the chat (one batch read of CURSOR_SHARDS keys)."""
@@ -218,6 +241,7 @@ class Stores:
     users: UserStore
     chats: ChatStore
     messages: MessageStore
+    news: NewsStore
     receipts: ReceiptStore
     counters: Counters
     media: MediaStore

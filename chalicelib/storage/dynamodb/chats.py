@@ -79,8 +79,18 @@ class DynamoChatStore:
 
     def memberships(self, user_id: str) -> list[Membership]:
         items = query_all(self._table, IndexName="by_member", KeyConditionExpression=Key("member_id").eq(user_id))
-        return [Membership(chat_id=item["chat_id"], kind=item["chat_id"].partition(":")[0],
-                           joined_seq=as_int(item.get("joined_seq"))) for item in items]
+        return [_membership(item) for item in items]
+
+    def memberships_page(self, user_id: str, after: str, limit: int) -> list[Membership]:
+        condition = Key("member_id").eq(user_id) & Key("chat_id").gt(after)
+        items = self._table.query(IndexName="by_member", KeyConditionExpression=condition, Limit=limit)["Items"]
+        return [_membership(item) for item in items]
+
+    def memberships_in(self, user_id: str, chat_ids: Iterable[str]) -> dict[str, Membership]:
+        keys = [{"chat_id": chat_id, "sk": member_sk(user_id)} for chat_id in dict.fromkeys(chat_ids)]
+        items = batch_get(self._resource, self._name, keys, consistent=True)
+        return {item["chat_id"]: Membership(chat_id=item["chat_id"], kind=item["kind"], role=item["role"],
+                                            joined_seq=as_int(item.get("joined_seq"))) for item in items}
 
     def heads(self, chat_ids: Iterable[str]) -> dict[str, ChatHead]:
         keys = [{"chat_id": chat_id, "sk": META} for chat_id in dict.fromkeys(chat_ids)]
@@ -134,6 +144,11 @@ class DynamoChatStore:
         self._table.update_item(Key={"chat_id": chat_id, "sk": META},
                                 UpdateExpression="ADD members_version :one, member_count :change",
                                 ExpressionAttributeValues={":one": 1, ":change": member_change})
+
+
+def _membership(index_item: dict) -> Membership:
+    return Membership(chat_id=index_item["chat_id"], kind=index_item["chat_id"].partition(":")[0],
+                      joined_seq=as_int(index_item.get("joined_seq")))
 
 
 def _members(chat_id: str, roster: dict | None) -> list[Member]:

@@ -4,11 +4,13 @@ status.
 Cursors are stored as {user: [delivered, read]}. DynamoDB has no max(): raising a `read` cursor first tries the
 update that moves both cursors, and only if delivered is already past the seq, the one that moves read alone.
 """
+from collections.abc import Iterable
+
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 from chalicelib.errors import BadRequest, Forbidden, NotFound
-from chalicelib.model import CURSOR_SHARDS, Cursors, DirectState
+from chalicelib.model import CURSOR_SHARDS, Cursors, DirectState, cursor_shard
 from chalicelib.storage.dynamodb import batch_get
 
 SHARD_SK = "cursors"
@@ -107,6 +109,12 @@ class DynamoReceiptStore:
 
     def shard(self, chat_id: str, shard: int) -> dict[str, Cursors]:
         return cursors_of(self._table.get_item(Key=shard_key(chat_id, shard), ConsistentRead=True).get("Item"))
+
+    def cursors_in(self, user_id: str, chat_ids: Iterable[str]) -> dict[str, Cursors]:
+        keys = [shard_key(chat_id, cursor_shard(user_id)) for chat_id in dict.fromkeys(chat_ids)]
+        items = batch_get(self._resource, self._name, keys, "chat_id, cursors.#u", {"#u": user_id}, consistent=True)
+        return {item["chat_id"].partition("#")[0]: cursors for item in items
+                if (cursors := cursors_of(item).get(user_id)) is not None}
 
     def shards(self, chat_id: str) -> dict[int, dict[str, Cursors]]:
         keys = [shard_key(chat_id, shard) for shard in range(CURSOR_SHARDS)]
