@@ -1,6 +1,8 @@
 // REST calls (PROTOCOL.md "Identity" and "REST mirror") and the presigned S3 upload.
 import { API_BASE } from './config.js';
 
+const CHATS_PAGE = 100; // the most GET /chats gives at once
+
 export class ApiError extends Error {
   constructor(status, code, message) {
     super(message || code);
@@ -44,7 +46,17 @@ export function restClient(request) {
   const enc = encodeURIComponent;
   return {
     me: () => request('GET', '/me'),
-    chats: () => request('GET', '/chats'),
+    /** Every chat, `{chats}`, fetched a page at a time: each page's `next` is the cursor of the following one. */
+    chats: async () => {
+      const chats = [];
+      let cursor = null;
+      do {
+        const page = await request('GET', `/chats?limit=${CHATS_PAGE}${cursor ? `&cursor=${enc(cursor)}` : ''}`);
+        chats.push(...(page.chats || []));
+        cursor = page.next;
+      } while (cursor);
+      return { chats };
+    },
     chat: (id) => request('GET', `/chats/${enc(id)}`),
     createChat: (body) => request('POST', '/chats', body),
     receipts: (id) => request('GET', `/chats/${enc(id)}/receipts`),

@@ -164,6 +164,7 @@ function startSession(s) {
   scheduleRefresh();
 
   socket = new ParleySocket({ url: socketUrl });
+  socket.setBackground(document.visibilityState === 'hidden');
   socket.on('frame', onFrame);
   socket.on('open', onConnected);
   socket.on('state', ({ state }) => ui.setConnection(state === 'open' ? 'syncing' : state));
@@ -197,11 +198,23 @@ function logout(message) {
 
 // ---- connection and catch-up -------------------------------------------------
 
+/**
+ * One sync pass: every page, from the token of the last completed pass. The store keeps the new token only
+ * after the last page; a pass the socket cut short starts again from the old one on the next connection.
+ */
+async function syncPass(s) {
+  const since = store.syncToken;
+  let page = null;
+  do {
+    const params = page ? { since, page, limit: SYNC_LIMIT } : { since, limit: SYNC_LIMIT };
+    page = store.applySyncedPage(await s.request('sync', params, { timeoutMs: 60_000 }));
+  } while (page);
+}
+
 async function onConnected() {
   const s = socket;
   try {
-    const synced = await s.request('sync', { cursors: store.cursors(), limit: SYNC_LIMIT }, { timeoutMs: 60_000 });
-    for (const entry of synced.chats || []) store.applySynced(entry);
+    await syncPass(s);
   } catch (e) {
     console.warn('sync failed', e);
     if (socket !== s || e.code === 'disconnected') return; // the next connection syncs again
@@ -228,9 +241,9 @@ function onFrame(f) {
   if (!store) return;
   switch (f.type) {
     case 'message':
-      onMessages(f.message && f.message.chat_id, [f.message], true);
+      onMessages(null, [f.message], true);
       break;
-    case 'messages':
+    case 'messages': // a sync's: one chat's (f.chat_id), or several, each message naming its own
       onMessages(f.chat_id, f.messages, false);
       break;
     case 'history':
@@ -261,13 +274,12 @@ function onFrame(f) {
 }
 
 function onMessages(chatId, messages, live) {
-  if (!chatId) return;
   const added = store.addMessages(chatId, messages);
-  if (!added.length) return;
-  const chat = store.chat(chatId);
-  if (!chat.members) fetchChat(chatId);
-  scheduleReceipts(chatId);
-  if (live) scheduleGapCheck(chatId); // after a sync, gaps are checked once it ends
+  for (const id of new Set(added.map((m) => m.chat_id))) {
+    if (!store.chat(id).members) fetchChat(id);
+    scheduleReceipts(id);
+    if (live) scheduleGapCheck(id); // after a sync, gaps are checked once it ends
+  }
 }
 
 function onChat(chat) {
@@ -393,6 +405,7 @@ function loadReceipts(chatId) {
 }
 
 document.addEventListener('visibilitychange', () => {
+  if (socket) socket.setBackground(document.visibilityState === 'hidden');
   if (openChatId && document.visibilityState === 'visible') flushReceipts(openChatId);
 });
 window.addEventListener('focus', () => openChatId && flushReceipts(openChatId));

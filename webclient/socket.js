@@ -16,9 +16,17 @@ export class ParleySocket {
    * @param {object} opts
    * @param {(failedOpens: number) => Promise<string>|string} opts.url  builds the URL (fresh token) before each attempt
    * @param {number} [opts.heartbeatMs]  30 s: presence counts a connection online while its heartbeat is < 60 s old
+   * @param {number} [opts.quietHeartbeatMs]  60 s in the background: a quiet heartbeat keeps it online for 150 s
    */
-  constructor({ url, heartbeatMs = 30_000, requestTimeoutMs = 20_000, baseDelayMs = 500, maxDelayMs = 30_000 }) {
-    this.opts = { url, heartbeatMs, requestTimeoutMs, baseDelayMs, maxDelayMs };
+  constructor({
+    url,
+    heartbeatMs = 30_000,
+    quietHeartbeatMs = 60_000,
+    requestTimeoutMs = 20_000,
+    baseDelayMs = 500,
+    maxDelayMs = 30_000,
+  }) {
+    this.opts = { url, heartbeatMs, quietHeartbeatMs, requestTimeoutMs, baseDelayMs, maxDelayMs };
     this.ws = null;
     this.state = 'idle'; // idle | connecting | open | waiting | stopped
     this.listeners = new Map();
@@ -28,6 +36,7 @@ export class ParleySocket {
     this.failedOpens = 0;
     this.retryTimer = null;
     this.heartbeatTimer = null;
+    this.background = false;
     this.retryAt = 0;
   }
 
@@ -70,6 +79,13 @@ export class ParleySocket {
       clearTimeout(this.retryTimer);
       this._connect();
     }
+  }
+
+  /** In the background (a hidden tab) the heartbeat is quiet and half as frequent; it changes at once. */
+  setBackground(background) {
+    if (this.background === background) return;
+    this.background = background;
+    if (this.isOpen) this._startHeartbeat();
   }
 
   /** Drop the current socket as if the network failed (reconnects with backoff). */
@@ -171,12 +187,16 @@ export class ParleySocket {
 
   _startHeartbeat() {
     clearInterval(this.heartbeatTimer);
-    const beat = () =>
-      this.request('heartbeat', {}, { timeoutMs: 10_000 }).catch((e) => {
-        if (e.code === 'timeout') this._drop(true); // a dead link: browsers can take minutes to notice
-      });
+    // A quiet heartbeat gets no reply to time out, so in the background a dead link is only noticed when
+    // the browser closes the socket; the normal heartbeat checks the link again as soon as the tab shows.
+    const beat = this.background
+      ? () => this.send('heartbeat', { quiet: true })
+      : () =>
+          this.request('heartbeat', {}, { timeoutMs: 10_000 }).catch((e) => {
+            if (e.code === 'timeout') this._drop(true); // a dead link: browsers can take minutes to notice
+          });
     beat();
-    this.heartbeatTimer = setInterval(beat, this.opts.heartbeatMs);
+    this.heartbeatTimer = setInterval(beat, this.background ? this.opts.quietHeartbeatMs : this.opts.heartbeatMs);
   }
 
   _drop(reconnect) {

@@ -18,6 +18,7 @@ export class ChatStore {
     this.media = new Map(); // media_id -> freshest known media object
     this.pending = new Map(); // client_msg_id -> outgoing message not yet acknowledged
     this.presence = new Map(); // user_id -> {status, last_seen}
+    this.syncToken = ''; // the `since` of the last completed sync pass ('' before the first)
   }
 
   // ---- chats ---------------------------------------------------------------
@@ -76,6 +77,17 @@ export class ChatStore {
     return c;
   }
 
+  /**
+   * One `synced` reply of a sync pass (the changes form): its entries applied. Returns the `next` page
+   * to ask for, or null once the pass is complete; only then is its `since` kept for the next pass.
+   */
+  applySyncedPage(synced) {
+    for (const entry of synced.chats || []) this.applySynced(entry);
+    if (typeof synced.next === 'string') return synced.next;
+    if (typeof synced.since === 'string') this.syncToken = synced.since;
+    return null;
+  }
+
   displayName(chatId) {
     const c = this.chat(chatId);
     if (!c) return chatId;
@@ -131,11 +143,11 @@ export class ChatStore {
     return true;
   }
 
-  /** Returns the messages that were new. */
+  /** Returns the messages that were new. A message's own chat_id wins over `chatId` (the frame's). */
   addMessages(chatId, messages) {
     const added = [];
     for (const m of messages || []) {
-      const msg = m.chat_id ? m : { ...m, chat_id: chatId };
+      const msg = m && !m.chat_id ? { ...m, chat_id: chatId } : m;
       if (this.addMessage(msg)) added.push(msg);
     }
     return added;
@@ -181,8 +193,8 @@ export class ChatStore {
   }
 
   /**
-   * The sync cursor: the highest seq up to which the loaded run, starting at the
-   * oldest loaded message, has no hole. null = no cursor (let `sync` send the newest).
+   * The chat's cursor (what receipts cover): the highest seq up to which the loaded run,
+   * starting at the oldest loaded message, has no hole. null = nothing loaded of a chat with messages.
    */
   cursor(chatId) {
     const c = this.chat(chatId);
@@ -192,16 +204,6 @@ export class ChatStore {
     let top = list[0].seq;
     for (let i = 1; i < list.length && list[i].seq === top + 1; i++) top = list[i].seq;
     return top;
-  }
-
-  /** `sync` cursors for every chat that has one. */
-  cursors() {
-    const out = {};
-    for (const id of this.chats.keys()) {
-      const cur = this.cursor(id);
-      if (cur !== null) out[id] = cur;
-    }
-    return out;
   }
 
   /**
@@ -350,7 +352,7 @@ export class ChatStore {
 
   /**
    * The `receipt` this client owes for a chat: `read` when the chat is on screen,
-   * else `delivered`, up to the sync cursor; null when nothing new is covered.
+   * else `delivered`, up to the chat's cursor; null when nothing new is covered.
    */
   receiptToSend(chatId, visible) {
     const c = this.chat(chatId);

@@ -31,11 +31,16 @@ globalThis.WebSocket = FakeWS;
 
 const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
 
-function makeSocket() {
+function makeSocket(opts = {}) {
   FakeWS.all = [];
   let n = 0;
-  const s = new ParleySocket({ url: async () => `ws://x/ws?token=t${++n}`, baseDelayMs: 5, maxDelayMs: 20, heartbeatMs: 60_000 });
-  return s;
+  return new ParleySocket({
+    url: async () => `ws://x/ws?token=t${++n}`,
+    baseDelayMs: 5,
+    maxDelayMs: 20,
+    heartbeatMs: 60_000,
+    ...opts,
+  });
 }
 
 test('replies are matched by req; sync resolves on synced, not on its messages frames', async () => {
@@ -119,4 +124,60 @@ test('a socket stopped before it started never connects', async () => {
   s.start();
   await tick(20);
   assert.equal(FakeWS.all.length, 0);
+});
+
+test('in the background the heartbeat is quiet, less frequent and waits for no reply', async () => {
+  const s = makeSocket({ heartbeatMs: 30, quietHeartbeatMs: 10 });
+  s.setBackground(true); // a tab hidden from the start
+  s.start();
+  await tick();
+  const ws = FakeWS.all[0];
+  ws.open();
+  await tick(35);
+  assert.ok(ws.sent.length >= 3);
+  assert.ok(ws.sent.every((f) => f.action === 'heartbeat' && f.quiet === true && f.req === undefined));
+  assert.equal(s.isOpen, true); // no pong came, and none was waited for
+  assert.equal(s.pending.size, 0);
+
+  s.setBackground(false); // visible again: a normal heartbeat at once, every heartbeatMs
+  const normal = ws.sent.at(-1);
+  assert.equal(normal.quiet, undefined);
+  ws.push({ type: 'pong', req: normal.req, server_time: 'now' });
+  const count = ws.sent.length;
+  await tick(15);
+  assert.equal(ws.sent.length, count); // the quiet interval is gone
+  s.stop();
+});
+
+test('going to the background beats quietly at once, and only on a change', async () => {
+  const s = makeSocket();
+  s.start();
+  await tick();
+  const ws = FakeWS.all[0];
+  ws.open();
+  s.setBackground(true);
+  assert.deepEqual(ws.sent.at(-1), { action: 'heartbeat', quiet: true });
+  s.setBackground(true); // no change: no extra beat
+  assert.equal(ws.sent.filter((f) => f.quiet).length, 1);
+  s.stop();
+});
+
+test('each page of a sync pass is its own request, answered by its own synced', async () => {
+  const s = makeSocket();
+  s.start();
+  await tick();
+  const ws = FakeWS.all[0];
+  ws.open();
+  const first = s.request('sync', { since: '', limit: 100 });
+  const { req } = ws.sent.at(-1);
+  ws.push({ type: 'messages', req, messages: [{ chat_id: 'a', seq: 1 }, { chat_id: 'b', seq: 1 }] });
+  ws.push({ type: 'synced', req, chats: [], next: 'p2' });
+  assert.equal((await first).next, 'p2');
+  const second = s.request('sync', { since: '', page: 'p2', limit: 100 });
+  const page = ws.sent.at(-1);
+  assert.deepEqual([page.since, page.page], ['', 'p2']);
+  assert.notEqual(page.req, req);
+  ws.push({ type: 'synced', req: page.req, chats: [], since: 't1' });
+  assert.equal((await second).since, 't1');
+  s.stop();
 });

@@ -74,15 +74,37 @@ test('cursor is the top of the hole-free run starting at the oldest loaded messa
   assert.equal(s.cursor('c1'), 6);
   s.addMessages('c1', [msg(7), msg(8)]);
   assert.equal(s.cursor('c1'), 9);
-  assert.deepEqual(s.cursors(), { c1: 9 });
 });
 
-test('a chat known to have messages but none loaded has no cursor (sync sends the newest)', () => {
+test('a chat known to have messages but none loaded has no cursor', () => {
   const s = new ChatStore('alice');
   s.upsertChat({ chat_id: 'g', kind: 'group', name: 'G', members: [], last_seq: 40 });
   assert.equal(s.cursor('g'), null);
-  assert.deepEqual(s.cursors(), {});
   assert.equal(s.hasOlder('g'), true);
+});
+
+test('a messages frame of the changes form carries several chats, each message naming its own', () => {
+  const s = directStore();
+  const added = s.addMessages(undefined, [msg(1), { ...msg(1), chat_id: 'c2' }, msg(2), msg(1), undefined]);
+  assert.deepEqual(added.map((m) => [m.chat_id, m.seq]), [['c1', 1], ['c2', 1], ['c1', 2]]);
+  assert.deepEqual(seqs(s), [1, 2]);
+  assert.deepEqual(seqs(s, 'c2'), [1]);
+  assert.deepEqual(s.addMessages(undefined, [{ ...msg(3), chat_id: undefined }]), []); // no chat: dropped
+});
+
+test('a sync pass keeps its token only once its last page is in', () => {
+  const s = new ChatStore('alice');
+  assert.equal(s.syncToken, ''); // a fresh client: "I have nothing"
+  const entry = (chat_id, last_seq) => ({ chat_id, kind: 'direct', last_seq, delivered_seq: 1, read_seq: 1, limited: false });
+  assert.equal(s.applySyncedPage({ type: 'synced', chats: [entry('a', 3)], next: 'p2' }), 'p2');
+  assert.equal(s.syncToken, '');
+  assert.equal(s.chat('a').last_seq, 3); // entries of every page are applied as they come
+  assert.equal(s.applySyncedPage({ type: 'synced', chats: [entry('b', 5)], since: 't1' }), null);
+  assert.equal(s.syncToken, 't1');
+  assert.equal(s.chat('b').myRead, 1);
+  // a reply with neither `next` nor `since` (a server without the changes form) ends the pass, token unchanged
+  assert.equal(s.applySyncedPage({ type: 'synced', chats: [] }), null);
+  assert.equal(s.syncToken, 't1');
 });
 
 test('gap detection: holes between loaded messages and a tail behind last_seq', () => {
