@@ -85,3 +85,27 @@ def test_group_receipts_write_their_own_shard_and_floors_once_per_shard(parley):
     for status in ("delivered", "read"):  # once per shard and status, not once per member
         assert 0 < written.count(f"{chat_id}#floors#{status}") <= min(CURSOR_SHARDS, len(members) + 1)
     assert max(written.count(shard) for shard in shards) < 2 * len(members) / 5
+
+
+def test_sync_reads_only_the_chats_that_changed(parley, monkeypatch):
+    from chalicelib import clock
+    services, requests = parley
+    moment = [1_800_000_000.0]
+    monkeypatch.setattr(clock, "now", lambda: moment[0])
+    peers = [f"m{i}" for i in range(60)]
+    chats = [services.messaging.create_direct(peer, "bob")[0].chat_id for peer in peers]
+    moment[0] += 120
+    last = services.messaging.sync_changes("bob", "", None, 1)[-1]  # a fresh pass: one page of 60 chats
+    requests.clear()
+    assert services.messaging.sync_changes("bob", last["since"], None, 100) == [
+        {"type": "synced", "chats": [], "since": str(int(moment[0]) - 15)}]
+    assert [op for op in requests.operations() if op != "UpdateItem"] == ["Query"]  # the rate limit, the marks
+    moment[0] += 120
+    for n in range(50):
+        moment[0] += 0.5  # within each sender's limit
+        for peer, chat_id in zip(peers[:20], chats[:20], strict=True):
+            services.messaging.send(peer, chat_id, f"{peer}-{n}", "text", "x" * 100, None)
+    requests.clear()
+    frames = services.messaging.sync_changes("bob", last["since"], None, 100)
+    assert sum(len(frame["messages"]) for frame in frames[:-1]) == 1000 and len(frames) <= 15
+    assert len(requests.made) <= 30, requests.operations()

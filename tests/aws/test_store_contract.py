@@ -6,7 +6,7 @@ import pytest
 
 from chalicelib.config import settings
 from chalicelib.errors import BadRequest, Forbidden, NotFound
-from chalicelib.model import Chat, Connection, Cursors, Member, Message
+from chalicelib.model import Chat, Connection, Cursors, Member, Message, cursor_shard
 from chalicelib.services import dynamodb_stores
 from chalicelib.storage import Stores
 from tests.fakes import InMemoryBlobs, in_memory_stores
@@ -166,3 +166,40 @@ def test_group_cursors_move_in_their_shard_and_floors_only_rise(stores):
 def test_counters_count_up_to_their_limit_per_window(stores):
     assert [stores.counters.count("send#a", 100, 2) for _ in range(3)] == [True, True, False]
     assert stores.counters.count("send#a", 110, 2) and stores.counters.count("send#b", 100, 2)
+
+
+def test_news_marks_are_read_since_a_minute_with_the_lowest_seq_of_each_chat(stores):
+    news = stores.news
+    news.mark(["a", "b"], "direct:a:b", 7, minute=100)
+    news.mark(["a"], "direct:a:b", 5, minute=101)
+    news.mark(["a"], "group:g", 3, minute=102)
+    news.mark(["a"], "direct:a:b", 9, minute=103)
+    news.mark(["a"], "direct:a:b", 9, minute=103)  # a repeat changes nothing
+    assert news.marked_since("a", 100) == {"direct:a:b": 5, "group:g": 3}
+    assert news.marked_since("a", 102) == {"direct:a:b": 9, "group:g": 3}
+    assert news.marked_since("a", 104) == {}
+    assert news.marked_since("b", 0) == {"direct:a:b": 7}
+    assert news.newest_first("a", 0) == ["direct:a:b", "group:g"]
+    assert news.newest_first("a", 100) == ["direct:a:b", "group:g"]
+    news.mark(["a"], "group:g", 4, minute=104)
+    assert news.newest_first("a", 0) == ["group:g", "direct:a:b"]
+
+
+def test_memberships_page_by_chat_id_and_in_batches(stores):
+    for i in range(5):
+        stores.chats.create(Chat(f"group:g{i}", "group", "t", name="g", members=[Member("a", "admin"), Member("b")]))
+    page = stores.chats.memberships_page("b", "group:g1", 2)
+    assert [m.chat_id for m in page] == ["group:g2", "group:g3"]
+    assert stores.chats.memberships_page("b", "group:g4", 2) == []
+    stores.chats.remove_members("group:g3", ["b"])
+    found = stores.chats.memberships_in("b", ["group:g1", "group:g3", "group:nope"])
+    assert list(found) == ["group:g1"] and found["group:g1"].role == "member"
+
+
+def test_own_cursors_in_many_groups_at_once(stores):
+    for chat_id in ("group:x", "group:y"):
+        stores.chats.create(Chat(chat_id, "group", "t", name="g", members=[Member("a", "admin"), Member("b")]))
+    stores.receipts.seat("group:x", cursor_shard("b"), {"b": Cursors(4, 2)})
+    stores.receipts.seat("group:y", cursor_shard("b"), {"b": Cursors(1, 0)})
+    assert stores.receipts.cursors_in("b", ["group:x", "group:y", "group:z"]) == {
+        "group:x": Cursors(4, 2), "group:y": Cursors(1, 0)}

@@ -82,7 +82,9 @@ class DynamoChatStore:
         return [_membership(item) for item in items]
 
     def memberships_page(self, user_id: str, after: str, limit: int) -> list[Membership]:
-        condition = Key("member_id").eq(user_id) & Key("chat_id").gt(after)
+        condition = Key("member_id").eq(user_id)
+        if after:  # a key condition may not compare with ""
+            condition &= Key("chat_id").gt(after)
         items = self._table.query(IndexName="by_member", KeyConditionExpression=condition, Limit=limit)["Items"]
         return [_membership(item) for item in items]
 
