@@ -180,6 +180,25 @@ class Socket:
             messages.setdefault(frame["chat_id"], []).extend(frame["messages"])
         return messages, frames[-1]
 
+    async def sync_pages(self, since: str, limit: int = 100, pages: int | None = None) \
+            -> tuple[list[dict], list[dict], str | None]:
+        """Run a pass of the changes form of `sync`, or only its first `pages` pages; answer its messages, its
+        `synced` entries and the token it ends with (None if stopped early)."""
+        messages: list[dict] = []
+        entries: list[dict] = []
+        step: dict = {}
+        while pages is None or pages > 0:
+            frames = await self.call_many("sync", until=lambda frame: frame["type"] == "synced", timeout=60,
+                                          since=since, limit=limit, **step)
+            assert frames[-1]["type"] == "synced", frames[-1]
+            messages += [message for frame in frames[:-1] for message in frame["messages"]]
+            entries += frames[-1]["chats"]
+            if "since" in frames[-1]:
+                return messages, entries, frames[-1]["since"]
+            step = {"page": frames[-1]["next"]}
+            pages = None if pages is None else pages - 1
+        return messages, entries, None
+
     async def send_raw(self, data) -> dict:
         await self.connection.send(data)
         return await self.next_event()
