@@ -288,7 +288,7 @@ class Messaging:
         """The changes form: one page of the chats with news since the token (every chat, for "" or a token
         whose marks are no longer kept), their messages batched across chats, and a `synced` that carries
         either the next page or the token for the next pass."""
-        self._rate.take("sync", user_id)
+        self._rate.take("sync_page" if page else "sync", user_id)
         step = SyncStep.resume(page) if page else SyncStep.begin(since, self._news)
         if step.since is None:
             memberships = self._chats.memberships_page(user_id, step.after, PAGE_CHATS + 1)

@@ -39,6 +39,7 @@ class RateLimits:
     presence: Limit = Limit(30, 10, "presence queries", shared=False)
     history: Limit = Limit(60, 10, "history pages", shared=False)
     sync: Limit = Limit(20, 10, "syncs", shared=False)
+    sync_page: Limit = Limit(100, 10, "sync pages", shared=False)  # continuing a pass: 10,000 chats in 10 s
     heartbeat: Limit = Limit(20, 10, "heartbeats", shared=False)
 
 
