@@ -148,7 +148,8 @@ class Messaging:
              reply_to: int | None, connection_id: str | None = None, media_id: str | None = None) -> dict:
         """Store and push a message. A direct chat's send makes five storage requests, three rounds of them before
         the push: the sender's send limit, the idempotency claim and both members' sockets at once; the seq, whose
-        update also moves the sender's own cursors; the message. A group's send also reads the sender's member
+        update also moves the sender's own cursors; the message. The news marks of both members are a sixth, made
+        while the push goes out, once a minute per chat in each container (see chalicelib/news). A group's send also reads the sender's member
         item and counts the chat's send limit in the first round, and takes its member list from a cache that
         the seq's update says is current."""
         if kind == "text" and not text:

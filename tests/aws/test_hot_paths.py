@@ -109,3 +109,23 @@ def test_sync_reads_only_the_chats_that_changed(parley, monkeypatch):
     frames = services.messaging.sync_changes("bob", last["since"], None, 100)
     assert sum(len(frame["messages"]) for frame in frames[:-1]) == 1000 and len(frames) <= 15
     assert len(requests.made) <= 30, requests.operations()
+
+
+def test_a_direct_send_marks_both_members_once_a_minute_while_it_pushes(parley, monkeypatch):
+    from chalicelib import clock
+    services, requests = parley
+    moment = [1_800_000_000.0]
+    monkeypatch.setattr(clock, "now", lambda: moment[0])
+    chat_id = services.messaging.create_direct("alice", "bob")[0].chat_id
+    services.messaging.send("alice", chat_id, "warm", "text", "hi", None)
+    moment[0] += 60
+    requests.clear()
+    services.messaging.send("alice", chat_id, "k1", "text", "hello", None)
+    assert [operation for operation, _, _ in requests.made[3:5]] == ["UpdateItem", "PutItem"]  # the seq, the message
+    (mark,) = [(thread, keys) for operation, thread, keys in requests.made[5:] if operation == "BatchWriteItem"]
+    assert mark[0].startswith("parley")  # on the pool, beside the push
+    assert services.stores.news.marked_since("bob", int(moment[0]) // 60) == {chat_id: 2}
+    assert services.stores.news.marked_since("alice", int(moment[0]) // 60) == {chat_id: 2}
+    requests.clear()
+    services.messaging.send("alice", chat_id, "k2", "text", "again", None)
+    assert "BatchWriteItem" not in requests.operations()  # the minute's mark at seq 2 covers seq 3
