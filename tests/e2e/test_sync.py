@@ -33,6 +33,7 @@ def test_a_user_with_a_thousand_chats_misses_nothing_across_dropped_sockets(stac
         assert too_large["code"] == "too_large"
         await phone.close()
 
+        stack.advance_clock(120)  # the chat list orders by the minute of the last news
         sent = {}
         busy = chats[:150]
         for round_ in range(2):
@@ -52,5 +53,16 @@ def test_a_user_with_a_thousand_chats_misses_nothing_across_dropped_sockets(stac
         assert {entry["chat_id"] for entry in entries} >= set(busy) and next_token
         await phone.close()
         await sender.close()
+
+        listed, cursor = [], None
+        while True:  # the REST chat list, paged, the chats just written to first
+            status, page = bob.get("/chats?limit=100" + (f"&cursor={cursor}" if cursor else ""))
+            assert status == 200 and len(page["chats"]) <= 100
+            listed += [chat["chat_id"] for chat in page["chats"]]
+            if "next" not in page:
+                break
+            cursor = page["next"]
+        assert sorted(listed) == sorted(chats)
+        assert set(listed[:len(busy)]) == set(busy)
 
     run(scenario())
