@@ -90,7 +90,8 @@ def disconnect(event):
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def sweep_presence(event):
-    """Sockets that died without $disconnect: their users go offline within about a minute of going stale."""
+    """Sockets that died without $disconnect: their users go offline within about a minute of going stale. The
+    schedule only queues one task per online shard; fan_out workers sweep the shards in parallel."""
     services().presence.sweep()
 
 

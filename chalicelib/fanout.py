@@ -6,8 +6,13 @@ each task into one BatchGetItem of sockets and parallel pushes. A `message` is m
 recipients before it is pushed to them (in the task, for a queued group), and so is a `chat` its recipients
 may not know. A task fails (and SQS redelivers it)
 only before it pushes anything, since a push that fails is logged and left to `sync`, never raised.
+
+The same queue carries other work that must not run inline, as tasks with a `task` field naming the handler
+registered for it (`handle`): a presence transition's announcement, one page of the user's chats a task, and
+the presence sweep, one online shard a task (chalicelib/presence.py).
 """
 import json
+from collections.abc import Callable
 from typing import Protocol
 
 from chalicelib.delivery import Delivery
@@ -58,6 +63,19 @@ class Fanout:
         self._news = news
         self._queue = queue
         self._threshold = threshold
+        self._handlers: dict[str, Callable[[dict], None]] = {}
+
+    def handle(self, kind: str, handler: Callable[[dict], None]) -> None:
+        """Run tasks whose `task` field is `kind` with `handler`."""
+        self._handlers[kind] = handler
+
+    def dispatch(self, tasks: list[dict]) -> None:
+        """Hand tasks of registered kinds to the queue (without a queue, as in some tests: run them here)."""
+        if self._queue is None:
+            for task in tasks:
+                self.run(task)
+        elif tasks:
+            self._queue.enqueue(tasks)
 
     def to_members(self, user_ids: list[str], frame: dict, skip_connection_id: str | None = None) -> None:
         metrics.add_metric(name="FanoutMembers", unit="Count", value=len(user_ids))
@@ -69,6 +87,9 @@ class Fanout:
                              for start in range(0, len(user_ids), RECIPIENTS_PER_TASK)])
 
     def run(self, task: dict) -> None:
+        if "task" in task:
+            self._handlers[task["task"]](task)
+            return
         frame = task["frame"]
         news = news_in(frame)
         if news is not None:

@@ -53,6 +53,7 @@ class History(Frame):
 
 class Heartbeat(Frame):
     action: Literal["heartbeat"]
+    quiet: bool = False  # no `pong`, and the socket stays fresh for QUIET_WINDOW rather than ONLINE_WINDOW
 
 
 class Presence(Frame):

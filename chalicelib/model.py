@@ -9,6 +9,7 @@ MAX_GROUP_MEMBERS = 500
 CONNECTION_LIFETIME = 2 * 60 * 60 + 5 * 60  # API Gateway closes a socket after 2 h; keep a margin
 SEND_LEASE = 60  # seconds; longer than any Lambda invocation behind API Gateway (29 s) can live
 ONLINE_WINDOW = 60  # seconds a heartbeat (the connect counts as one) keeps its socket's user online
+QUIET_WINDOW = 150  # seconds a quiet heartbeat (no `pong`; a background client's, every 60 s) keeps it online
 NEWS_TTL = 30 * 86400  # seconds a news mark keeps: a `sync` token older than this is answered as a fresh device
 CURSOR_SHARDS = 40  # items a group's receipt cursors are spread over; why 40: docs/scaling.md, §3
 
@@ -48,10 +49,11 @@ class Connection:
     endpoint: str
     connected_at: int
     seen_at: int
+    window: int = ONLINE_WINDOW  # how long its last heartbeat keeps it fresh: QUIET_WINDOW after a quiet one
 
     def is_fresh(self, now: float) -> bool:
-        """Whether the socket keeps its user online: its last heartbeat is under ONLINE_WINDOW old."""
-        return self.seen_at > now - ONLINE_WINDOW
+        """Whether the socket keeps its user online: its last heartbeat is under `window` old."""
+        return self.seen_at > now - self.window
 
 
 def presence_wire(user_id: str, online: bool, last_seen: int | None) -> dict:
@@ -182,14 +184,38 @@ class Message:
     reply_to: int | None = None
     event: dict | None = None  # what a `system` message records: {"type", "by", "user_ids"}
     client_msg_id: str | None = None  # the sender's idempotency key, stored so a resend can find its message
+    relates_to: int | None = None  # the seq an edit, delete or reaction acts on
+    emoji: str | None = None  # a reaction's ("" takes the sender's reaction back)
+    mentions: tuple[str, ...] | None = None
+    quote: dict | None = None  # a reply's {"seq", "sender_id", "kind", "text"?}
+    forwarded: bool = False
+    edited_at: str | None = None  # the state relations folded into the message: see chalicelib/relations.py
+    deleted: bool = False
+    reactions: dict[str, list[str]] | None = None  # {emoji: [user_id, ...]}, users in the order they reacted
 
     def to_wire(self) -> dict:
         wire = {"chat_id": self.chat_id, "seq": self.seq, "message_id": self.message_id,
                 "sender_id": self.sender_id, "kind": self.kind, "sent_at": self.sent_at}
-        for name in ("text", "reply_to", "event"):
+        for name in ("text", "reply_to", "event", "relates_to", "emoji", "quote", "edited_at"):
             if getattr(self, name) is not None:
                 wire[name] = getattr(self, name)
+        if self.mentions:
+            wire["mentions"] = list(self.mentions)
+        for flag in ("forwarded", "deleted"):
+            if getattr(self, flag):
+                wire[flag] = True
+        if self.reactions:
+            wire["reactions"] = self.reactions
         return wire
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """A message deleted for everyone, as it was, with the messages that still carry its text: the edits that
+    relate to it and the replies that quote it."""
+    message: Message
+    edit_seqs: frozenset[int] = frozenset()
+    reply_seqs: frozenset[int] = frozenset()
 
 
 @dataclass
@@ -219,6 +245,7 @@ class Media:
     height: int | None = None
     duration: float | None = None
     reason: str | None = None
+    shared_with: tuple[str, ...] = ()  # chats a forward carried it into, besides its own
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,7 @@ def build(stores: Stores, pusher, tokens: TokenVerifier, accounts: Accounts, fan
     media = MediaService(stores.media, stores.blobs, stores.chats, access, fanout, rate, media_limits)
     messaging = Messaging(stores.chats, stores.messages, stores.users, news, access, delivery, fanout, receipts, media,
                           rate)
-    presence = Presence(stores.users, stores.chats, access, delivery, rate)
+    presence = Presence(stores.users, stores.chats, access, delivery, rate, fanout)  # its tasks go by fanout
     delivery.when_gone(presence.disconnected)  # a socket a push finds gone closed without $disconnect
     return Services(stores=stores, delivery=delivery, fanout=fanout, receipts=receipts, messaging=messaging,
                     groups=Groups(stores.chats, stores.users, access, delivery, fanout, messaging, receipts),

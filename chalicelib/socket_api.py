@@ -125,7 +125,9 @@ class SocketApi:
         return [{"type": "history", **page}]
 
     def _heartbeat(self, connection: Connection, frame: frames.Heartbeat) -> list[dict]:
-        self._services.presence.heartbeat(connection)
+        self._services.presence.heartbeat(connection, frame.quiet)
+        if frame.quiet:
+            return []  # no reply on success; errors are still answered
         return [{"type": "pong", "server_time": iso_from_epoch(clock.now())}]
 
     def _presence(self, connection: Connection, frame: frames.Presence) -> list[dict]:

@@ -10,6 +10,7 @@ from chalicelib.errors import BadRequest, Forbidden, NotFound
 from chalicelib.model import (CONNECTION_LIFETIME, Chat, ChatHead, Connection, Cursors, DirectState, Media, Member,
                               Membership, Message, Reservation, UserPresence, cursor_shard, now_iso)
 from chalicelib.storage import Stores
+from chalicelib.storage.dynamodb.users import ONLINE_SHARDS, online_shard
 
 
 class InMemoryUserStore:
@@ -18,6 +19,7 @@ class InMemoryUserStore:
         self.by_id: dict[str, Connection] = {}
         self.marked_online: set[str] = set()
         self.last_seen: dict[str, int] = {}
+        self.online_shards = ONLINE_SHARDS
 
     def register(self, user_id: str) -> None:
         self.users.setdefault(user_id, {})
@@ -34,7 +36,8 @@ class InMemoryUserStore:
     def refresh_connection(self, connection: Connection) -> bool:
         sockets = self.users.setdefault(connection.user_id, {})
         if connection.connection_id in sockets:
-            sockets[connection.connection_id] = replace(sockets[connection.connection_id], seen_at=connection.seen_at)
+            sockets[connection.connection_id] = replace(sockets[connection.connection_id], seen_at=connection.seen_at,
+                                                        window=connection.window)
             return False
         return connection.connection_id in self.by_id and self._put_in_map(connection)
 
@@ -74,9 +77,12 @@ class InMemoryUserStore:
     def _presence(self, user_id: str) -> UserPresence:
         return UserPresence(user_id, tuple(self.users.get(user_id, {}).values()), self.last_seen.get(user_id))
 
-    def expire_stale_connections(self) -> list[UserPresence]:
+    def presence_now(self, user_id: str) -> UserPresence | None:
+        return self._presence(user_id) if user_id in self.users else None
+
+    def expire_stale_connections(self, shard: int) -> list[UserPresence]:
         now, offline = clock.now(), []
-        for user_id in sorted(self.marked_online):
+        for user_id in sorted(u for u in self.marked_online if online_shard(u) == shard):
             presence = self._presence(user_id)
             if not presence.is_online(now):
                 offline.append(self._take_offline(user_id, presence.seen_last()))

@@ -25,9 +25,18 @@ from chalicelib.model import (
 class UserStore(Protocol):
     """Who exists, each user's live sockets, and whether each user is marked online.
 
+    Each socket records `seen_at`, its last heartbeat (the connect counts as one), and `window`, how long that
+    heartbeat keeps it fresh: ONLINE_WINDOW (60 s), or QUIET_WINDOW (150 s) after a quiet heartbeat. A user is
+    online while a socket is fresh; `last_seen` is the newest `seen_at`. Heartbeats write only the user's item,
+    never an index.
+
     A user is marked online from the first socket's connect until the write that takes them offline (the last
-    socket's removal, or the sweep of stale ones): each transition happens once, in one conditional write.
+    socket's removal, or the sweep of stale ones): each transition happens once, in one conditional write. The
+    marks are spread over `online_shards` shards (`crc32(user_id) % online_shards`), which the sweep takes one at
+    a time.
     """
+
+    online_shards: int
 
     def register(self, user_id: str) -> None: ...
 
@@ -40,7 +49,8 @@ class UserStore(Protocol):
         """
 
     def refresh_connection(self, connection: Connection) -> bool:
-        """Record a heartbeat (`connection.seen_at`) of an open socket, putting it back if the sweep dropped it.
+        """Record a heartbeat (`connection.seen_at` and `.window`) of an open socket, putting it back if the sweep
+        dropped it.
 
         Answers whether that took its user back online. A socket already removed (closed) stays removed.
         """
@@ -59,10 +69,15 @@ class UserStore(Protocol):
     def presence_of(self, user_ids: Iterable[str]) -> dict[str, UserPresence]:
         """Each existing user's sockets and stored `last_seen`, in BatchGetItem-sized reads."""
 
-    def expire_stale_connections(self) -> list[UserPresence]:
-        """Drop the stale sockets of users marked online, and take offline those left with no fresh one.
+    def presence_now(self, user_id: str) -> UserPresence | None:
+        """One user's sockets and `last_seen`, read consistently (one GetItem): what a queued announcement checks
+        before it pushes."""
 
-        Reads only the users marked online. Answers the presence of each user it took offline.
+    def expire_stale_connections(self, shard: int) -> list[UserPresence]:
+        """Drop the stale sockets of the users marked online in `shard`, and take offline those left with no fresh
+        one.
+
+        Reads only the shard's users marked online. Answers the presence of each user it took offline.
         """
 
 

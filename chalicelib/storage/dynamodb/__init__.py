@@ -1,10 +1,11 @@
 """The stores on DynamoDB, on the tables infra/parley.yaml declares.
 
 - connections: connection_id -> the socket's user and device; expires after API Gateway's 2 h limit.
-- users: user_id -> `connections` (a map of the user's live sockets with each one's last heartbeat `seen_at`,
-  so the sockets of 100 users are one BatchGetItem), `connections_version` (bumped by every write to the map),
-  `last_seen` (recorded when the user goes offline) and, while the user is marked online, `online_shard`: the
-  key of the sparse index `online` (online_shard, user_id; keys only), through which the presence sweep reads
+- users: user_id -> `connections` (a map of the user's live sockets with each one's last heartbeat `seen_at`
+  and the `window` it keeps the socket fresh for, 60 s or a quiet heartbeat's 150 s, so the sockets of 100
+  users are one BatchGetItem), `connections_version` (bumped by every write to the map), `last_seen`
+  (recorded when the user goes offline) and, while the user is marked online, `online_shard`: the key of the
+  sparse index `online` (online_shard, user_id; keys only), through which the presence sweep reads
   the online users and no one else. The mark changes only on transitions, so heartbeats never write the index.
 - chats, keyed (chat_id, sk); every key a hot path touches per message is its own partition or small:
   - (chat, "meta"): kind, name, the `last_seq` counter, `member_count`, `members_version`; a direct chat's also

@@ -1,6 +1,11 @@
 """Users and their sockets: the connections table (connection_id -> the socket's user and device) and the users
 table (user_id -> `connections`, a map of the user's live sockets, with `connections_version`, `last_seen` and,
-while online, `online_shard`; see the package docstring)."""
+while online, `online_shard`; see the package docstring).
+
+Each socket's entry holds `seen_at` (its last heartbeat) and `window` (how long that keeps it fresh: 60 s, or
+150 s after a quiet heartbeat; an entry without one was written before quiet heartbeats and counts 60 s). A
+heartbeat rewrites those two in the user's item, and writes no index: only transitions write `online_shard`.
+"""
 import zlib
 from collections.abc import Iterable
 
@@ -8,7 +13,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from chalicelib import clock
-from chalicelib.model import Connection, UserPresence
+from chalicelib.model import ONLINE_WINDOW, Connection, UserPresence
 from chalicelib.storage.dynamodb import batch_get, query_all
 
 ONLINE_SHARDS = 8  # partitions of the sparse `online` index, so that connects never crowd one index partition
@@ -25,6 +30,7 @@ class DynamoUserStore:
         self._users = resource.Table(users_table)
         self._users_name = users_table
         self._lifetime = lifetime
+        self.online_shards = ONLINE_SHARDS
 
     def register(self, user_id: str) -> None:
         self._users.update_item(Key={"user_id": user_id},
@@ -47,11 +53,13 @@ class DynamoUserStore:
     def refresh_connection(self, connection: Connection) -> bool:
         try:
             self._users.update_item(Key={"user_id": connection.user_id},
-                                    UpdateExpression="SET connections.#id.seen_at = :seen ADD #version :one",
+                                    UpdateExpression="SET connections.#id.seen_at = :seen, connections.#id.#window = "
+                                                     ":window ADD #version :one",
                                     ConditionExpression="attribute_exists(connections.#id)",
-                                    ExpressionAttributeNames={"#id": connection.connection_id,
+                                    ExpressionAttributeNames={"#id": connection.connection_id, "#window": "window",
                                                               "#version": CONNECTIONS_VERSION},
-                                    ExpressionAttributeValues={":seen": connection.seen_at, ":one": 1})
+                                    ExpressionAttributeValues={":seen": connection.seen_at,
+                                                               ":window": connection.window, ":one": 1})
             return False  # a socket in the map means its user is marked online
         except self._client.exceptions.ConditionalCheckFailedException:
             if self.connection(connection.connection_id) is None:
@@ -61,9 +69,9 @@ class DynamoUserStore:
     def _put_in_map(self, connection: Connection) -> dict:
         """Put the socket in its user's map and mark the user online; answers the user's item as it was."""
         entry = {"device": connection.device, "endpoint": connection.endpoint,
-                 "connected_at": connection.connected_at, "seen_at": connection.seen_at}
+                 "connected_at": connection.connected_at, "seen_at": connection.seen_at, "window": connection.window}
         names = {"#version": CONNECTIONS_VERSION}
-        values = {":shard": _online_shard(connection.user_id), ":one": 1}
+        values = {":shard": online_shard(connection.user_id), ":one": 1}
         key = {"user_id": connection.user_id}
         try:
             old = self._users.update_item(
@@ -160,31 +168,35 @@ class DynamoUserStore:
         items = batch_get(self._resource, self._users_name, keys, "user_id, connections, last_seen")
         return {item["user_id"]: _presence_from_item(item) for item in items}
 
-    def expire_stale_connections(self) -> list[UserPresence]:
-        """Query the sparse `online` index shard by shard, then read those users' maps in batches.
+    def presence_now(self, user_id: str) -> UserPresence | None:
+        item = self._users.get_item(Key={"user_id": user_id}, ConsistentRead=True,
+                                    ProjectionExpression="user_id, connections, last_seen").get("Item")
+        return _presence_from_item(item) if item else None
+
+    def expire_stale_connections(self, shard: int) -> list[UserPresence]:
+        """Query one shard of the sparse `online` index, then read those users' maps in batches of 100.
 
         A write that loses to a concurrent heartbeat, connect or disconnect is skipped: that one has seen to the
         user, or the next sweep will.
         """
         offline = []
-        for shard in range(ONLINE_SHARDS):
-            keys = [{"user_id": item["user_id"]} for item in query_all(
-                self._users, IndexName="online", KeyConditionExpression=Key("online_shard").eq(shard))]
-            now = clock.now()
-            for item in batch_get(self._resource, self._users_name, keys, PRESENCE_PROJECTION,
-                                   {"#version": CONNECTIONS_VERSION}):
-                presence = _presence_from_item(item)
-                stale = [c for c in presence.connections if not c.is_fresh(now)]
-                if "online_shard" not in item or (presence.connections and not stale):
-                    continue
-                going_offline = len(stale) == len(presence.connections)
-                last_seen = presence.seen_last() if going_offline else None
-                if self._rewrite_map(item, stale, last_seen, offline=going_offline) and going_offline:
-                    offline.append(UserPresence(presence.user_id, last_seen=last_seen))
+        keys = [{"user_id": item["user_id"]} for item in query_all(
+            self._users, IndexName="online", KeyConditionExpression=Key("online_shard").eq(shard))]
+        now = clock.now()
+        for item in batch_get(self._resource, self._users_name, keys, PRESENCE_PROJECTION,
+                              {"#version": CONNECTIONS_VERSION}):
+            presence = _presence_from_item(item)
+            stale = [c for c in presence.connections if not c.is_fresh(now)]
+            if "online_shard" not in item or (presence.connections and not stale):
+                continue
+            going_offline = len(stale) == len(presence.connections)
+            last_seen = presence.seen_last() if going_offline else None
+            if self._rewrite_map(item, stale, last_seen, offline=going_offline) and going_offline:
+                offline.append(UserPresence(presence.user_id, last_seen=last_seen))
         return offline
 
 
-def _online_shard(user_id: str) -> int:
+def online_shard(user_id: str) -> int:
     return zlib.crc32(user_id.encode()) % ONLINE_SHARDS
 
 
@@ -192,6 +204,7 @@ def _presence_from_item(item: dict) -> UserPresence:
     user_id = item["user_id"]
     connections = tuple(
         Connection(connection_id=connection_id, user_id=user_id, device=entry["device"], endpoint=entry["endpoint"],
-                   connected_at=int(entry["connected_at"]), seen_at=int(entry["seen_at"]))
+                   connected_at=int(entry["connected_at"]), seen_at=int(entry["seen_at"]),
+                   window=int(entry.get("window", ONLINE_WINDOW)))
         for connection_id, entry in item.get("connections", {}).items())
     return UserPresence(user_id, connections, int(item["last_seen"]) if "last_seen" in item else None)
