@@ -64,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
         account.add_argument("--rest-url", help="the REST stage URL, on AWS (instead of --url)")
         account.add_argument("--ws-url", help="the WebSocket stage URL, on AWS (instead of --url)")
 
-    command("chats", _chats, "list your chats")
+    command("chats", _chats, "list your chats, most recently active first")
 
     send = command("send", _send, "send a text message")
     send.add_argument("chat_id", nargs="?", metavar="CHAT_ID")
@@ -148,7 +148,7 @@ async def _logged_in() -> AsyncIterator[ParleyClient]:
 
 async def _chats(args: argparse.Namespace) -> None:
     async with _logged_in() as client:
-        for chat in await client.chats():
+        async for chat in client.iter_chats():
             title = chat.get("name") or ", ".join(member["user_id"] for member in chat["members"])
             print(f"{chat['chat_id']}\t{chat['kind']}\t{title}\t{chat['last_seq']} messages")
 

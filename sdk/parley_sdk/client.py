@@ -15,12 +15,18 @@ from urllib.parse import quote, urlencode
 import aiohttp
 
 from .cursors import ChatCursors, Gap
-from .errors import ParleyError
+from .errors import ConnectionLost, ParleyError
 from .socket import CONNECTED, ReconnectingSocket
 from .upload import ProgressCallback, post_presigned
 
 HISTORY_PAGE = 100
 """The largest ``limit`` the server accepts for ``history``."""
+
+CHATS_PAGE = 100
+"""The largest ``limit`` the server accepts for ``GET /api/chats``."""
+
+SYNC_LIMIT = 100
+"""Messages per chat that the ``sync`` pass after every (re)connect asks for at most."""
 
 TOKEN_REFRESH_MARGIN = 60.0
 """Seconds before expiry at which the id token is refreshed, so no request goes out with a stale one."""
@@ -40,9 +46,11 @@ class Tokens:
 @dataclass(frozen=True)
 class SyncResult:
     messages: dict[str, list[dict]]
-    """Per chat id, the messages after its cursor, ascending."""
+    """Per chat id, the messages after its cursor (or new since the token), ascending."""
     chats: list[dict]
-    """The ``synced`` frame's chats, each with ``chat_id``, ``last_seq``, ``limited``, ..."""
+    """The ``synced`` frames' chats, each with ``chat_id``, ``last_seq``, ``limited``, ..."""
+    since: str | None = None
+    """``sync_changes``: the token that starts the next pass (None if the server gave none)."""
 
 
 class ParleyClient:
@@ -61,8 +69,10 @@ class ParleyClient:
         ws_url: str | None = None,
         tokens: Tokens | None = None,
         cursors: Mapping[str, int] | None = None,
+        since: str = "",
         request_timeout: float = 30.0,
         heartbeat_interval: float = 30.0,
+        background_heartbeat_interval: float = 60.0,
         max_backoff: float = 30.0,
     ):
         if base_url is not None:
@@ -74,10 +84,13 @@ class ParleyClient:
         self.rest_url = rest_url.rstrip("/")
         self.ws_url = ws_url
         self.tokens = tokens
-        self.cursors = ChatCursors(cursors)
-        """Where ``events()`` is in each chat; seed it through ``cursors=`` to resume from saved ones."""
+        self.cursors = ChatCursors(cursors, since)
+        """Where ``events()`` is in each chat, and its sync token; seed them through ``cursors=`` and
+        ``since=`` to resume from saved ones."""
         self._request_timeout = request_timeout
         self._heartbeat_interval = heartbeat_interval
+        self._background_heartbeat_interval = background_heartbeat_interval
+        self._background = False
         self._max_backoff = max_backoff
         self._http: aiohttp.ClientSession | None = None
         self._refreshing = asyncio.Lock()
@@ -147,7 +160,23 @@ class ParleyClient:
         return await self._rest("GET", "/me")
 
     async def chats(self) -> list[dict]:
-        return (await self._rest("GET", "/chats"))["chats"]
+        """Every chat, most recently active first (read a page at a time)."""
+        return [chat async for chat in self.iter_chats()]
+
+    async def iter_chats(self, page_size: int = CHATS_PAGE) -> AsyncIterator[dict]:
+        """Every chat, most recently active first, fetched ``page_size`` (1-100) at a time."""
+        cursor = None
+        while True:
+            page = await self.chats_page(page_size, cursor)
+            for chat in page["chats"]:
+                yield chat
+            cursor = page.get("next")
+            if cursor is None:
+                return
+
+    async def chats_page(self, limit: int = CHATS_PAGE, cursor: str | None = None) -> dict:
+        """``{"chats", "next"?}``: ``limit`` chats after ``cursor`` (the ``next`` of the page before)."""
+        return await self._rest("GET", "/chats", params=_without_none(limit=limit, cursor=cursor))
 
     async def chat(self, chat_id: str) -> dict:
         return (await self._rest("GET", f"/chats/{quote(chat_id, safe='')}"))["chat"]
@@ -220,10 +249,23 @@ class ParleyClient:
             connect_url,
             request_timeout=self._request_timeout,
             heartbeat_interval=self._heartbeat_interval,
+            background_heartbeat_interval=self._background_heartbeat_interval,
             max_backoff=self._max_backoff,
+            background=self._background,
         )
         await socket.open()
         self._socket = socket
+
+    def set_background(self, background: bool) -> None:
+        """In the background (an app not on screen), heartbeat quietly every ``background_heartbeat_interval``
+        seconds (the server keeps the user online 150 s after one) instead of every ``heartbeat_interval``.
+
+        Takes effect at once, before or after ``connect()``. A quiet heartbeat gets no reply, so in the
+        background a dead link is noticed only when the socket itself closes.
+        """
+        self._background = background
+        if self._socket is not None:
+            self._socket.set_background(background)
 
     async def send_text(
         self, chat_id: str, text: str, reply_to: int | None = None, *, client_msg_id: str | None = None
@@ -288,10 +330,25 @@ class ParleyClient:
         frames = await self._connected_socket().request(
             _without_none(action="sync", cursors=dict(cursors or {}), limit=limit), final_type="synced"
         )
-        messages: dict[str, list[dict]] = {}
-        for frame in frames[:-1]:
-            messages.setdefault(frame["chat_id"], []).extend(frame["messages"])
-        return SyncResult(messages=messages, chats=frames[-1]["chats"])
+        return _sync_result(frames)
+
+    async def sync_changes(self, since: str = "", limit: int | None = None) -> SyncResult:
+        """One pass of the changes form of ``sync``: what may be new since ``since``, the token the last
+        completed pass ended with ("": everything, like a new device), every page of it.
+
+        Keep the result's ``since`` for the next pass. If the socket drops mid-pass, this raises
+        ``ConnectionLost``: run the pass again with the same ``since`` (repeats then come again).
+        """
+        socket = self._connected_socket()
+        connection = await socket.connection()
+        frames: list[dict] = []
+        page = None
+        while True:
+            request = _without_none(action="sync", since=since, page=page, limit=limit)
+            frames += await socket.request(request, final_type="synced", connection=connection)
+            page = frames[-1].get("next")
+            if page is None:
+                return _sync_result(frames, since=frames[-1].get("since"))
 
     async def history_ws(self, chat_id: str, before: int | None = None, limit: int | None = None) -> dict:
         """``history`` over the WebSocket: ``{"chat_id", "messages": [ascending], "has_more"}``."""
@@ -352,7 +409,10 @@ class ParleyClient:
         """
         async for item in self._connected_socket().incoming():
             if item is CONNECTED:
-                ready = await self._catch_up()
+                try:
+                    ready = await self._catch_up()
+                except ConnectionLost:
+                    continue  # the next connection starts the pass again, from the old token
             elif item.get("type") == "message":
                 ready = self.cursors.add(item["message"])
             elif item.get("type") == "sent":
@@ -365,7 +425,7 @@ class ParleyClient:
                 yield {"type": "message", "message": message}
 
     async def _catch_up(self) -> list[dict]:
-        result = await self.sync(self.cursors.snapshot())
+        result = await self.sync_changes(self.cursors.since, limit=SYNC_LIMIT)
         ready = []
         for chat in result.chats:
             if not self.cursors.knows(chat["chat_id"]):
@@ -378,6 +438,8 @@ class ParleyClient:
         for batch in result.messages.values():
             for message in batch:
                 ready += self.cursors.add(message)
+        if result.since is not None:
+            self.cursors.since = result.since
         return ready
 
     async def _fill_gaps(self) -> list[dict]:
@@ -417,6 +479,19 @@ class ParleyClient:
                 break
             before_seq = older[0]["seq"]
         return messages
+
+
+def _sync_result(frames: list[dict], since: str | None = None) -> SyncResult:
+    """The ``messages`` frames put back together by each message's chat, and the ``synced`` frames' chats."""
+    messages: dict[str, list[dict]] = {}
+    chats: list[dict] = []
+    for frame in frames:
+        if frame["type"] == "synced":
+            chats += frame["chats"]
+        else:
+            for message in frame["messages"]:
+                messages.setdefault(message["chat_id"], []).append(message)
+    return SyncResult(messages=messages, chats=chats, since=since)
 
 
 def _payload(frame: dict) -> dict:

@@ -22,11 +22,14 @@ class ChatCursors:
     A chat's cursor is the highest seq delivered with nothing missing before it (the value ``sync``
     wants). ``add`` returns the messages that can be delivered now; a repeat returns nothing, and a
     message after a hole is held back and reported by ``gaps()`` until the hole is filled.
+    ``since`` is the token of the last completed sync pass, kept together with the cursors it vouches for.
     """
 
-    def __init__(self, cursors: Mapping[str, int] | None = None):
+    def __init__(self, cursors: Mapping[str, int] | None = None, since: str = ""):
         self._cursors: dict[str, int] = dict(cursors or {})
         self._held: dict[str, dict[int, dict | None]] = {}
+        self.since = since
+        """Where the next sync pass starts: the token the last completed one ended with ("" before any)."""
 
     def snapshot(self) -> dict[str, int]:
         """The cursors to send with ``sync``."""

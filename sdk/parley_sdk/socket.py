@@ -52,13 +52,19 @@ class ReconnectingSocket:
         *,
         request_timeout: float,
         heartbeat_interval: float,
+        background_heartbeat_interval: float,
         max_backoff: float,
+        background: bool = False,
     ):
         self._connect_url = connect_url
         self._request_timeout = request_timeout
         self._heartbeat_interval = heartbeat_interval
+        self._background_heartbeat_interval = background_heartbeat_interval
         self._max_backoff = max_backoff
+        self._background = background
+        self._background_changed = asyncio.Event()
         self._ws: ClientConnection | None = None
+        self._connections = 0
         self._failure: ParleyError | None = None
         self._state = asyncio.Condition()
         self._pending: dict[str, _PendingReply] = {}
@@ -81,6 +87,17 @@ class ReconnectingSocket:
         await self._lose_connection()
         await self._stop(ConnectionLost("the client was closed"), _CLOSED)
 
+    def set_background(self, background: bool) -> None:
+        """Quiet heartbeats every ``background_heartbeat_interval`` s instead of normal ones; at once."""
+        if background != self._background:
+            self._background = background
+            self._background_changed.set()
+
+    async def connection(self) -> int:
+        """Which connection is open (waiting for one to be), for ``request(..., connection=)``."""
+        await self._connection()
+        return self._connections
+
     async def request(
         self,
         frame: dict,
@@ -88,6 +105,7 @@ class ReconnectingSocket:
         final_type: str | None = None,
         retry: bool = True,
         also_incoming: bool = False,
+        connection: int | None = None,
     ) -> list[dict]:
         """Send ``frame`` with a fresh ``req`` and return the frames of its reply.
 
@@ -95,13 +113,17 @@ class ReconnectingSocket:
         raises ``ParleyError``. When the socket drops first, the same frame is sent again after the
         reconnect if ``retry``, otherwise ``ConnectionLost`` is raised. With ``also_incoming`` a
         successful reply is also put among the incoming frames, in the order it came off the wire.
+        With ``connection`` (from ``connection()``) the frame goes on that connection only: once it is
+        gone, ``ConnectionLost``.
         """
         while True:
             ws = await self._connection()
+            if connection not in (None, self._connections):
+                raise ConnectionLost("the connection dropped")
             try:
                 frames = await self._request_once(ws, frame, final_type, also_incoming)
             except ConnectionLost:
-                if not retry:
+                if not retry or connection is not None:
                     raise
                 continue
             if frames[-1].get("type") == "error":
@@ -210,9 +232,16 @@ class ReconnectingSocket:
 
     async def _send_heartbeats(self, ws: ClientConnection) -> None:
         while True:
-            await asyncio.sleep(self._heartbeat_interval)
+            interval = self._background_heartbeat_interval if self._background else self._heartbeat_interval
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._background_changed.wait(), interval)
+            self._background_changed.clear()
             try:
-                await self.request({"action": "heartbeat"}, retry=False)
+                if self._background:
+                    # No reply to time out: in the background a dead link is left to the socket's own close.
+                    await self.send({"action": "heartbeat", "quiet": True})
+                else:
+                    await self.request({"action": "heartbeat"}, retry=False)
             except ConnectionLost:
                 return
             except ParleyError as error:
@@ -242,6 +271,7 @@ class ReconnectingSocket:
     async def _set_connection(self, ws: ClientConnection) -> None:
         async with self._state:
             self._ws = ws
+            self._connections += 1
             self._state.notify_all()
         self._incoming.put_nowait(CONNECTED)
 

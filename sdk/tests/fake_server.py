@@ -46,6 +46,10 @@ class FakeParley:
         self.received: list[dict] = []
         self.handshakes = 0
         self.sync_limit = 100
+        self.sync_page_chats = 2
+        self.stored = 0
+        """Messages stored so far, in every chat: a sync token ``vN`` says the first N are known."""
+        self._stored_as: dict[str, int] = {}
         self.answer_heartbeats = True
         self.lose_reply_to: Callable[[dict], bool] = lambda frame: False
         self.s3_status = 204
@@ -140,7 +144,14 @@ class FakeParley:
     async def _chats(self, request: web.Request) -> web.Response:
         user_id = self._user_of(request)
         chats = [_chat_view(chat) for chat in self.chats.values() if user_id in chat["members"]]
-        return web.json_response({"chats": chats})
+        if "limit" not in request.query and "cursor" not in request.query:
+            return web.json_response({"chats": chats})
+        limit, start = request.query.get("limit", "100"), request.query.get("cursor", "0")
+        if not (limit.isdigit() and 1 <= int(limit) <= 100 and start.isdigit()):
+            return _error(400, "bad_request", "bad limit or cursor")
+        end = int(start) + int(limit)
+        page = {"chats": chats[int(start) : end]}
+        return web.json_response(page | ({"next": str(end)} if end < len(chats) else {}))
 
     async def _messages(self, request: web.Request) -> web.Response:
         self._user_of(request)
@@ -219,7 +230,9 @@ class FakeParley:
         return [{**reply, "req": frame["req"]} for reply in replies] if "req" in frame else replies
 
     async def _on_heartbeat(self, user_id, ws, frame) -> list[dict]:
-        return [{"type": "pong", "server_time": _now()}] if self.answer_heartbeats else []
+        if frame.get("quiet") or not self.answer_heartbeats:
+            return []
+        return [{"type": "pong", "server_time": _now()}]
 
     async def _on_create_chat(self, user_id, ws, frame) -> list[dict]:
         if frame["kind"] == "direct":
@@ -250,6 +263,8 @@ class FakeParley:
         return [{"type": "sent", "client_msg_id": frame["client_msg_id"], **sent}]
 
     async def _on_sync(self, user_id, ws, frame) -> list[dict]:
+        if "since" in frame:
+            return self._sync_changes(user_id, frame)
         replies, synced = [], []
         for chat in self.chats.values():
             if user_id not in chat["members"]:
@@ -275,6 +290,42 @@ class FakeParley:
                 }
             )
         return [*replies, {"type": "synced", "chats": synced}]
+
+    def _sync_changes(self, user_id: str, frame: dict) -> list[dict]:
+        """One page of a pass: ``sync_page_chats`` chats with news, three messages a frame, of any chats."""
+        since, page = frame["since"], frame.get("page")
+        if since and not (since.startswith("v") and since[1:].isdigit()):
+            raise Refused("bad_request", "since is not a token this server gave")
+        known = int(since[1:]) if since else 0
+        # The page carries where the pass is and what it covers, so new messages wait for the next pass.
+        start, upto = map(int, page.split(":")) if page else (0, self.stored)
+        news = {
+            chat["chat_id"]: [m for m in chat["messages"] if known < self._stored_as[m["message_id"]] <= upto]
+            for chat in self.chats.values()
+            if user_id in chat["members"]
+        }
+        listed = [chat_id for chat_id, messages in news.items() if messages or not since]
+        end = start + self.sync_page_chats
+        messages, synced = [], []
+        for chat_id in listed[start:end]:
+            newest = news[chat_id][-min(frame.get("limit", 100), self.sync_limit) :]
+            messages += newest
+            chat = self.chats[chat_id]
+            synced.append(
+                {
+                    "chat_id": chat_id,
+                    "kind": chat["kind"],
+                    "last_seq": len(chat["messages"]),
+                    "delivered_seq": 0,
+                    "read_seq": 0,
+                    "limited": len(newest) < len(news[chat_id]),
+                }
+            )
+        replies = [
+            {"type": "messages", "messages": messages[at : at + 3]} for at in range(0, len(messages), 3)
+        ]
+        last = {"next": f"{end}:{upto}"} if end < len(listed) else {"since": f"v{upto}"}
+        return [*replies, {"type": "synced", "chats": synced, **last}]
 
     async def _on_history(self, user_id, ws, frame) -> list[dict]:
         chat = self._chat_of_member(user_id, frame["chat_id"])
@@ -318,6 +369,8 @@ class FakeParley:
             **fields,
         }
         chat["messages"].append(message)
+        self.stored += 1
+        self._stored_as[message["message_id"]] = self.stored
         return message
 
     async def _send_to_members(self, chat: dict, frame: dict, *, skip: ServerConnection | None) -> None:

@@ -88,3 +88,9 @@ def test_start_does_not_move_a_known_cursor():
     cursors = ChatCursors({"c": 5})
     assert cursors.start("c", after_seq=9) == []
     assert cursors.snapshot() == {"c": 5}
+
+
+def test_the_sync_token_is_kept_with_the_cursors():
+    assert ChatCursors().since == ""
+    cursors = ChatCursors({"c": 4}, since="v9")
+    assert (cursors.since, cursors.snapshot()) == ("v9", {"c": 4})

@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from fake_server import PASSWORD
+from fake_server import PASSWORD, wait_until
 from parley_sdk import ParleyClient, ParleyError
 
 
@@ -79,7 +79,9 @@ async def test_a_dropped_socket_reconnects_syncs_and_loses_nothing(server, conne
 
     assert seqs(received) == list(range(1, 14))
     assert server.handshakes == 2
-    assert server.frames("sync")[-1]["cursors"][chat_id] in (3, 4, 5)
+    first_pass, after_the_drop = server.frames("sync")
+    assert (first_pass["since"], after_the_drop["since"]) == ("", "v3")
+    assert alice.cursors.since == "v11"
     assert server.frames("history"), "the limited sync is backfilled from history"
 
 
@@ -140,3 +142,60 @@ async def test_a_refused_reconnect_ends_events_with_the_refusal(server, connect_
     assert refused.value.code == "unauthorized"
     with pytest.raises(ParleyError):
         await alice.heartbeat()
+
+
+async def test_a_sync_pass_follows_its_pages_and_keeps_the_token_at_its_end(server, connect_as):
+    server.add_user("carol")
+    server.add_user("dave")
+    chat_ids = [server.create_direct("alice", peer) for peer in ("bob", "carol", "dave")]
+    for chat_id in chat_ids:
+        for n in range(1, 3):
+            await server.store(chat_id, "bob" if "bob" in chat_id else chat_id.split("-")[1], str(n))
+    alice = await connect_as("alice")
+    events = alice.events()
+    received = await take(events, 6)
+    assert sorted((event["message"]["chat_id"], event["message"]["seq"]) for event in received) == [
+        (chat_id, seq) for chat_id in sorted(chat_ids) for seq in (1, 2)
+    ]
+    first, second = server.frames("sync")
+    assert (first["since"], first["limit"], "page" not in first) == ("", 100, True)
+    assert (second["since"], second["page"]) == ("", "2:6")
+    assert alice.cursors.since == "v6"
+
+    server.drop("alice")
+    await server.store(chat_ids[2], "dave", "3", push=False)
+    assert seqs(await take(events, 1)) == [3]
+    assert server.frames("sync")[-1]["since"] == "v6"
+    assert alice.cursors.since == "v7"
+
+
+async def test_a_pass_cut_short_starts_again_from_the_old_token(server, connect_as):
+    server.sync_page_chats = 1
+    server.add_user("carol")
+    for peer in ("bob", "carol"):
+        await server.store(server.create_direct("alice", peer), peer, "hi")
+    server.lose_reply_to = lambda frame: "page" in frame and len(server.frames("sync")) == 2
+    alice = await connect_as("alice")
+    assert sorted(event["message"]["chat_id"] for event in await take(alice.events(), 2)) == [
+        "alice-bob",
+        "alice-carol",
+    ]
+    await wait_until(lambda: alice.cursors.since == "v2")
+    assert [(frame["since"], frame.get("page")) for frame in server.frames("sync")] == [
+        ("", None),
+        ("", "1:2"),  # its reply is lost with the socket
+        ("", None),
+        ("", "1:2"),
+    ]
+    assert server.handshakes == 2
+
+
+async def test_sync_with_cursors_still_answers_the_first_form(server, connect_as):
+    chat_id = server.create_direct("alice", "bob")
+    for n in range(1, 5):
+        await server.store(chat_id, "bob", str(n))
+    alice = await connect_as("alice")
+    result = await alice.sync({chat_id: 1})
+    assert [message["seq"] for message in result.messages[chat_id]] == [2, 3, 4]
+    assert [chat["chat_id"] for chat in result.chats] == [chat_id]
+    assert result.since is None

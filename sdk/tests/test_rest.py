@@ -79,6 +79,22 @@ async def test_chats_and_history(server, client):
     assert page["has_more"] is True
 
 
+async def test_the_chat_list_is_read_a_page_at_a_time(server, client):
+    server.add_user("carol")
+    server.add_user("dave")
+    chat_ids = [server.create_direct("alice", peer) for peer in ("bob", "carol", "dave")]
+    await client.login("alice", PASSWORD)
+    first = await client.chats_page(limit=2)
+    assert ([chat["chat_id"] for chat in first["chats"]], first["next"]) == (chat_ids[:2], "2")
+    last = await client.chats_page(limit=2, cursor=first["next"])
+    assert ([chat["chat_id"] for chat in last["chats"]], "next" in last) == (chat_ids[2:], False)
+    assert [chat["chat_id"] async for chat in client.iter_chats(page_size=1)] == chat_ids
+    assert [chat["chat_id"] for chat in await client.chats()] == chat_ids
+    with pytest.raises(ParleyError) as refused:
+        await client.chats_page(limit=101)
+    assert (refused.value.code, refused.value.status) == ("bad_request", 400)
+
+
 def test_http_errors_keep_the_body_code_or_fall_back_to_the_status():
     assert ParleyError.from_http(409, {"code": "conflict", "message": "taken"}).message == "taken"
     gateway = ParleyError.from_http(403, {"message": "No token"})

@@ -71,6 +71,31 @@ async def test_heartbeats_are_sent_while_connected(server, connect_as):
     await wait_until(lambda: len(server.frames("heartbeat")) >= 3)
 
 
+async def test_in_the_background_heartbeats_are_quiet_and_wait_for_no_reply(server, connect_as):
+    server.answer_heartbeats = False  # a quiet heartbeat is never answered anyway
+    alice = await connect_as(
+        "alice", heartbeat_interval=10, background_heartbeat_interval=0.05, request_timeout=0.1
+    )
+    alice.set_background(True)
+    await wait_until(lambda: len(server.frames("heartbeat")) >= 3)
+    assert all(frame["quiet"] is True and "req" not in frame for frame in server.frames("heartbeat"))
+    assert server.handshakes == 1
+
+    server.answer_heartbeats = True
+    alice.set_background(False)  # a normal heartbeat at once, not after the background interval
+    await wait_until(lambda: "quiet" not in server.frames("heartbeat")[-1])
+    assert "req" in server.frames("heartbeat")[-1]
+
+
+async def test_background_mode_chosen_before_connecting_holds_from_the_first_heartbeat(server):
+    async with ParleyClient(rest_url=server.rest_url, ws_url=server.ws_url, heartbeat_interval=0.05) as alice:
+        alice.set_background(True)
+        await alice.login("alice", PASSWORD)
+        await alice.connect()
+        await asyncio.sleep(0.2)
+    assert server.frames("heartbeat") == []  # the background interval (60 s) has not passed
+
+
 async def test_an_unanswered_heartbeat_drops_and_reopens_the_socket(server, connect_as):
     server.answer_heartbeats = False
     alice = await connect_as("alice", heartbeat_interval=0.05, request_timeout=0.1)
