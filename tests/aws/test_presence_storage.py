@@ -5,13 +5,14 @@ import boto3
 import pytest
 
 from chalicelib import clock
-from chalicelib.model import Chat, Connection, Member, UserPresence
+from chalicelib.model import QUIET_WINDOW, Chat, Connection, Member, UserPresence, direct_chat_id
+from chalicelib.presence import ANNOUNCE_PAGE
 from chalicelib.config import settings
 from chalicelib.services import build, dynamodb_stores
 from chalicelib.storage.dynamodb.chats import DynamoChatStore
 from chalicelib.storage.dynamodb.counters import DynamoCounters
-from chalicelib.storage.dynamodb.users import DynamoUserStore
-from tests.fakes import InMemoryBlobs, RecordingPusher
+from chalicelib.storage.dynamodb.users import ONLINE_SHARDS, DynamoUserStore, online_shard
+from tests.fakes import InMemoryBlobs, RecordingPusher, RecordingQueue
 
 T = 1_700_000_000
 
@@ -79,7 +80,7 @@ def test_a_heartbeat_is_one_update_and_brings_back_a_swept_socket(aws, dynamodb,
     assert requests == ["UpdateItem"]
     assert users.presence_of(["alice"])["alice"].seen_last() == T + 30
     now[0] += 61
-    assert users.expire_stale_connections() == [UserPresence("alice", last_seen=T + 30)]
+    assert users.expire_stale_connections(online_shard("alice")) == [UserPresence("alice", last_seen=T + 30)]
     assert users.presence_of(["alice"])["alice"] == UserPresence("alice", (), T + 30)
     back = Connection("c1", "alice", "phone", "https://e/api", T, T + 91)
     assert users.refresh_connection(back) is True  # the socket was alive after all
@@ -101,15 +102,40 @@ def test_the_sweep_reads_only_online_users_and_drops_stale_sockets(aws, dynamodb
         users.register(user_id)
     now[0] = T + 61
     requests.clear()
-    offline = users.expire_stale_connections()
+    offline = []
+    for shard in range(ONLINE_SHARDS):
+        requests.clear()
+        swept = users.expire_stale_connections(shard)
+        assert {p.user_id for p in swept} <= {f"u{i}" for i in range(30) if online_shard(f"u{i}") == shard}
+        assert requests[0] == "Query" and requests.count("Query") == 1  # its own shard only, one page
+        assert requests.count("BatchGetItem") <= 1
+        offline += swept
     assert sorted(p.user_id for p in offline) == sorted(f"u{i}" for i in range(2, 30))
     assert all(p.last_seen == T for p in offline)
-    assert "Scan" not in requests and requests.count("Query") == 8  # one page per shard
-    assert requests.count("BatchGetItem") <= 8 and requests.count("UpdateItem") == 30
     assert marked_online(aws) == {"u0", "u1"}
     assert [c.connection_id for c in users.presence_of(["u0"])["u0"].connections] == ["fresh"]
     requests.clear()
-    assert users.expire_stale_connections() == [] and requests.count("UpdateItem") == 0
+    assert [users.expire_stale_connections(shard) for shard in range(ONLINE_SHARDS)] == [[]] * ONLINE_SHARDS
+    assert requests.count("UpdateItem") == 0
+
+
+def test_a_quiet_heartbeat_is_one_update_of_the_users_item_and_keeps_the_socket_fresh_150_s(aws, users, now,
+                                                                                           requests):
+    users.add_connection(socket("c1"))
+    now[0] += 30
+    requests.clear()
+    quiet = Connection("c1", "alice", "phone", "https://e/api", T, T + 30, window=QUIET_WINDOW)
+    assert users.refresh_connection(quiet) is False
+    assert requests == ["UpdateItem"]  # the item only: the `online` index is not written
+    assert users.presence_of(["alice"])["alice"].connections == (quiet,)
+    now[0] += QUIET_WINDOW - 1
+    assert users.expire_stale_connections(online_shard("alice")) == [] and marked_online(aws) == {"alice"}
+    assert users.presence_now("alice").is_online(now[0])
+    now[0] += 1
+    assert users.expire_stale_connections(online_shard("alice")) == [UserPresence("alice", last_seen=T + 30)]
+    refreshed = replace(quiet, seen_at=T + 200, window=60)  # a normal heartbeat puts the window back to 60 s
+    assert users.refresh_connection(refreshed) is True
+    assert users.presence_now("alice").connections == (refreshed,)
 
 
 def test_a_close_that_races_a_heartbeat_rereads_and_keeps_the_user_online(users, now, monkeypatch):
@@ -147,21 +173,58 @@ def test_requests_per_presence_query_heartbeat_and_transition(aws, dynamodb, use
     stores = dynamodb_stores(dynamodb, settings(), InMemoryBlobs(tmp_path))
     stores = replace(stores, users=users)
     chats = stores.chats
-    services = build(stores, RecordingPusher(), tokens=None, accounts=None)
+    queue = RecordingQueue()
+    services = build(stores, RecordingPusher(), tokens=None, accounts=None, fanout_queue=queue)
     users.register("carol")
     services.messaging.create_direct("alice", "bob")
-    chats.create(Chat("g", "group", "t", name="g", members=[Member("alice"), Member("bob"), Member("carol")]))
+    chats.create(Chat("group:g", "group", "t", name="g", members=[Member("alice"), Member("bob"),
+                                                                   Member("carol")]))
     services.presence.connected(socket("b1", "bob"))
+    for task in queue.tasks:
+        services.fanout.run(task)
+    queue.tasks.clear()
     requests.clear()
     services.presence.query("bob", ["alice"])
-    assert requests == ["Query", "BatchGetItem"]  # memberships; a direct chat's id names the peer
+    assert requests == ["BatchGetItem", "BatchGetItem"]  # bob's member item of direct:alice:bob; alice's item
     requests.clear()
     services.presence.query("bob", ["carol", "stranger"])
-    assert requests == ["Query", "BatchGetItem"]  # memberships; the group's member list, cached by bob's connect
+    # no direct chats; bob's groups (one page); the group's member list was cached by bob's announcement
+    assert requests == ["BatchGetItem", "Query", "BatchGetItem"]
     requests.clear()
     services.presence.connected(socket("a1"))
-    # memberships, the groups' sizes, the contacts' sockets (the small group's member list is cached); one post to b1
-    assert requests == ["PutItem", "UpdateItem", "Query", "BatchGetItem", "BatchGetItem"]
+    assert requests == ["PutItem", "UpdateItem"] and len(queue.tasks) == 1  # and one SQS message
+    requests.clear()
+    services.fanout.run(queue.tasks.pop())
+    # the task: alice's presence (consistent), a page of her chats, the groups' sizes, the contacts' sockets
+    assert requests == ["GetItem", "Query", "BatchGetItem", "BatchGetItem"] and queue.tasks == []
     requests.clear()
     services.presence.heartbeat(socket("a1"))
-    assert requests == ["UpdateItem"]
+    services.presence.heartbeat(socket("a1"), quiet=True)
+    assert requests == ["UpdateItem", "UpdateItem"] and queue.tasks == []
+
+
+def test_a_user_with_many_chats_connects_in_two_requests_and_is_announced_a_page_a_task(aws, dynamodb, users, now,
+                                                                                        requests, tmp_path):
+    stores = replace(dynamodb_stores(dynamodb, settings(), InMemoryBlobs(tmp_path)), users=users)
+    queue, pusher = RecordingQueue(), RecordingPusher()
+    services = build(stores, pusher, tokens=None, accounts=None, fanout_queue=queue)
+    contacts = [f"c{i:04d}" for i in range(2 * ANNOUNCE_PAGE + 20)]
+    with dynamodb.Table(aws["CHATS_TABLE"]).batch_writer() as batch:  # alice's member items, as create_direct's
+        for contact in contacts:
+            batch.put_item(Item={"chat_id": direct_chat_id("alice", contact), "sk": "member#alice",
+                                 "member_id": "alice", "kind": "direct", "role": "member", "joined_seq": 0})
+    users.register(contacts[-1])
+    users.add_connection(socket("last", contacts[-1]))
+    requests.clear()
+    services.presence.connected(socket("a1"))
+    assert requests == ["PutItem", "UpdateItem"] and len(queue.tasks) == 1
+    done = []
+    while queue.tasks:
+        requests.clear()
+        task = queue.tasks.pop(0)
+        services.fanout.run(task)
+        done.append(task["after"])
+        assert requests.count("Query") == 1 and len(requests) <= 2 + ANNOUNCE_PAGE // 100  # a page's work
+    assert len(done) == 3
+    assert pusher.of_type("last", "presence") == [{"type": "presence", "users": [
+        {"user_id": "alice", "status": "online", "last_seen": "2023-11-14T22:13:20Z"}]}]
