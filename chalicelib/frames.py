@@ -34,14 +34,30 @@ class CreateChat(Frame):
     members: Annotated[list[UserId], Field(max_length=MAX_GROUP_MEMBERS)] | None = None
 
 
+class MessageRef(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
+    chat_id: ChatId
+    seq: Annotated[int, Field(ge=1)]
+
+
 class Send(Frame):
     action: Literal["send"]
     chat_id: ChatId
     client_msg_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    kind: Literal["text", "image", "video", "file"]
+    kind: Literal["text", "image", "video", "file", "edit", "delete", "reaction"] | None = None
     text: Annotated[str, StringConstraints(max_length=MAX_TEXT)] | None = None
     media_id: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
     reply_to: Annotated[int, Field(ge=1)] | None = None
+    relates_to: Annotated[int, Field(ge=1)] | None = None
+    emoji: Annotated[str, StringConstraints(max_length=32)] | None = None
+    forward_of: MessageRef | None = None
+    mentions: Annotated[list[UserId], Field(max_length=MAX_GROUP_MEMBERS)] | None = None
+
+
+class Hide(Frame):
+    action: Literal["hide"]
+    chat_id: ChatId
+    seqs: Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=1, max_length=100)]
 
 
 class History(Frame):
@@ -113,8 +129,8 @@ class MediaUrl(Frame):
     media_id: Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
-ClientFrame = Annotated[CreateChat | Send | History | Heartbeat | Presence | Typing | Receipt | Sync | AddMembers
-                        | RemoveMembers | Leave | Upload | MediaUrl, Field(discriminator="action")]
+ClientFrame = Annotated[CreateChat | Send | Hide | History | Heartbeat | Presence | Typing | Receipt | Sync
+                        | AddMembers | RemoveMembers | Leave | Upload | MediaUrl, Field(discriminator="action")]
 
 
 @cache

@@ -81,11 +81,30 @@ class MediaService:
         media = self._media.get(media_id)
         if media is None:
             raise NotFound(f"no media {media_id!r}")
-        try:
-            self._access.member(user_id, media.chat_id)
-        except Forbidden:
-            raise Forbidden("only members of the media's chat can see it") from None
-        return self.to_wire(media)
+        for chat_id in (media.chat_id, *media.shared_with):
+            try:
+                self._access.member(user_id, chat_id)
+                return self.to_wire(media)
+            except (Forbidden, NotFound):
+                continue
+        raise Forbidden("only members of the chats the media was sent to can see it")
+
+    def share(self, media_id: str, chat_id: str) -> None:
+        """A forward carries the item into another chat: no new upload, one more message using it."""
+        media = self._media.get(media_id)
+        if media is None or media.status == "pending":
+            raise BadRequest("forward_of names a message whose media is still being processed; try again shortly")
+        self._media.share(media_id, chat_id)
+
+    def release(self, media_id: str) -> None:
+        """A message using the item was deleted for everyone: once none uses it, its files and item go."""
+        media = self._media.get(media_id)
+        if media is None or not self._media.release(media_id):
+            return
+        renditions = [media.original, *media.variants.values()]
+        for key in {media.upload_key, *(rendition.key for rendition in renditions if rendition)} - {""}:
+            self._blobs.delete(key)
+        self._media.delete(media_id)
 
     def wire_many(self, media_ids: list[str]) -> dict[str, dict]:
         return {media_id: self.to_wire(media) for media_id, media in self._media.get_many(media_ids).items()}

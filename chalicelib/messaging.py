@@ -33,6 +33,7 @@ from chalicelib.observability import metrics
 from chalicelib.parallel import gathered, settled
 from chalicelib.rate_limits import RateLimiter
 from chalicelib.receipts import Receipts
+from chalicelib.relations import RELATIONS, Forward, Relations, check_emoji, quote_of
 from chalicelib.storage import ChatStore, MessageStore, UserStore
 
 PAGE_CHATS = 100  # chats a page of the changes form of `sync` reads
@@ -87,6 +88,7 @@ class Messaging:
                  delivery: Delivery, fanout: Fanout, receipts: Receipts, media: MediaService, rate: RateLimiter):
         self._rate = rate
         self._news = news
+        self._relations = Relations(messages, media)
         self._chats = chats
         self._messages = messages
         self._users = users
@@ -144,40 +146,59 @@ class Messaging:
             self._fanout.to_members(chat.member_ids, {"type": "chat", "chat": chat.to_wire()})
         return chat, created
 
-    def send(self, sender_id: str, chat_id: str, client_msg_id: str, kind: str, text: str | None,
-             reply_to: int | None, connection_id: str | None = None, media_id: str | None = None) -> dict:
+    def send(self, sender_id: str, chat_id: str, client_msg_id: str, kind: str | None, text: str | None,
+             reply_to: int | None, connection_id: str | None = None, media_id: str | None = None,
+             relates_to: int | None = None, emoji: str | None = None, forward_of: Forward | None = None,
+             mentions: list[str] | None = None) -> dict:
         """Store and push a message. A direct chat's send makes five storage requests, three rounds of them before
         the push: the sender's send limit, the idempotency claim and both members' sockets at once; the seq, whose
         update also moves the sender's own cursors; the message. The news marks of both members are a sixth, made
-        while the push goes out, once a minute per chat in each container (see chalicelib/news). A group's send also reads the sender's member
-        item and counts the chat's send limit in the first round, and takes its member list from a cache that
-        the seq's update says is current."""
-        if kind == "text" and not text:
-            raise BadRequest("a text message needs a non-empty 'text'")
+        while the push goes out, once a minute per chat in each container (see chalicelib/news). A group's send
+        also reads the sender's member item and counts the chat's send limit in the first round, and takes its
+        member list from a cache that the seq's update says is current. Edits, deletions and reactions also read
+        their target in the first round and fold into it once stored; replies read what they quote, forwards
+        their source (chalicelib/relations)."""
+        kind = self._check_shape(kind, text, media_id, relates_to, emoji, forward_of)
         pair = direct_members(chat_id)
         if pair is not None and sender_id not in pair:
             raise Forbidden("you are not a member of this chat")
-        claimed_before, sockets, media = self._admit(sender_id, chat_id, client_msg_id, kind, media_id, reply_to,
-                                                     pair)
+        admitted = self._admit(sender_id, chat_id, client_msg_id, kind, media_id, reply_to, pair, relates_to,
+                               forward_of, mentions)
+        claimed_before, media = admitted["claim"], admitted["media"]
         try:
             if claimed_before is not None:
                 original = self._original(chat_id, sender_id, client_msg_id, claimed_before)
                 if original is not None:
+                    if original.relates_to is not None:
+                        self._relations.fold(original)
                     head = self._chats.head(chat_id) if pair is None else None
-                    self._push(original, self._wire([original])[0], pair, sockets, connection_id,
+                    self._push(original, self._wire([original])[0], pair, admitted["sockets"], connection_id,
                                head.members_version if head else None)
                     return self._sent(original, client_msg_id)
-            message, reservation = self._append(Message(
-                chat_id=chat_id, seq=0, message_id=uuid.uuid4().hex, sender_id=sender_id, kind=kind,
-                sent_at="", text=text, reply_to=reply_to, media_id=media.media_id if media else None,
-                client_msg_id=client_msg_id))
+            draft = Message(chat_id=chat_id, seq=0, message_id=uuid.uuid4().hex, sender_id=sender_id, kind=kind,
+                            sent_at="", text=text, reply_to=reply_to, media_id=media.media_id if media else None,
+                            client_msg_id=client_msg_id, relates_to=relates_to, emoji=emoji,
+                            mentions=tuple(dict.fromkeys(m.lower() for m in mentions)) if mentions else None)
+            if admitted["target"] is not None:
+                self._relations.check(admitted["member"] or Membership(chat_id, "direct", "member"), sender_id, kind,
+                                      admitted["target"])
+            if admitted["quoted"] is not None:
+                draft = replace(draft, quote=quote_of(admitted["quoted"]))
+            if admitted["source"] is not None:
+                draft = self._forwarded(draft, admitted["source"])
+            message, reservation = self._append(draft)
         except ParleyError:
             if claimed_before is None:
                 self._messages.release(chat_id, sender_id, client_msg_id)
             raise
         metrics.add_metric(name="MessagesSent", unit="Count", value=1)
-        wire = message.to_wire() | ({"media": self._media.to_wire(media)} if media else {})
-        self._push(message, wire, pair, sockets, connection_id, reservation.members_version)
+        if message.relates_to is not None:
+            self._relations.fold(message)
+        if message.quote is not None:
+            message = self._relations.note_reply(message)
+        wire = self._wire([message])[0] if message.media_id and not media else \
+            message.to_wire() | ({"media": self._media.to_wire(media)} if media else {})
+        self._push(message, wire, pair, admitted["sockets"], connection_id, reservation.members_version)
         if reservation.direct is not None:
             self._receipts.after_direct_send(chat_id, sender_id, reservation.direct, message.seq)
         else:
@@ -185,31 +206,79 @@ class Messaging:
             self._receipts.advance(chat_id, sender_id, "read", message.seq)
         return self._sent(message, client_msg_id)
 
+    @staticmethod
+    def _check_shape(kind: str | None, text: str | None, media_id: str | None, relates_to: int | None,
+                     emoji: str | None, forward_of: Forward | None) -> str:
+        """The checks of a send's fields among themselves (no storage); answers its kind (a forward's may be
+        left out: it is the source's, checked once that is read)."""
+        if forward_of is not None:
+            if text is not None or media_id is not None or relates_to is not None:
+                raise BadRequest("a forward carries no text, media_id or relates_to of its own")
+            return kind or ""
+        if kind is None:
+            raise BadRequest("kind is required")
+        if (kind in RELATIONS) != (relates_to is not None):
+            raise BadRequest("relates_to goes with kind edit, delete or reaction, and only with them")
+        if kind in ("text", "edit") and not text:
+            raise BadRequest(f"a {kind} message needs a non-empty 'text'")
+        if kind == "reaction":
+            if emoji is None:
+                raise BadRequest("a reaction needs an 'emoji' (\"\" takes the reaction back)")
+            check_emoji(emoji)
+        return kind
+
     def _admit(self, sender_id: str, chat_id: str, client_msg_id: str, kind: str, media_id: str | None,
-               reply_to: int | None, pair: tuple[str, str] | None) -> tuple:
+               reply_to: int | None, pair: tuple[str, str] | None, relates_to: int | None,
+               forward_of: Forward | None, mentions: list[str] | None) -> dict:
         """What a send checks before it takes a seq, all at once: the limits, the claim, membership (groups),
-        the media, `reply_to`, and a direct chat's sockets. A claim made here is dropped again if a check fails."""
-        checks: list[Callable[[], object]] = [
-            lambda: self._messages.claim(chat_id, sender_id, client_msg_id),
-            lambda: self._delivery.sockets_of(pair) if pair else None,
-            lambda: self._media.attachable(sender_id, chat_id, media_id, kind) if kind != "text" else None,
-            lambda: self._rate.take("send", sender_id)]
-        if pair is None:
-            checks += [lambda: self._access.member(sender_id, chat_id),
-                       lambda: self._rate.take("chat_send", chat_id)]
-        checks.append(lambda: self._check_reply_to(chat_id, reply_to) if reply_to is not None else None)
-        outcomes = settled(*checks)  # the first failure in this order is answered: membership before reply_to
-        failure = next((outcome for outcome in outcomes if isinstance(outcome, Exception)), None)
-        if failure is not None:
-            if outcomes[0] is None:  # this send made the claim
+        the media, the messages it names (`reply_to`, `relates_to`, `forward_of`), the mentions, and a direct
+        chat's sockets. A claim made here is dropped again if a check fails."""
+        checks: dict[str, Callable[[], object]] = {
+            "claim": lambda: self._messages.claim(chat_id, sender_id, client_msg_id),
+            "sockets": lambda: self._delivery.sockets_of(pair) if pair else None,
+            "media": lambda: self._media.attachable(sender_id, chat_id, media_id, kind)
+            if kind not in ("text", *RELATIONS) and forward_of is None else None,
+            "rate": lambda: self._rate.take("send", sender_id),
+            "member": lambda: self._access.member(sender_id, chat_id) if pair is None else None,
+            "chat_rate": lambda: self._rate.take("chat_send", chat_id) if pair is None else None,
+            "quoted": lambda: self._quoted(chat_id, reply_to) if reply_to is not None else None,
+            "target": lambda: self._relations.target(chat_id, relates_to, "relates_to") if relates_to else None,
+            "source": lambda: self._source(sender_id, forward_of, kind) if forward_of else None,
+            "mentions": lambda: self._check_mentions(chat_id, pair, mentions) if mentions else None}
+        outcomes = dict(zip(checks, settled(*checks.values()), strict=True))
+        failure = next((outcome for outcome in outcomes.values() if isinstance(outcome, Exception)), None)
+        if failure is not None:  # the first in the order above: membership before what the send names
+            if outcomes["claim"] is None:  # this send made the claim
                 self._messages.release(chat_id, sender_id, client_msg_id)
             raise failure
-        return outcomes[0], outcomes[1], outcomes[2]
+        return outcomes
 
-    def _check_reply_to(self, chat_id: str, reply_to: int) -> None:
-        head = self._chats.head(chat_id)
-        if head is None or reply_to > head.last_seq:
-            raise BadRequest(f"reply_to {reply_to} is beyond the chat's last seq {head.last_seq if head else 0}")
+    def _quoted(self, chat_id: str, reply_to: int) -> Message:
+        quoted = self._messages.get(chat_id, reply_to)
+        if quoted is None:
+            raise BadRequest(f"reply_to {reply_to} names no message of the chat")
+        return quoted
+
+    def _source(self, sender_id: str, forward_of: Forward, kind: str) -> Message:
+        try:
+            self._access.member(sender_id, forward_of.chat_id)
+        except NotFound:
+            raise Forbidden(f"no chat {forward_of.chat_id!r} of yours to forward from") from None
+        source = self._relations.target(forward_of.chat_id, forward_of.seq, "forward_of")
+        if kind and kind != source.kind:
+            raise BadRequest(f"forward_of names a {source.kind} message, not a {kind}")
+        return source
+
+    def _forwarded(self, draft: Message, source: Message) -> Message:
+        if source.media_id:
+            self._media.share(source.media_id, draft.chat_id)
+        return replace(draft, kind=source.kind, text=source.text, media_id=source.media_id, forwarded=True)
+
+    def _check_mentions(self, chat_id: str, pair: tuple[str, str] | None, mentions: list[str]) -> None:
+        members = set(pair) if pair else {m.user_id for m in self._access.members(chat_id)}
+        strangers = sorted({m.lower() for m in mentions} - members)
+        if strangers:
+            raise BadRequest(f"mentions must be members of the chat: {', '.join(strangers)} are not")
 
     def _append(self, draft: Message) -> tuple[Message, Reservation]:
         """Take the chat's next seq and store the message there; a seq that a reader closed as a gap (our lease
@@ -260,12 +329,19 @@ class Messaging:
         message, _ = self._append(draft)
         return message
 
+    def hide(self, user_id: str, chat_id: str, seqs: list[int]) -> None:
+        """Delete for me: these messages no longer come back to the user's devices from `history` or `sync`."""
+        self._access.member(user_id, chat_id)
+        self._messages.hide(chat_id, user_id, seqs)
+
     def history(self, user_id: str, chat_id: str, before: int | None, limit: int) -> dict:
         self._rate.take("history", user_id)
-        member = self._access.member(user_id, chat_id)
+        member, page, hidden = gathered(lambda: self._access.member(user_id, chat_id),
+                                        lambda: self._messages.messages_before(chat_id, before or NEWEST, limit + 1),
+                                        lambda: self._messages.hidden(user_id, [chat_id]).get(chat_id, set()))
         floor = visible_after(member.joined_seq)
-        page = self._messages.messages_before(chat_id, before or NEWEST, limit + 1)
-        messages = [m for m in self._closing_gaps(chat_id, page, page[0].seq - 1 if page else 0) if m.seq > floor]
+        messages = [m for m in self._closing_gaps(chat_id, page, page[0].seq - 1 if page else 0)
+                    if m.seq > floor and m.seq not in hidden]
         has_more = len(messages) > limit
         wire = self._wire(messages[-limit:])
         while wire and size_of(wire) > MAX_REPLY_BYTES:
@@ -327,8 +403,11 @@ class Messaging:
             if head.name is not None:
                 entry["name"] = head.name
             entries.append(entry)
-        outcomes = gathered(*reads)
-        return {m.chat_id: found for m, found in zip(memberships, outcomes, strict=True) if found}, entries
+        hidden, *outcomes = gathered(partial(self._messages.hidden, user_id, [m.chat_id for m in memberships]),
+                                     *reads)
+        missed = {m.chat_id: [message for message in found if message.seq not in hidden.get(m.chat_id, ())]
+                  for m, found in zip(memberships, outcomes, strict=True)}
+        return {chat_id: found for chat_id, found in missed.items() if found}, entries
 
     def _missed(self, head: ChatHead, start: int, limited: bool, limit: int) -> list[Message]:
         if head.last_seq <= start:

@@ -6,6 +6,7 @@ from chalicelib import clock, frames
 from chalicelib.errors import ParleyError
 from chalicelib.model import Connection, iso_from_epoch
 from chalicelib.observability import logger, metrics
+from chalicelib.relations import Forward
 from chalicelib.services import Services
 
 MAX_DEVICE_ID = 64
@@ -26,6 +27,7 @@ class SocketApi:
         self._handlers: dict[type, Callable[[Connection, Any], list[dict]]] = {
             frames.CreateChat: self._create_chat,
             frames.Send: self._send,
+            frames.Hide: self._hide,
             frames.History: self._history,
             frames.Heartbeat: self._heartbeat,
             frames.Presence: self._presence,
@@ -116,9 +118,15 @@ class SocketApi:
         return [{"type": "ok"}]
 
     def _send(self, connection: Connection, frame: frames.Send) -> list[dict]:
+        forward_of = Forward(frame.forward_of.chat_id, frame.forward_of.seq) if frame.forward_of else None
         sent = self._services.messaging.send(connection.user_id, frame.chat_id, frame.client_msg_id, frame.kind,
-                                             frame.text, frame.reply_to, connection.connection_id, frame.media_id)
+                                             frame.text, frame.reply_to, connection.connection_id, frame.media_id,
+                                             frame.relates_to, frame.emoji, forward_of, frame.mentions)
         return [sent]
+
+    def _hide(self, connection: Connection, frame: frames.Hide) -> list[dict]:
+        self._services.messaging.hide(connection.user_id, frame.chat_id, list(frame.seqs))
+        return [{"type": "ok"}]
 
     def _history(self, connection: Connection, frame: frames.History) -> list[dict]:
         page = self._services.messaging.history(connection.user_id, frame.chat_id, frame.before, frame.limit)

@@ -7,8 +7,8 @@ from typing import Iterable
 
 from chalicelib import clock
 from chalicelib.errors import BadRequest, Forbidden, NotFound
-from chalicelib.model import (CONNECTION_LIFETIME, Chat, ChatHead, Connection, Cursors, DirectState, Media, Member,
-                              Membership, Message, Reservation, UserPresence, cursor_shard, now_iso)
+from chalicelib.model import (CONNECTION_LIFETIME, Chat, ChatHead, Connection, Cursors, Deletion, DirectState, Media,
+                              Member, Membership, Message, Reservation, UserPresence, cursor_shard, now_iso)
 from chalicelib.storage import Stores
 from chalicelib.storage.dynamodb.users import ONLINE_SHARDS, online_shard
 
@@ -103,6 +103,8 @@ class InMemoryChats:
         self.claims: dict[tuple[str, str, str], float] = {}
         self.shards: dict[tuple[str, int], dict[str, Cursors]] = {}
         self.floors: dict[str, dict[str, dict[int, int]]] = {}
+        self.folds: dict[tuple[str, int], dict] = {}  # what a message item keeps of the relations folded into it
+        self.hidden: dict[tuple[str, str], set[int]] = {}
 
 
 class InMemoryChatStore:
@@ -261,6 +263,68 @@ class InMemoryMessageStore:
         with self.state.lock:
             return {m.sender_id for seq, m in self.state.messages[chat_id].items() if low < seq <= high}
 
+    def get(self, chat_id: str, seq: int) -> Message | None:
+        with self.state.lock:
+            return self.state.messages.get(chat_id, {}).get(seq)
+
+    def _folds(self, chat_id: str, seq: int) -> dict:
+        return self.state.folds.setdefault((chat_id, seq), {"edit_seq": 0, "edits": set(), "replies": set(),
+                                                            "reactions": {}})
+
+    def _change(self, chat_id: str, seq: int, **changes) -> None:
+        self.state.messages[chat_id][seq] = replace(self.state.messages[chat_id][seq], **changes)
+
+    def edit(self, chat_id: str, seq: int, text: str, edited_at: str, edit_seq: int) -> None:
+        with self.state.lock:
+            target, folds = self.get(chat_id, seq), self._folds(chat_id, seq)
+            if target is not None and not target.deleted and folds["edit_seq"] < edit_seq:
+                folds["edit_seq"] = edit_seq
+                folds["edits"].add(edit_seq)
+                self._change(chat_id, seq, text=text, edited_at=edited_at)
+
+    def react(self, chat_id: str, seq: int, user_id: str, emoji: str, reaction_seq: int) -> None:
+        with self.state.lock:
+            target, reactions = self.get(chat_id, seq), self._folds(chat_id, seq)["reactions"]
+            if target is None or target.deleted or reactions.get(user_id, ("", 0))[1] >= reaction_seq:
+                return
+            reactions[user_id] = (emoji, reaction_seq)
+            shown: dict[str, list[str]] = {}
+            for user, (chosen, _) in sorted(reactions.items(), key=lambda entry: entry[1][1]):
+                if chosen:
+                    shown.setdefault(chosen, []).append(user)
+            self._change(chat_id, seq, reactions=shown or None)
+
+    def delete(self, chat_id: str, seq: int) -> Deletion | None:
+        with self.state.lock:
+            target = self.get(chat_id, seq)
+            if target is None or target.deleted:
+                return None
+            self._change(chat_id, seq, deleted=True, text=None, media_id=None)
+            folds = self._folds(chat_id, seq)
+            return Deletion(target, frozenset(folds["edits"]), frozenset(folds["replies"]))
+
+    def note_reply(self, chat_id: str, seq: int, reply_seq: int) -> bool:
+        with self.state.lock:
+            self._folds(chat_id, seq)["replies"].add(reply_seq)
+            return self.state.messages[chat_id][seq].deleted
+
+    def forget_texts(self, chat_id: str, edit_seqs: Iterable[int], reply_seqs: Iterable[int]) -> None:
+        with self.state.lock:
+            for seq in edit_seqs:
+                self._change(chat_id, seq, text=None)
+            for seq in reply_seqs:
+                quote = {k: v for k, v in (self.state.messages[chat_id][seq].quote or {}).items() if k != "text"}
+                self._change(chat_id, seq, quote=quote)
+
+    def hide(self, chat_id: str, user_id: str, seqs: Iterable[int]) -> None:
+        with self.state.lock:
+            self.state.hidden.setdefault((chat_id, user_id), set()).update(seqs)
+
+    def hidden(self, user_id: str, chat_ids: Iterable[str]) -> dict[str, set[int]]:
+        with self.state.lock:
+            return {chat_id: set(self.state.hidden[(chat_id, user_id)]) for chat_id in chat_ids
+                    if (chat_id, user_id) in self.state.hidden}
+
 
 class InMemoryReceiptStore:
     def __init__(self, state: InMemoryChats):
@@ -371,6 +435,7 @@ class RecordingQueue:
 class InMemoryMediaStore:
     def __init__(self):
         self.items: dict[str, Media] = {}
+        self.forwards: dict[str, int] = {}
 
     def put(self, media: Media) -> None:
         self.items[media.media_id] = copy.deepcopy(media)
@@ -386,6 +451,20 @@ class InMemoryMediaStore:
             return False
         self.put(media)
         return True
+
+    def share(self, media_id: str, chat_id: str) -> None:
+        media = self.items[media_id]
+        self.items[media_id] = replace(media, shared_with=tuple(sorted({*media.shared_with, chat_id})))
+        self.forwards[media_id] = self.forwards.get(media_id, 0) + 1
+
+    def release(self, media_id: str) -> bool:
+        if self.forwards.get(media_id, 0) > 0:
+            self.forwards[media_id] -= 1
+            return False
+        return True
+
+    def delete(self, media_id: str) -> None:
+        self.items.pop(media_id, None)
 
 
 class InMemoryBlobs:

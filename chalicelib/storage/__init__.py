@@ -12,6 +12,7 @@ from chalicelib.model import (
     ChatHead,
     Connection,
     Cursors,
+    Deletion,
     DirectState,
     Media,
     Member,
@@ -159,6 +160,31 @@ class MessageStore(Protocol):
     def senders_between(self, chat_id: str, low: int, high: int) -> set[str]:
         """Who sent the messages with low < seq <= high."""
 
+    def get(self, chat_id: str, seq: int) -> Message | None:
+        """The message at `seq` with the state relations folded into it (read consistently)."""
+
+    def edit(self, chat_id: str, seq: int, text: str, edited_at: str, edit_seq: int) -> None:
+        """Fold the edit at `edit_seq` into the message: its text, unless it is deleted or a later edit is in."""
+
+    def react(self, chat_id: str, seq: int, user_id: str, emoji: str, reaction_seq: int) -> None:
+        """Fold the user's reaction at `reaction_seq` into the message ("" takes it back), unless the message is
+        deleted or a later reaction of the user is in."""
+
+    def delete(self, chat_id: str, seq: int) -> Deletion | None:
+        """Mark the message deleted and drop its text and media; None if it was deleted already."""
+
+    def note_reply(self, chat_id: str, seq: int, reply_seq: int) -> bool:
+        """Record that the message at `reply_seq` quotes the one at `seq`; answers whether that one is deleted."""
+
+    def forget_texts(self, chat_id: str, edit_seqs: Iterable[int], reply_seqs: Iterable[int]) -> None:
+        """Drop the text of these edits and the quoted text of these replies (their target was deleted)."""
+
+    def hide(self, chat_id: str, user_id: str, seqs: Iterable[int]) -> None:
+        """Hide these messages from the user's own devices (delete for me)."""
+
+    def hidden(self, user_id: str, chat_ids: Iterable[str]) -> dict[str, set[int]]:
+        """The seqs the user hid, in each of these chats that has any (one batch read)."""
+
 
 class NewsStore(Protocol):
     """Which of a user's chats have news, by the minute it was recorded: what lets `sync` read only the chats that
@@ -233,6 +259,14 @@ class MediaStore(Protocol):
 
     def settle(self, media: Media) -> bool:
         """Store a pending item's outcome (ready or rejected), once; False if it was settled already."""
+
+    def share(self, media_id: str, chat_id: str) -> None:
+        """A forward carried the item into `chat_id`: its members may read it, and one more message uses it."""
+
+    def release(self, media_id: str) -> bool:
+        """A message that used the item was deleted; answers whether none uses it any more (then delete it)."""
+
+    def delete(self, media_id: str) -> None: ...
 
 
 class BlobStore(Protocol):

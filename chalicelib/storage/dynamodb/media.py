@@ -8,6 +8,7 @@ from chalicelib.model import Media, Rendition
 from chalicelib.storage.dynamodb import batch_get
 
 SETTLED_BY = "settled_by"  # which processing attempt settled the item: storage's own, not the model's
+FORWARDS = "forwards"  # how many forwarded messages use the item besides its own: storage's own too
 
 
 def _plain(value):
@@ -25,13 +26,15 @@ def _rendition(value: dict | None) -> Rendition | None:
 def _media_from_item(item: dict) -> Media:
     fields = _plain(item)
     fields.pop(SETTLED_BY, None)
+    fields.pop(FORWARDS, None)
+    fields["shared_with"] = tuple(sorted(fields.get("shared_with", ())))
     fields["original"] = _rendition(fields.get("original"))
     fields["variants"] = {name: _rendition(value) for name, value in fields.get("variants", {}).items()}
     return Media(**fields)
 
 
 def _item(media: Media) -> dict:
-    item = {k: v for k, v in asdict(media).items() if v is not None}
+    item = {k: v for k, v in asdict(media).items() if v is not None and k != "shared_with"}
     if media.duration is not None:
         item["duration"] = Decimal(str(round(media.duration, 3)))
     item["variants"] = {name: {k: v for k, v in asdict(r).items() if v is not None}
@@ -68,3 +71,22 @@ class DynamoMediaStore:
         except self._table.meta.client.exceptions.ConditionalCheckFailedException as error:
             # botocore's retry of a write that landed but whose answer was lost finds this very attempt there
             return error.response.get("Item", {}).get(SETTLED_BY) == {"S": attempt}
+
+    def share(self, media_id: str, chat_id: str) -> None:
+        self._table.update_item(Key={"media_id": media_id}, UpdateExpression="ADD shared_with :chat, #forwards :one",
+                                ConditionExpression="attribute_exists(media_id)",
+                                ExpressionAttributeNames={"#forwards": FORWARDS},
+                                ExpressionAttributeValues={":chat": {chat_id}, ":one": 1})
+
+    def release(self, media_id: str) -> bool:
+        try:
+            self._table.update_item(Key={"media_id": media_id}, UpdateExpression="ADD #forwards :less",
+                                    ConditionExpression="#forwards > :none",
+                                    ExpressionAttributeNames={"#forwards": FORWARDS},
+                                    ExpressionAttributeValues={":less": -1, ":none": 0})
+            return False
+        except self._table.meta.client.exceptions.ConditionalCheckFailedException:
+            return True
+
+    def delete(self, media_id: str) -> None:
+        self._table.delete_item(Key={"media_id": media_id})

@@ -1,23 +1,46 @@
 """Each chat's log: the seq counter on the chat's head, idempotency claims beside it, messages in their table."""
+from collections.abc import Iterable
 from decimal import Decimal
 
 from boto3.dynamodb.conditions import Key
 
 from chalicelib import clock
-from chalicelib.model import Message, Reservation, epoch_from_iso, now_iso
-from chalicelib.storage.dynamodb import as_int, query_all
+from chalicelib.model import Deletion, Message, Reservation, epoch_from_iso, now_iso
+from chalicelib.storage.dynamodb import as_int, batch_get, query_all
 from chalicelib.storage.dynamodb.receipts import direct_state
 
 FIND_PAGE = 100  # messages read per page when a resend looks for its original
-OPTIONAL_FIELDS = ("text", "media_id", "reply_to", "event", "client_msg_id")
+OPTIONAL_FIELDS = ("text", "media_id", "reply_to", "event", "client_msg_id", "relates_to", "emoji", "quote",
+                   "edited_at")
+HIDDEN_PREFIX = "hidden#"  # (chat, "hidden#{user}"): the seqs the user hid in the chat, on the chats table
+REACTION_PREFIX = "react#"  # one attribute per reacting user, [emoji, the reaction's seq]: no map to create first
+
+
+def _optional_int(item: dict, name: str) -> int | None:
+    return as_int(item[name]) if name in item else None
+
+
+def reactions_of(item: dict) -> dict[str, list[str]] | None:
+    """{emoji: [user_id, ...]} from the message's reaction attributes, users in the order they reacted."""
+    picked = sorted((int(value[1]), name.removeprefix(REACTION_PREFIX), value[0]) for name, value in item.items()
+                    if name.startswith(REACTION_PREFIX))
+    reactions: dict[str, list[str]] = {}
+    for _, user_id, emoji in picked:
+        reactions.setdefault(emoji, []).append(user_id)
+    return reactions or None
 
 
 def message_from_item(item: dict) -> Message:
+    quote = item.get("quote")
     return Message(chat_id=item["chat_id"], seq=int(item["seq"]), message_id=item["message_id"],
                    sender_id=item["sender_id"], kind=item["kind"], sent_at=item["sent_at"],
-                   text=item.get("text"), media_id=item.get("media_id"),
-                   reply_to=as_int(item["reply_to"]) if "reply_to" in item else None, event=item.get("event"),
-                   client_msg_id=item.get("client_msg_id"))
+                   text=item.get("text"), media_id=item.get("media_id"), reply_to=_optional_int(item, "reply_to"),
+                   event=item.get("event"), client_msg_id=item.get("client_msg_id"),
+                   relates_to=_optional_int(item, "relates_to"), emoji=item.get("emoji"),
+                   mentions=tuple(item["mentions"]) if "mentions" in item else None,
+                   quote={**quote, "seq": int(quote["seq"])} if quote else None,
+                   forwarded=bool(item.get("forwarded")), edited_at=item.get("edited_at"),
+                   deleted=bool(item.get("deleted")), reactions=reactions_of(item))
 
 
 def message_item(message: Message) -> dict:
@@ -26,11 +49,16 @@ def message_item(message: Message) -> dict:
     for name in OPTIONAL_FIELDS:
         if getattr(message, name) is not None:
             item[name] = getattr(message, name)
+    if message.mentions:
+        item["mentions"] = list(message.mentions)
+    if message.forwarded:
+        item["forwarded"] = True
     return item
 
 
 class DynamoMessageStore:
     def __init__(self, resource, chats_table: str, messages_table: str):
+        self._resource = resource
         self._chats = resource.Table(chats_table)
         self._messages = resource.Table(messages_table)
         self._failed = self._chats.meta.client.exceptions.ConditionalCheckFailedException
@@ -126,3 +154,62 @@ class DynamoMessageStore:
         items = query_all(self._messages, ProjectionExpression="sender_id",
                           KeyConditionExpression=Key("chat_id").eq(chat_id) & Key("seq").between(low + 1, high))
         return {item["sender_id"] for item in items}
+
+    def get(self, chat_id: str, seq: int) -> Message | None:
+        item = self._messages.get_item(Key={"chat_id": chat_id, "seq": seq}, ConsistentRead=True).get("Item")
+        return message_from_item(item) if item else None
+
+    def _fold(self, chat_id: str, seq: int, update: str, condition: str, names: dict, values: dict) -> dict | None:
+        """One conditional update of a message; answers its old item, or None when the condition failed."""
+        try:
+            return self._messages.update_item(
+                Key={"chat_id": chat_id, "seq": seq}, UpdateExpression=update, ConditionExpression=condition,
+                ExpressionAttributeNames=names, ExpressionAttributeValues=values, ReturnValues="ALL_OLD")["Attributes"]
+        except self._failed:
+            return None
+
+    def edit(self, chat_id: str, seq: int, text: str, edited_at: str, edit_seq: int) -> None:
+        self._fold(chat_id, seq, "SET #text = :text, edited_at = :at, edit_seq = :seq ADD edits :seqs",
+                   "attribute_exists(seq) AND attribute_not_exists(deleted) AND "
+                   "(attribute_not_exists(edit_seq) OR edit_seq < :seq)",
+                   {"#text": "text"}, {":text": text, ":at": edited_at, ":seq": edit_seq, ":seqs": {edit_seq}})
+
+    def react(self, chat_id: str, seq: int, user_id: str, emoji: str, reaction_seq: int) -> None:
+        names = {"#r": REACTION_PREFIX + user_id}
+        condition = "attribute_exists(seq) AND attribute_not_exists(deleted) AND " \
+                    "(attribute_not_exists(#r) OR #r[1] < :seq)"
+        if emoji:
+            self._fold(chat_id, seq, "SET #r = :reaction", condition, names,
+                       {":reaction": [emoji, reaction_seq], ":seq": reaction_seq})
+        else:
+            self._fold(chat_id, seq, "REMOVE #r", condition, names, {":seq": reaction_seq})
+
+    def delete(self, chat_id: str, seq: int) -> Deletion | None:
+        old = self._fold(chat_id, seq, "SET deleted = :yes REMOVE #text, media_id",
+                         "attribute_exists(seq) AND attribute_not_exists(deleted)", {"#text": "text"}, {":yes": True})
+        if old is None:
+            return None
+        return Deletion(message_from_item(old), frozenset(int(s) for s in old.get("edits", ())),
+                        frozenset(int(s) for s in old.get("quoted_by", ())))
+
+    def note_reply(self, chat_id: str, seq: int, reply_seq: int) -> bool:
+        new = self._messages.update_item(Key={"chat_id": chat_id, "seq": seq}, UpdateExpression="ADD quoted_by :seqs",
+                                         ConditionExpression="attribute_exists(seq)",
+                                         ExpressionAttributeValues={":seqs": {reply_seq}},
+                                         ReturnValues="ALL_NEW")["Attributes"]
+        return bool(new.get("deleted"))
+
+    def forget_texts(self, chat_id: str, edit_seqs: Iterable[int], reply_seqs: Iterable[int]) -> None:
+        for seqs, update, names in ((edit_seqs, "REMOVE #text", {"#text": "text"}),
+                                    (reply_seqs, "REMOVE quote.#text", {"#text": "text"})):
+            for seq in seqs:
+                self._fold(chat_id, seq, update, "attribute_exists(seq)", names, {})
+
+    def hide(self, chat_id: str, user_id: str, seqs: Iterable[int]) -> None:
+        self._chats.update_item(Key={"chat_id": chat_id, "sk": HIDDEN_PREFIX + user_id},
+                                UpdateExpression="ADD seqs :seqs", ExpressionAttributeValues={":seqs": set(seqs)})
+
+    def hidden(self, user_id: str, chat_ids: Iterable[str]) -> dict[str, set[int]]:
+        keys = [{"chat_id": chat_id, "sk": HIDDEN_PREFIX + user_id} for chat_id in dict.fromkeys(chat_ids)]
+        items = batch_get(self._resource, self._chats.name, keys, consistent=True)
+        return {item["chat_id"]: {int(seq) for seq in item["seqs"]} for item in items}
