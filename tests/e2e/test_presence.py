@@ -1,8 +1,14 @@
 """Issue 5 end to end: presence, last seen and typing over real sockets; time moves by the stack's clock."""
 import asyncio
+import time
 
-from chalicelib.presence import MAX_SOCKETS
+import boto3
+
+from chalicelib.model import QUIET_WINDOW, direct_chat_id
+from chalicelib.presence import ANNOUNCE_PAGE, MAX_SOCKETS
 from chalicelib.rate_limits import RateLimits
+from devstack.aws import FAKE_CREDENTIALS, REGION
+from tests.e2e.support import http
 from tests.e2e.test_messaging import direct_chat, run
 
 TYPING_LIMIT = RateLimits().typing.events
@@ -150,5 +156,103 @@ def test_an_eleventh_socket_closes_the_users_oldest(stack):
             assert (await socket.events_of("message", 1))[0]["message"]["text"] == "to every device"
         for socket in devices[1:] + [newest, b]:
             await socket.close()
+
+    run(scenario())
+
+
+def give_direct_chats(stack, user_id: str, contacts: list[str]) -> None:
+    """Write the user's member items of direct chats with `contacts` straight into the stack's DynamoDB (what a
+    connect's announcement reads), rather than making them through thousands of API calls."""
+    _, aws = http("GET", f"{stack.base}/_devstack/aws")
+    dynamodb = boto3.resource("dynamodb", region_name=REGION, endpoint_url=aws["endpoint_url"],
+                              aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                              aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+    with dynamodb.Table(aws["tables"]["chats"]).batch_writer() as batch:
+        for contact in contacts:
+            batch.put_item(Item={"chat_id": direct_chat_id(user_id, contact), "sk": f"member#{user_id}",
+                                 "member_id": user_id, "kind": "direct", "role": "member", "joined_seq": 0})
+
+
+def test_a_user_with_10000_direct_contacts_connects_in_under_a_second_and_all_are_told(stack):
+    alice, zoe = stack.user("alice"), stack.user("zz")  # zoe's chat with alice sorts after the 10,000
+    give_direct_chats(stack, alice.user_id, [f"bulk{i:05d}" for i in range(10_000)])
+    direct_chat(alice, zoe)
+    assert direct_chat_id(alice.user_id, zoe.user_id) > direct_chat_id(alice.user_id, "bulk09999")
+
+    async def scenario():
+        z = await zoe.connect()
+        times = []
+        for _ in range(3):  # online and offline again: each connect is a transition with 10,000 to tell
+            started = time.monotonic()
+            a = await alice.connect()
+            times.append(time.monotonic() - started)
+            [came] = (await z.events_of("presence", 1, timeout=60))[0]["users"]  # on the 21st page of 500
+            assert came["user_id"] == alice.user_id and came["status"] == "online"
+            await a.close()
+            [went] = (await z.events_of("presence", 1, timeout=60))[0]["users"]
+            assert went["status"] == "offline"
+        print(f"connect with 10,000 direct contacts: {', '.join(f'{t * 1000:.0f} ms' for t in times)}")
+        assert max(times) < 1.0, times
+        assert 10_000 // ANNOUNCE_PAGE + 1 == 21
+        await z.close()
+
+    run(scenario())
+
+
+def test_a_quiet_heartbeat_gets_no_pong_and_keeps_its_user_online_for_150_seconds(stack):
+    alice, bob = stack.user("alice"), stack.user("bob")
+    direct_chat(alice, bob)
+
+    async def scenario():
+        b = await bob.connect()
+        a = await alice.connect()
+        assert (await b.events_of("presence", 1))[0]["users"][0]["status"] == "online"
+        a._heart.cancel()  # this socket is in the background: quiet heartbeats only, as the test sends them
+        await a.tell("heartbeat", quiet=True)
+        await a.no_event(wait=1.0)  # no pong, nothing at all
+        await a.call("history", chat_id=direct_chat_id(alice.user_id, bob.user_id))  # the socket still answers
+        reply = await b.call("presence", user_ids=[alice.user_id])
+        quietly_seen = reply["users"][0]["last_seen"]
+        await asyncio.to_thread(stack.advance_clock, 100)  # past the 60 s window, inside the quiet 150 s
+        await b.call("heartbeat")
+        assert (await b.call("presence", user_ids=[alice.user_id]))["users"][0]["status"] == "online"
+        await asyncio.to_thread(stack.run_schedule, "sweep_presence")
+        await b.no_event(wait=2.0, kind="presence")  # the sweep leaves her online
+        await asyncio.to_thread(stack.advance_clock, QUIET_WINDOW - 100)
+        await b.call("heartbeat")
+        gone = {"user_id": alice.user_id, "status": "offline", "last_seen": quietly_seen}
+        assert (await b.call("presence", user_ids=[alice.user_id]))["users"] == [gone]
+        await asyncio.to_thread(stack.run_schedule, "sweep_presence")
+        assert (await b.events_of("presence", 1))[0]["users"] == [gone]
+        bad = await a.call("heartbeat", quiet="yes")  # errors are still answered
+        assert bad["type"] == "error" and bad["code"] == "bad_request"
+        await a.close(), await b.close()
+
+    run(scenario())
+
+
+def test_the_sweep_runs_shard_by_shard_through_the_queue(stack):
+    """Users in several shards of the online index, all crashed: each shard's task takes its own offline."""
+    bob = stack.user("bob")
+    crashed = [stack.user("crash") for _ in range(6)]
+    for user in crashed:
+        direct_chat(user, bob)
+
+    async def scenario():
+        b = await bob.connect()
+        for user in crashed:
+            await user.connect("phone")
+        await b.events_of("presence", len(crashed))
+        for user in crashed:
+            stack.drop(user.user_id, "phone")
+        await asyncio.to_thread(stack.advance_clock, 61)
+        await b.call("heartbeat")
+        started = time.monotonic()
+        await asyncio.to_thread(stack.run_schedule, "sweep_presence")
+        assert time.monotonic() - started < 1.0  # the schedule only queues a task per shard
+        events = await b.events_of("presence", len(crashed))
+        assert sorted(e["users"][0]["user_id"] for e in events) == sorted(u.user_id for u in crashed)
+        assert {e["users"][0]["status"] for e in events} == {"offline"}
+        await b.close()
 
     run(scenario())
