@@ -1,5 +1,6 @@
 """One contract for every store, held by the in-memory twins (tests/fakes.py) and the DynamoDB stores on moto."""
 import threading
+from dataclasses import replace
 
 import boto3
 import pytest
@@ -203,3 +204,82 @@ def test_own_cursors_in_many_groups_at_once(stores):
     stores.receipts.seat("group:y", cursor_shard("b"), {"b": Cursors(1, 0)})
     assert stores.receipts.cursors_in("b", ["group:x", "group:y", "group:z"]) == {
         "group:x": Cursors(4, 2), "group:y": Cursors(1, 0)}
+
+
+def stored(stores: Stores, *messages: Message) -> None:
+    for m in messages:
+        stores.messages.reserve(m.chat_id, m.sender_id, direct=True)
+        assert stores.messages.write(m)
+
+
+def test_an_edit_folds_into_its_target_and_never_undoes_a_later_one(stores):
+    direct(stores)
+    stored(stores, message("direct:a:b", 1))
+    stores.messages.edit("direct:a:b", 1, "second", "2030-01-01T00:02:00.000Z", edit_seq=3)
+    stores.messages.edit("direct:a:b", 1, "first", "2030-01-01T00:01:00.000Z", edit_seq=2)  # late, older
+    target = stores.messages.get("direct:a:b", 1)
+    assert (target.text, target.edited_at) == ("second", "2030-01-01T00:02:00.000Z")
+    assert stores.messages.get("direct:a:b", 9) is None
+
+
+def test_reactions_one_per_user_in_the_order_they_reacted(stores):
+    direct(stores)
+    stored(stores, message("direct:a:b", 1))
+    stores.messages.react("direct:a:b", 1, "b", "👍", 2)
+    stores.messages.react("direct:a:b", 1, "a", "👍", 3)
+    stores.messages.react("direct:a:b", 1, "c", "🎉", 4)
+    assert stores.messages.get("direct:a:b", 1).reactions == {"👍": ["b", "a"], "🎉": ["c"]}
+    stores.messages.react("direct:a:b", 1, "b", "🎉", 5)  # replaces b's
+    stores.messages.react("direct:a:b", 1, "b", "😂", 4)  # older than b's latest: ignored
+    stores.messages.react("direct:a:b", 1, "c", "", 6)  # takes c's back
+    assert stores.messages.get("direct:a:b", 1).reactions == {"👍": ["a"], "🎉": ["b"]}
+    assert stores.messages.get("direct:a:b", 1).to_wire()["reactions"] == {"👍": ["a"], "🎉": ["b"]}
+
+
+def test_a_delete_drops_text_and_media_and_names_the_edits_and_replies_to_clean(stores):
+    direct(stores)
+    stored(stores, Message("direct:a:b", 1, "id-1", "a", "image", "2030-01-01T00:00:00.000Z", text="caption",
+                           media_id="m1"),
+           message("direct:a:b", 2), message("direct:a:b", 3))
+    stores.messages.edit("direct:a:b", 1, "new caption", "2030-01-01T00:01:00.000Z", edit_seq=2)
+    assert stores.messages.note_reply("direct:a:b", 1, 3) is False
+    deletion = stores.messages.delete("direct:a:b", 1)
+    assert deletion.message.media_id == "m1" and deletion.edit_seqs == {2} and deletion.reply_seqs == {3}
+    gone = stores.messages.get("direct:a:b", 1)
+    assert gone.deleted and gone.text is None and gone.media_id is None
+    assert stores.messages.delete("direct:a:b", 1) is None
+    assert stores.messages.note_reply("direct:a:b", 1, 3) is True
+    stores.messages.react("direct:a:b", 1, "b", "👍", 4)
+    stores.messages.edit("direct:a:b", 1, "again", "2030-01-01T00:03:00.000Z", edit_seq=5)
+    assert stores.messages.get("direct:a:b", 1) == gone
+
+
+def test_forgetting_texts_of_edits_and_quotes(stores):
+    direct(stores)
+    stored(stores, message("direct:a:b", 1),
+           replace(message("direct:a:b", 2), quote={"seq": 1, "sender_id": "a", "kind": "text", "text": "m1"}))
+    stores.messages.forget_texts("direct:a:b", [1], [2])
+    assert stores.messages.get("direct:a:b", 1).text is None
+    reply = stores.messages.get("direct:a:b", 2)
+    assert reply.quote == {"seq": 1, "sender_id": "a", "kind": "text"} and reply.text == "m2"
+
+
+def test_hidden_messages_per_user_and_chat(stores):
+    stores.messages.hide("direct:a:b", "a", [3, 4])
+    stores.messages.hide("direct:a:b", "a", [4, 7])
+    stores.messages.hide("group:g", "b", [1])
+    assert stores.messages.hidden("a", ["direct:a:b", "group:g"]) == {"direct:a:b": {3, 4, 7}}
+    assert stores.messages.hidden("b", ["direct:a:b", "group:g"]) == {"group:g": {1}}
+
+
+def test_shared_media_is_released_only_when_no_message_uses_it(stores):
+    from chalicelib.model import Media
+    stores.media.put(Media("m1", "direct:a:b", "a", "x.png", "image/png", 10, "image", "t", status="ready"))
+    stores.media.share("m1", "group:g")
+    stores.media.share("m1", "group:h")
+    assert stores.media.get("m1").shared_with == ("group:g", "group:h")
+    assert stores.media.release("m1") is False
+    assert stores.media.release("m1") is False
+    assert stores.media.release("m1") is True
+    stores.media.delete("m1")
+    assert stores.media.get("m1") is None

@@ -164,7 +164,8 @@ class DynamoMessageStore:
         try:
             return self._messages.update_item(
                 Key={"chat_id": chat_id, "seq": seq}, UpdateExpression=update, ConditionExpression=condition,
-                ExpressionAttributeNames=names, ExpressionAttributeValues=values, ReturnValues="ALL_OLD")["Attributes"]
+                ExpressionAttributeNames=names, ReturnValues="ALL_OLD",
+                **({"ExpressionAttributeValues": values} if values else {}))["Attributes"]
         except self._failed:
             return None
 
