@@ -32,8 +32,8 @@ FUZZ = settings(deadline=None, database=None, derandomize=not LONG, print_blob=T
 
 ANSWERS: Counter = Counter()  # what the fuzzers got back, printed at the end of each (pytest -s shows it)
 
-ACTIONS = ["create_chat", "send", "history", "heartbeat", "presence", "typing", "receipt", "sync", "add_members",
-           "remove_members", "leave", "upload", "media_url"]
+ACTIONS = ["create_chat", "send", "hide", "history", "heartbeat", "presence", "typing", "receipt", "sync",
+           "add_members", "remove_members", "leave", "upload", "media_url"]
 
 # Values -------------------------------------------------------------------------------------------------
 
@@ -95,6 +95,11 @@ def field_values(pools: Pools) -> dict:
         "content_type": st.sampled_from(["image/png", "image/jpeg", "video/mp4", "application/pdf", "text/html",
                                          "x", "image/png; charset=utf-8"]) | strings | json_values,
         "size": st.integers(-1, 2**40) | json_values,
+        "relates_to": seqs(), "emoji": st.sampled_from(["👍", "", "ab", "🎉" * 9, "👨‍👩‍👧‍👦"]) | strings | json_values,
+        "forward_of": st.fixed_dictionaries({"chat_id": pools.chat(), "seq": seqs()}) | json_values,
+        "mentions": st.lists(pools.user(), max_size=6) | json_values, "seqs": st.lists(seqs(), max_size=5) | json_values,
+        "since": st.sampled_from(["", "0", "1800000000", "yesterday"]) | strings | json_values,
+        "page": strings | json_values, "quiet": st.booleans() | json_values,
         "extra": json_values | deep_values,
     }
 
@@ -123,20 +128,27 @@ def valid_fields(pools: Pools) -> dict:
         "content_type": st.sampled_from(["image/png", "image/jpeg", "video/mp4", "application/pdf", "text/html",
                                          "x", "image/png; charset=utf-8", "IMAGE/PNG"]),
         "size": st.integers(1, 2**28),
+        "relates_to": st.integers(0, 12), "emoji": st.sampled_from(["👍", "🎉", "", "ab"]),
+        "forward_of": st.fixed_dictionaries({"chat_id": st.sampled_from(pools.chat_ids), "seq": st.integers(0, 12)}),
+        "mentions": st.lists(ids, max_size=3), "seqs": st.lists(st.integers(0, 12), min_size=1, max_size=5),
+        "since": st.sampled_from(["", "1800000000"]), "page": st.text(min_size=1, max_size=40),
+        "quiet": st.booleans(),
     }
 
 
 SCHEMA = {  # action -> (required fields, optional fields), as the contract lists them
     "create_chat": (["kind"], ["user_id", "name", "members"]),
-    "send": (["chat_id", "client_msg_id", "kind"], ["text", "media_id", "reply_to"]),
-    "history": (["chat_id"], ["before", "limit"]), "heartbeat": ([], []), "presence": (["user_ids"], []),
+    "send": (["chat_id", "client_msg_id", "kind"], ["text", "media_id", "reply_to", "relates_to", "emoji",
+                                                    "forward_of", "mentions"]),
+    "hide": (["chat_id", "seqs"], []),
+    "history": (["chat_id"], ["before", "limit"]), "heartbeat": ([], ["quiet"]), "presence": (["user_ids"], []),
     "typing": (["chat_id", "state"], []), "receipt": (["chat_id", "seq", "status"], []),
-    "sync": ([], ["cursors", "limit"]), "add_members": (["chat_id", "user_ids"], []),
+    "sync": ([], ["cursors", "limit", "since", "page"]), "add_members": (["chat_id", "user_ids"], []),
     "remove_members": (["chat_id", "user_ids"], []), "leave": (["chat_id"], []),
     "upload": (["chat_id", "filename", "content_type", "size"], []), "media_url": (["media_id"], []),
 }
-KINDS = {"create_chat": st.sampled_from(["direct", "group"]), "send": st.sampled_from(["text", "image", "video",
-                                                                                       "file"])}
+KINDS = {"create_chat": st.sampled_from(["direct", "group"]),
+         "send": st.sampled_from(["text", "image", "video", "file", "edit", "delete", "reaction"])}
 
 
 def allowed_frames(pools: Pools, action: str):
@@ -184,12 +196,16 @@ def request_of(raw) -> str | None:
     return body.get("req") if isinstance(body, dict) and isinstance(body.get("req"), str) else None
 
 
-def action_of(raw):
+def field_of(raw, name: str):
     try:
         body = json.loads(raw)
     except (ValueError, TypeError):
         return None
-    return body.get("action") if isinstance(body, dict) else None
+    return body.get(name) if isinstance(body, dict) else None
+
+
+def action_of(raw):
+    return field_of(raw, "action")
 
 
 def check_answers(raw, got: list[dict]) -> None:
@@ -213,6 +229,9 @@ def check_answers(raw, got: list[dict]) -> None:
     if action_of(raw) == "typing" and not errors:
         ANSWERS["typing relayed"] += 1
         return  # a typing frame that is fine gets no reply
+    if action_of(raw) == "heartbeat" and field_of(raw, "quiet") is True and not errors:
+        ANSWERS["quiet heartbeat"] += 1
+        return  # nor does a quiet heartbeat
     assert replies, f"no reply to {str(raw)[:200]!r}"
     ANSWERS[errors[0]["code"] if errors else replies[-1]["type"]] += 1
     assert len(errors) <= 1, errors
