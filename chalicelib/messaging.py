@@ -1,11 +1,9 @@
-"""Chats, sending, history and catch-up: the heart of Parley."""
-import base64
-import binascii
+"""Chats, sending and history: the heart of Parley (catching up after a connect is chalicelib/catch_up)."""
 import json
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import partial
 
 from chalicelib import clock
@@ -17,8 +15,6 @@ from chalicelib.media import MediaService
 from chalicelib.model import (
     SEND_LEASE,
     Chat,
-    ChatHead,
-    Cursors,
     Member,
     Membership,
     Message,
@@ -36,7 +32,6 @@ from chalicelib.receipts import Receipts
 from chalicelib.relations import RELATIONS, Forward, Relations, check_emoji, quote_of
 from chalicelib.storage import ChatStore, MessageStore, UserStore
 
-PAGE_CHATS = 100  # chats a page of the changes form of `sync` reads
 MAX_REPLY_BYTES = 120 * 1024  # API Gateway's 128 KiB per message, less room for the envelope
 CLAIM_WAIT = 3  # seconds a repeated send waits for the first one to finish
 NEWEST = 2**53  # a seq above any chat's last
@@ -47,35 +42,26 @@ def size_of(value) -> int:
     return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
 
 
-@dataclass(frozen=True)
-class SyncStep:
-    """Where a pass of the changes form of `sync` is: the marks it reads (None: every chat), the last chat id a
-    page covered, and the token the pass hands out when it ends. A page's `next` carries it, opaque to clients."""
-    since: int | None
-    after: str
-    token: int
+def closing_gaps(store: MessageStore, chat_id: str, messages: list[Message], after: int) -> list[Message]:
+    """Fill the holes dead senders left between `after` and the messages read, once their lease is over.
 
-    @staticmethod
-    def begin(since: str, news: News) -> "SyncStep":
-        if since and not since.isdigit():
-            raise BadRequest("since must be a token a synced reply gave, or empty")
-        token = int(since) if since else None
-        return SyncStep(token if token is not None and news.kept(token) else None, "", news.token())
+    A message's `sent_at` is taken after its seq is reserved, so a hole below a message sent more than
+    a lease ago can no longer be written by its sender.
+    """
+    complete: list[Message] = []
+    expected = after + 1
+    for message in messages:
+        if message.seq > expected and epoch_from_iso(message.sent_at) < clock.now() - SEND_LEASE:
+            complete.extend(store.fill_gap(chat_id, seq) for seq in range(expected, message.seq))
+        complete.append(message)
+        expected = message.seq + 1
+    return complete
 
-    @staticmethod
-    def resume(page: str) -> "SyncStep":
-        try:
-            fields = json.loads(base64.urlsafe_b64decode(page.encode()))
-            return SyncStep(None if fields["s"] is None else int(fields["s"]), str(fields["a"]), int(fields["t"]))
-        except (ValueError, TypeError, KeyError, binascii.Error):
-            raise BadRequest("page must be the next of a synced reply") from None
 
-    def after_chat(self, chat_id: str) -> "SyncStep":
-        return replace(self, after=chat_id)
-
-    def encode(self) -> str:
-        fields = {"s": self.since, "a": self.after, "t": self.token}
-        return base64.urlsafe_b64encode(json.dumps(fields).encode()).decode()
+def with_media(media: MediaService, messages: list[Message]) -> list[dict]:
+    """Messages as clients get them: each media item as of now, with fresh URLs (one batch read)."""
+    items = media.wire_many([m.media_id for m in messages if m.media_id])
+    return [m.to_wire() | ({"media": items[m.media_id]} if m.media_id in items else {}) for m in messages]
 
 
 def visible_after(joined_seq: int) -> int:
@@ -97,11 +83,6 @@ class Messaging:
         self._fanout = fanout
         self._receipts = receipts
         self._media = media
-
-    def _wire(self, messages: list[Message]) -> list[dict]:
-        """Messages as clients get them: each media item as of now, with fresh URLs (one batch read)."""
-        media = self._media.wire_many([m.media_id for m in messages if m.media_id])
-        return [m.to_wire() | ({"media": media[m.media_id]} if m.media_id in media else {}) for m in messages]
 
     def chat_of_member(self, user_id: str, chat_id: str) -> Chat:
         self._access.member(user_id, chat_id)
@@ -172,7 +153,8 @@ class Messaging:
                     if original.relates_to is not None:
                         self._relations.fold(original)
                     head = self._chats.head(chat_id) if pair is None else None
-                    self._push(original, self._wire([original])[0], pair, admitted["sockets"], connection_id,
+                    wire = with_media(self._media, [original])[0]
+                    self._push(original, wire, pair, admitted["sockets"], connection_id,
                                head.members_version if head else None)
                     return self._sent(original, client_msg_id)
             draft = Message(chat_id=chat_id, seq=0, message_id=uuid.uuid4().hex, sender_id=sender_id, kind=kind,
@@ -196,7 +178,7 @@ class Messaging:
             self._relations.fold(message)
         if message.quote is not None:
             message = self._relations.note_reply(message)
-        wire = self._wire([message])[0] if message.media_id and not media else \
+        wire = with_media(self._media, [message])[0] if message.media_id and not media else \
             message.to_wire() | ({"media": self._media.to_wire(media)} if media else {})
         self._push(message, wire, pair, admitted["sockets"], connection_id, reservation.members_version)
         if reservation.direct is not None:
@@ -340,113 +322,11 @@ class Messaging:
                                         lambda: self._messages.messages_before(chat_id, before or NEWEST, limit + 1),
                                         lambda: self._messages.hidden(user_id, [chat_id]).get(chat_id, set()))
         floor = visible_after(member.joined_seq)
-        messages = [m for m in self._closing_gaps(chat_id, page, page[0].seq - 1 if page else 0)
+        messages = [m for m in closing_gaps(self._messages, chat_id, page, page[0].seq - 1 if page else 0)
                     if m.seq > floor and m.seq not in hidden]
         has_more = len(messages) > limit
-        wire = self._wire(messages[-limit:])
+        wire = with_media(self._media, messages[-limit:])
         while wire and size_of(wire) > MAX_REPLY_BYTES:
             wire.pop(0)
             has_more = True
         return {"chat_id": chat_id, "messages": wire, "has_more": has_more}
-
-    def sync(self, user_id: str, cursors: dict[str, int], limit: int) -> list[dict]:
-        """The v1 form: every chat with messages after the client's cursor, then one `synced` summary (last).
-        It reads every membership and chat head, so it serves clients whose cursor map fits a frame."""
-        self._rate.take("sync", user_id)
-        memberships = self._chats.memberships(user_id)
-        heads = self._chats.heads(m.chat_id for m in memberships)
-        behind = [m for m in memberships if m.chat_id in heads and
-                  (m.chat_id not in cursors or heads[m.chat_id].last_seq > cursors[m.chat_id])]
-        messages, summary = self._catch_up(user_id, behind, heads, cursors, limit)
-        frames = [frame for chat_id in messages for frame in self._message_frames(messages[chat_id], chat_id)]
-        return frames + [{"type": "synced", "chats": summary}]
-
-    def sync_changes(self, user_id: str, since: str, page: str | None, limit: int) -> list[dict]:
-        """The changes form: one page of the chats with news since the token (every chat, for "" or a token
-        whose marks are no longer kept), their messages batched across chats, and a `synced` that carries
-        either the next page or the token for the next pass."""
-        self._rate.take("sync_page" if page else "sync", user_id)
-        step = SyncStep.resume(page) if page else SyncStep.begin(since, self._news)
-        if step.since is None:
-            memberships = self._chats.memberships_page(user_id, step.after, PAGE_CHATS + 1)
-            chat_ids, starts = [m.chat_id for m in memberships], {}
-        else:
-            changed = self._news.changed_since(user_id, step.since)
-            chat_ids = sorted(chat_id for chat_id in changed if chat_id > step.after)[:PAGE_CHATS + 1]
-            starts = {chat_id: changed[chat_id] - 1 for chat_id in chat_ids}
-        more, chat_ids = len(chat_ids) > PAGE_CHATS, chat_ids[:PAGE_CHATS]
-        if step.since is None:
-            memberships = memberships[:PAGE_CHATS]
-        else:
-            memberships = list(self._chats.memberships_in(user_id, chat_ids).values())
-        heads = self._chats.heads(chat_ids)
-        messages, summary = self._catch_up(user_id, [m for m in memberships if m.chat_id in heads], heads, starts,
-                                           limit)
-        frames = self._message_frames([message for chat in messages.values() for message in chat])
-        end = {"next": step.after_chat(chat_ids[-1]).encode()} if more else {"since": str(step.token)}
-        return frames + [{"type": "synced", "chats": summary, **end}]
-
-    def _catch_up(self, user_id: str, memberships: list[Membership], heads: dict[str, ChatHead],
-                  seen: dict[str, int], limit: int) -> tuple[dict[str, list[Message]], list[dict]]:
-        """Each chat's messages after the seq the device has seen (its newest `limit` where that is unknown or
-        more are missed), read in parallel, and the chat's `synced` entry."""
-        reads, entries = [], []
-        own = self._receipts.own_cursors(user_id, [m.chat_id for m in memberships if heads[m.chat_id].direct is None])
-        for membership in memberships:
-            head = heads[membership.chat_id]
-            start = max(seen.get(head.chat_id, 0), visible_after(membership.joined_seq))
-            limited = head.last_seq - start > limit
-            reads.append(partial(self._missed, head, start, limited, limit))
-            cursors = head.direct.cursors.get(user_id, Cursors()) if head.direct else own.get(head.chat_id, Cursors())
-            entry = {"chat_id": head.chat_id, "kind": head.kind, "last_seq": head.last_seq,
-                     "delivered_seq": cursors.delivered, "read_seq": cursors.read, "limited": limited}
-            if head.name is not None:
-                entry["name"] = head.name
-            entries.append(entry)
-        hidden, *outcomes = gathered(partial(self._messages.hidden, user_id, [m.chat_id for m in memberships]),
-                                     *reads)
-        missed = {m.chat_id: [message for message in found if message.seq not in hidden.get(m.chat_id, ())]
-                  for m, found in zip(memberships, outcomes, strict=True)}
-        return {chat_id: found for chat_id, found in missed.items() if found}, entries
-
-    def _missed(self, head: ChatHead, start: int, limited: bool, limit: int) -> list[Message]:
-        if head.last_seq <= start:
-            return []
-        if limited:
-            messages = self._messages.messages_before(head.chat_id, head.last_seq + 1, limit)
-            start = messages[0].seq - 1 if messages else start
-        else:
-            messages = self._messages.messages_after(head.chat_id, start, limit)
-        return self._closing_gaps(head.chat_id, messages, start)
-
-    def _closing_gaps(self, chat_id: str, messages: list[Message], after: int) -> list[Message]:
-        """Fill the holes dead senders left between `after` and the messages read, once their lease is over.
-
-        A message's `sent_at` is taken after its seq is reserved, so a hole below a message sent more than
-        a lease ago can no longer be written by its sender.
-        """
-        complete: list[Message] = []
-        expected = after + 1
-        for message in messages:
-            if message.seq > expected and epoch_from_iso(message.sent_at) < clock.now() - SEND_LEASE:
-                complete.extend(self._messages.fill_gap(chat_id, seq) for seq in range(expected, message.seq))
-            complete.append(message)
-            expected = message.seq + 1
-        return complete
-
-    def _message_frames(self, messages: list[Message], chat_id: str | None = None) -> list[dict]:
-        """`messages` frames of at most MAX_REPLY_BYTES; with `chat_id` (the v1 form) all of that chat."""
-        frames: list[dict] = []
-        batch: list[dict] = []
-        batch_bytes = 0
-        envelope = {"type": "messages"} | ({"chat_id": chat_id} if chat_id else {})
-        for wire in self._wire(messages):
-            wire_bytes = size_of(wire) + 1
-            if batch and batch_bytes + wire_bytes > MAX_REPLY_BYTES:
-                frames.append({**envelope, "messages": batch})
-                batch, batch_bytes = [], 0
-            batch.append(wire)
-            batch_bytes += wire_bytes
-        if batch:
-            frames.append({**envelope, "messages": batch})
-        return frames

@@ -3,6 +3,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from chalicelib.access import Access
+from chalicelib.catch_up import CatchUp
 from chalicelib.config import Settings, settings
 from chalicelib.delivery import Delivery
 from chalicelib.fanout import Fanout, FanoutQueue, SqsFanoutQueue
@@ -26,6 +27,7 @@ class Services:
     delivery: Delivery
     fanout: Fanout
     messaging: Messaging
+    catch_up: CatchUp
     groups: Groups
     receipts: Receipts
     presence: Presence
@@ -55,6 +57,7 @@ def build(stores: Stores, pusher, tokens: TokenVerifier, accounts: Accounts, fan
     presence = Presence(stores.users, stores.chats, access, delivery, rate, fanout)  # its tasks go by fanout
     delivery.when_gone(presence.disconnected)  # a socket a push finds gone closed without $disconnect
     return Services(stores=stores, delivery=delivery, fanout=fanout, receipts=receipts, messaging=messaging,
+                    catch_up=CatchUp(stores.chats, stores.messages, news, receipts, media, rate),
                     groups=Groups(stores.chats, stores.users, access, delivery, fanout, messaging, receipts),
                     presence=presence, typing=TypingIndicators(access, delivery, rate), tokens=tokens,
                     accounts=accounts, media=media)

@@ -152,8 +152,8 @@ class SocketApi:
 
     def _sync(self, connection: Connection, frame: frames.Sync) -> list[dict]:
         if frame.since is not None:
-            return self._services.messaging.sync_changes(connection.user_id, frame.since, frame.page, frame.limit)
-        return self._services.messaging.sync(connection.user_id, dict(frame.cursors), frame.limit)
+            return self._services.catch_up.sync_changes(connection.user_id, frame.since, frame.page, frame.limit)
+        return self._services.catch_up.sync(connection.user_id, dict(frame.cursors), frame.limit)
 
     def _upload(self, connection: Connection, frame: frames.Upload) -> list[dict]:
         slot = self._services.media.request_upload(connection.user_id, frame.chat_id, frame.filename,

@@ -95,9 +95,9 @@ def test_sync_reads_only_the_chats_that_changed(parley, monkeypatch):
     peers = [f"m{i}" for i in range(60)]
     chats = [services.messaging.create_direct(peer, "bob")[0].chat_id for peer in peers]
     moment[0] += 120
-    last = services.messaging.sync_changes("bob", "", None, 1)[-1]  # a fresh pass: one page of 60 chats
+    last = services.catch_up.sync_changes("bob", "", None, 1)[-1]  # a fresh pass: one page of 60 chats
     requests.clear()
-    assert services.messaging.sync_changes("bob", last["since"], None, 100) == [
+    assert services.catch_up.sync_changes("bob", last["since"], None, 100) == [
         {"type": "synced", "chats": [], "since": str(int(moment[0]) - 15)}]
     assert [op for op in requests.operations() if op != "UpdateItem"] == ["Query"]  # the rate limit, the marks
     moment[0] += 120
@@ -106,7 +106,7 @@ def test_sync_reads_only_the_chats_that_changed(parley, monkeypatch):
         for peer, chat_id in zip(peers[:20], chats[:20], strict=True):
             services.messaging.send(peer, chat_id, f"{peer}-{n}", "text", "x" * 100, None)
     requests.clear()
-    frames = services.messaging.sync_changes("bob", last["since"], None, 100)
+    frames = services.catch_up.sync_changes("bob", last["since"], None, 100)
     assert sum(len(frame["messages"]) for frame in frames[:-1]) == 1000 and len(frames) <= 15
     assert len(requests.made) <= 30, requests.operations()
 

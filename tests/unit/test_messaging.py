@@ -78,7 +78,7 @@ def test_sync_sends_what_was_missed_in_order(world, chat_id):
     other = world.services.messaging.create_direct("bob", "carol")[0].chat_id
     for i in range(5):
         world.send("alice", chat_id, f"a{i}")
-    frames = world.services.messaging.sync("bob", {chat_id: 2, other: 0}, 100)
+    frames = world.services.catch_up.sync("bob", {chat_id: 2, other: 0}, 100)
     assert [f["type"] for f in frames] == ["messages", "synced"]
     assert [m["seq"] for m in frames[0]["messages"]] == [3, 4, 5]
     assert frames[-1]["chats"] == [{"chat_id": chat_id, "kind": "direct", "last_seq": 5, "delivered_seq": 0,
@@ -88,10 +88,10 @@ def test_sync_sends_what_was_missed_in_order(world, chat_id):
 def test_sync_limits_and_reports_chats_missing_from_the_cursors(world, chat_id):
     for i in range(12):
         world.send("alice", chat_id)
-    frames = world.services.messaging.sync("bob", {}, 5)
+    frames = world.services.catch_up.sync("bob", {}, 5)
     assert [m["seq"] for m in frames[0]["messages"]] == [8, 9, 10, 11, 12]
     assert frames[-1]["chats"][0]["limited"] is True
-    assert world.services.messaging.sync("bob", {chat_id: 12}, 5) == [{"type": "synced", "chats": []}]
+    assert world.services.catch_up.sync("bob", {chat_id: 12}, 5) == [{"type": "synced", "chats": []}]
 
 
 def test_old_holes_are_closed_on_read(world, chat_id):

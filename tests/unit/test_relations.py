@@ -141,7 +141,7 @@ def test_hide_is_for_the_caller_only(world, chat, now):
     world.services.messaging.hide("ben", chat, [first["seq"]])
     assert list(served(world, "ben", chat)) == [second["seq"]]
     assert list(served(world, "ann", chat)) == [first["seq"], second["seq"]]
-    frames = world.services.messaging.sync_changes("ben", "", None, 100)
+    frames = world.services.catch_up.sync_changes("ben", "", None, 100)
     assert [m["seq"] for f in frames[:-1] for m in f["messages"]] == [second["seq"]]
     with pytest.raises(Forbidden):
         world.services.messaging.hide("cat", chat, [1])

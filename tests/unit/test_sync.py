@@ -3,7 +3,8 @@ import pytest
 
 from chalicelib import clock
 from chalicelib.errors import BadRequest
-from chalicelib.messaging import MAX_REPLY_BYTES, PAGE_CHATS, size_of
+from chalicelib.catch_up import PAGE_CHATS
+from chalicelib.messaging import MAX_REPLY_BYTES, size_of
 from chalicelib.news import MARGIN
 from chalicelib.socket_api import SocketApi
 
@@ -31,7 +32,7 @@ def sync_pass(world, user: str, since: str, limit: int = 100) -> tuple[list[dict
     """Every page of one pass: the messages, the synced entries, the next token, and how many pages."""
     messages, entries, page, pages = [], [], None, 0
     while True:
-        frames = world.services.messaging.sync_changes(user, since, page, limit)
+        frames = world.services.catch_up.sync_changes(user, since, page, limit)
         pages += 1
         *batches, synced = frames
         assert synced["type"] == "synced" and all(f["type"] == "messages" and "chat_id" not in f for f in batches)
@@ -110,7 +111,7 @@ def test_many_small_chats_share_frames(people, now):
     for i, chat in enumerate(chats):
         for n in range(50):
             people.send(f"u{i}", chat, "x" * 100)
-    frames = people.services.messaging.sync_changes("bob", token, None, 100)
+    frames = people.services.catch_up.sync_changes("bob", token, None, 100)
     assert len(frames) <= 15
     assert sum(len(f["messages"]) for f in frames[:-1]) == 1000
     assert all(size_of(f) <= MAX_REPLY_BYTES + 1024 for f in frames)
@@ -149,7 +150,7 @@ def test_a_token_older_than_the_marks_kept_lists_every_chat(people, now):
 @pytest.mark.parametrize("since, page", [("yesterday", None), ("-5", None), ("1", "not a page"), ("1", "e30=")])
 def test_bad_tokens_and_pages_are_bad_requests(people, since, page):
     with pytest.raises(BadRequest):
-        people.services.messaging.sync_changes("bob", since, page, 10)
+        people.services.catch_up.sync_changes("bob", since, page, 10)
 
 
 def test_a_mark_in_the_same_minute_covers_later_messages(people, now):
