@@ -56,7 +56,7 @@ def current_request() -> Request:
 
 
 def caller() -> str:
-    return services().tokens.user_id(bearer_token(current_request().headers))
+    return services().sessions.check(services().tokens.verify(bearer_token(current_request().headers)))
 
 
 def body() -> dict:
@@ -112,6 +112,12 @@ def signup():
 def login():
     request = body()
     return services().accounts.login(request.get("username"), request.get("password"))
+
+
+@route("/auth/logout_all", methods=["POST"])
+def logout_all():
+    services().sessions.logout_all(caller())
+    return {}
 
 
 @route("/auth/refresh", methods=["POST"])

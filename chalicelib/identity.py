@@ -1,5 +1,6 @@
 """Accounts through the Cognito user pool, and verification of its ID tokens."""
 import re
+from dataclasses import dataclass
 from functools import cached_property
 
 from chalicelib import clock
@@ -24,6 +25,13 @@ def check_password(password: object) -> str:
     return password
 
 
+@dataclass(frozen=True)
+class Identity:
+    """Who a verified ID token names, and when it was issued (its `iat`, in seconds)."""
+    user_id: str
+    issued_at: int
+
+
 class TokenVerifier:
     """Checks a Cognito ID token: RS256 signature against the pool's JWKS (cached), exp, iss, aud, token_use."""
 
@@ -37,7 +45,7 @@ class TokenVerifier:
         import jwt  # cryptography is slow to import; only token checks need it
         return jwt.PyJWKClient(self._jwks_url, cache_keys=True, lifespan=JWKS_CACHE_SECONDS, timeout=5)
 
-    def user_id(self, token: str | None) -> str:
+    def verify(self, token: str | None) -> Identity:
         import jwt
         if not token:
             raise Unauthorized("a token is required")
@@ -45,14 +53,14 @@ class TokenVerifier:
             key = self._keys.get_signing_key_from_jwt(token).key
             # exp against Parley's clock rather than PyJWT's, so that the local stack can move time past it
             claims = jwt.decode(token, key, algorithms=["RS256"], audience=self._audience, issuer=self._issuer,
-                                options={"require": ["exp", "iss", "aud", "token_use"], "verify_exp": False})
+                                options={"require": ["exp", "iat", "iss", "aud", "token_use"], "verify_exp": False})
         except jwt.PyJWTError as error:
             raise Unauthorized(f"invalid token: {error}") from None
         if not isinstance(claims["exp"], int | float) or claims["exp"] <= clock.now():
             raise Unauthorized("invalid token: Signature has expired")
         if claims["token_use"] != "id" or not claims.get("cognito:username"):
             raise Unauthorized("an ID token is required")
-        return claims["cognito:username"]
+        return Identity(claims["cognito:username"], int(claims["iat"]))
 
 
 class Accounts:
@@ -88,6 +96,10 @@ class Accounts:
             raise Unauthorized("wrong username or password") from None
         return {"user_id": username.lower(), "id_token": result["IdToken"],
                 "refresh_token": result["RefreshToken"], "expires_in": result["ExpiresIn"]}
+
+    def sign_out_everywhere(self, user_id: str) -> None:
+        """Revoke every refresh token of the user (Cognito's global sign-out)."""
+        self._cognito.admin_user_global_sign_out(UserPoolId=self._pool, Username=user_id)
 
     def refresh(self, refresh_token: object) -> dict:
         if not isinstance(refresh_token, str) or not refresh_token:

@@ -70,10 +70,11 @@ class Presence:
         fanout.handle("presence", self.announce_page)
         fanout.handle("sweep", self.sweep_shard)
 
-    def connected(self, connection: Connection) -> None:
-        """Admit a socket; past `max_sockets` of one user, their oldest sockets are closed (sockets opened in the
-        same second are aged by id)."""
-        went_online, others = self._users.add_connection(connection)
+    def connected(self, connection: Connection, signed_in_at: int | None = None) -> None:
+        """Admit a socket (unless its token, issued at `signed_in_at`, was signed out: `Unauthorized`); past
+        `max_sockets` of one user, their oldest sockets are closed (sockets opened in the same second are aged by
+        id)."""
+        went_online, others = self._users.add_connection(connection, signed_in_at)
         if went_online:
             self._announce(UserPresence(connection.user_id, (connection,)))
         surplus = len(others) + 1 - self._max_sockets

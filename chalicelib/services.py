@@ -16,6 +16,7 @@ from chalicelib.news import News
 from chalicelib.presence import Presence
 from chalicelib.rate_limits import RateLimiter, RateLimits
 from chalicelib.receipts import Receipts
+from chalicelib.sessions import Sessions
 from chalicelib.storage import Stores
 from chalicelib.storage.cloudfront import CloudFrontUrls
 from chalicelib.typing_indicators import TypingIndicators
@@ -35,6 +36,7 @@ class Services:
     tokens: TokenVerifier
     accounts: Accounts
     media: MediaService
+    sessions: Sessions
 
     def create_chat(self, user_id: str, kind: str, peer_id: str | None, name: str | None,
                     members: list[str] | None) -> tuple[Chat, bool]:
@@ -60,7 +62,7 @@ def build(stores: Stores, pusher, tokens: TokenVerifier, accounts: Accounts, fan
                     catch_up=CatchUp(stores.chats, stores.messages, news, receipts, media, rate),
                     groups=Groups(stores.chats, stores.users, access, delivery, fanout, messaging, receipts),
                     presence=presence, typing=TypingIndicators(access, delivery, rate), tokens=tokens,
-                    accounts=accounts, media=media)
+                    accounts=accounts, media=media, sessions=Sessions(stores.users, accounts, delivery))
 
 
 def dynamodb_stores(dynamodb, config: Settings, blobs) -> Stores:

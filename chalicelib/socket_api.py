@@ -47,15 +47,15 @@ class SocketApi:
         if len(device) > MAX_DEVICE_ID:
             return 400
         try:
-            user_id = self._services.tokens.user_id(query.get("token"))
+            identity = self._services.tokens.verify(query.get("token"))
+            now = int(clock.now())
+            self._services.presence.connected(Connection(
+                connection_id=connection_id, user_id=identity.user_id, device=device,
+                endpoint=callback_endpoint(self._endpoint_override, api_id, self._region, stage),
+                connected_at=now, seen_at=now), signed_in_at=identity.issued_at)
         except ParleyError:
             metrics.add_metric(name="RefusedHandshakes", unit="Count", value=1)
             return 401
-        now = int(clock.now())
-        self._services.presence.connected(Connection(
-            connection_id=connection_id, user_id=user_id, device=device,
-            endpoint=callback_endpoint(self._endpoint_override, api_id, self._region, stage),
-            connected_at=now, seen_at=now))
         return 200
 
     def disconnect(self, connection_id: str) -> None:

@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import Iterable
 
 from chalicelib import clock
-from chalicelib.errors import BadRequest, Forbidden, NotFound
+from chalicelib.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from chalicelib.model import (CONNECTION_LIFETIME, Chat, ChatHead, Connection, Cursors, Deletion, DirectState, Media,
                               Member, Membership, Message, Reservation, UserPresence, cursor_shard, now_iso)
 from chalicelib.storage import Stores
@@ -19,6 +19,7 @@ class InMemoryUserStore:
         self.by_id: dict[str, Connection] = {}
         self.marked_online: set[str] = set()
         self.last_seen: dict[str, int] = {}
+        self.signed_out: dict[str, int] = {}
         self.online_shards = ONLINE_SHARDS
 
     def register(self, user_id: str) -> None:
@@ -27,7 +28,10 @@ class InMemoryUserStore:
     def existing(self, user_ids: Iterable[str]) -> set[str]:
         return {user_id for user_id in user_ids if user_id in self.users}
 
-    def add_connection(self, connection: Connection) -> tuple[bool, list[Connection]]:
+    def add_connection(self, connection: Connection, signed_in_at: int | None = None) -> tuple[bool, list[Connection]]:
+        signed_out = self.signed_out.get(connection.user_id)
+        if signed_in_at is not None and signed_out is not None and signed_in_at <= signed_out:
+            raise Unauthorized("this token was signed out (logout_all); log in again")
         self.by_id[connection.connection_id] = connection
         others = [c for c in self.users.get(connection.user_id, {}).values()
                   if c.connection_id != connection.connection_id]
@@ -49,6 +53,13 @@ class InMemoryUserStore:
 
     def connection(self, connection_id: str) -> Connection | None:
         return self.by_id.get(connection_id)
+
+    def sign_out(self, user_id: str, at: int) -> list[Connection]:
+        self.signed_out[user_id] = at
+        return list(self.users.get(user_id, {}).values())
+
+    def signed_out_at(self, user_id: str) -> int | None:
+        return self.signed_out.get(user_id)
 
     def remove_connection(self, connection: Connection) -> UserPresence | None:
         self.by_id.pop(connection.connection_id, None)

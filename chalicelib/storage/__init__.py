@@ -43,11 +43,19 @@ class UserStore(Protocol):
 
     def existing(self, user_ids: Iterable[str]) -> set[str]: ...
 
-    def add_connection(self, connection: Connection) -> tuple[bool, list[Connection]]:
+    def add_connection(self, connection: Connection, signed_in_at: int | None = None) -> tuple[bool, list[Connection]]:
         """Store a new socket, seen at `connection.seen_at`.
 
-        Answers whether it took its user online, and the user's other sockets as they were before it.
+        Answers whether it took its user online, and the user's other sockets as they were before it. With
+        `signed_in_at` (the `iat` of the socket's token), raises `Unauthorized` instead, storing nothing, if the
+        user signed out everywhere in that second or later.
         """
+
+    def sign_out(self, user_id: str, at: int) -> list[Connection]:
+        """Record that the user signed out everywhere at second `at`; answers the user's sockets."""
+
+    def signed_out_at(self, user_id: str) -> int | None:
+        """When the user last signed out everywhere (consistent read), or None."""
 
     def refresh_connection(self, connection: Connection) -> bool:
         """Record a heartbeat (`connection.seen_at` and `.window`) of an open socket, putting it back if the sweep

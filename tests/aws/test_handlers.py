@@ -115,3 +115,31 @@ def test_presence_typing_and_the_sweep_through_the_handlers(app, monkeypatch):
         assert app.pusher.of_type("cb", "presence") == [{"type": "presence", "users": [
             {"user_id": "alice", "status": "offline", "last_seen": "2023-11-14T22:13:20Z"}]}]
         assert app.pusher.of_type("ce", "presence") == []
+
+
+def test_logout_all_closes_sockets_and_refuses_the_tokens_it_revoked(app):
+    with Client(app.app) as client:
+        credentials = json.dumps({"username": "alice", "password": "Passw0rd!"})
+        old = signed_up(client, "alice")
+        refresh = json.loads(client.http.post("/auth/login", body=credentials,
+                                              headers={"Content-Type": "application/json"}).body)["refresh_token"]
+        for connection_id in ("phone", "laptop"):
+            answer = client.lambda_.invoke("connect", ws_event("$connect", connection_id, query={"token": old}))
+            assert answer.payload["statusCode"] == 200
+        bearer = {"Authorization": f"Bearer {old}"}
+        assert client.http.get("/me", headers=bearer).status_code == 200
+        answer = client.http.post("/auth/logout_all", headers=bearer)
+        assert (answer.status_code, json.loads(answer.body)) == (200, {})
+        assert app.pusher.gone == {"phone", "laptop"}  # closed from the server's side
+        assert client.http.get("/me", headers=bearer).status_code == 401
+        assert client.lambda_.invoke("connect", ws_event("$connect", "again", query={"token": old})
+                                     ).payload["statusCode"] == 401
+        assert app.services().stores.users.connection("again") is None
+        refreshed = client.http.post("/auth/refresh", body=json.dumps({"refresh_token": refresh}),
+                                     headers={"Content-Type": "application/json"})
+        assert refreshed.status_code == 401
+        new = json.loads(client.http.post("/auth/login", body=credentials,
+                                          headers={"Content-Type": "application/json"}).body)["id_token"]
+        assert client.http.get("/me", headers={"Authorization": f"Bearer {new}"}).status_code == 200
+        assert client.lambda_.invoke("connect", ws_event("$connect", "new", query={"token": new})
+                                     ).payload["statusCode"] == 200

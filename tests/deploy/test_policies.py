@@ -18,7 +18,8 @@ ALLOWED_ACTIONS = {
     "s3:GetObject", "s3:PutObject", "s3:DeleteObject",
     "sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
     "sqs:GetQueueAttributes",
-    "cognito-idp:AdminConfirmSignUp", "execute-api:ManageConnections", "ssm:GetParameter",
+    "cognito-idp:AdminConfirmSignUp", "cognito-idp:AdminUserGlobalSignOut", "execute-api:ManageConnections",
+    "ssm:GetParameter",
     "logs:CreateLogStream", "logs:PutLogEvents",
 }
 ACTION = re.compile(r"[a-z0-9-]+:[A-Za-z]+")  # no `*` or `?` anywhere in an action
@@ -110,9 +111,9 @@ def test_each_function_gets_only_what_it_touches(policies, known_resources):
     assert {function for function in FUNCTIONS if "dynamodb:PutItem" in actions(function)
             and "ConnectionsTable" in named(function)} >= {"websocket_connect"}
     assert not {"GETSocket"} & {r for function in FUNCTIONS for r in named(function)}
-    # closing a socket whose record is gone, so that its client reconnects; and a user's oldest past the cap
+    # closing a socket whose record is gone, so that its client reconnects; a user's oldest past the cap
     assert {function for function in FUNCTIONS if "DELETESocket" in named(function)} == {
-        "websocket_message", "websocket_connect"}
+        "websocket_message", "websocket_connect", "api_handler"}  # api_handler: logout_all closes every socket
     for function in ("websocket_connect", "websocket_disconnect", "fan_out", "sweep_presence"):
         assert not {"MediaObjects", "Uploads", "MediaTable", "SigningKey"} & named(function), function
     for function in ("api_handler", "websocket_message"):  # presigned POSTs: uploads/ only

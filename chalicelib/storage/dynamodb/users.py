@@ -13,6 +13,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from chalicelib import clock
+from chalicelib.errors import Unauthorized
 from chalicelib.model import ONLINE_WINDOW, Connection, UserPresence
 from chalicelib.storage.dynamodb import batch_get, query_all
 
@@ -41,12 +42,16 @@ class DynamoUserStore:
         keys = [{"user_id": user_id} for user_id in dict.fromkeys(user_ids)]
         return {item["user_id"] for item in batch_get(self._resource, self._users_name, keys, "user_id")}
 
-    def add_connection(self, connection: Connection) -> tuple[bool, list[Connection]]:
+    def add_connection(self, connection: Connection, signed_in_at: int | None = None) -> tuple[bool, list[Connection]]:
         self._connections.put_item(Item={
             "connection_id": connection.connection_id, "user_id": connection.user_id,
             "device": connection.device, "endpoint": connection.endpoint,
             "connected_at": connection.connected_at, "expires_at": connection.connected_at + self._lifetime})
-        old = self._put_in_map(connection)
+        try:
+            old = self._put_in_map(connection, signed_in_at)
+        except self._client.exceptions.ConditionalCheckFailedException:
+            self._connections.delete_item(Key={"connection_id": connection.connection_id})
+            raise Unauthorized("this token was signed out (logout_all); log in again") from None
         others = _presence_from_item({"user_id": connection.user_id, **old}).connections
         return "online_shard" not in old, [c for c in others if c.connection_id != connection.connection_id]
 
@@ -66,18 +71,23 @@ class DynamoUserStore:
                 return False  # closed meanwhile: $disconnect has removed it
             return "online_shard" not in self._put_in_map(connection)  # the sweep dropped it, yet it is alive
 
-    def _put_in_map(self, connection: Connection) -> dict:
-        """Put the socket in its user's map and mark the user online; answers the user's item as it was."""
+    def _put_in_map(self, connection: Connection, signed_in_at: int | None = None) -> dict:
+        """Put the socket in its user's map and mark the user online; answers the user's item as it was. With
+        `signed_in_at` (its token's `iat`), only if the user has not signed out everywhere since."""
         entry = {"device": connection.device, "endpoint": connection.endpoint,
                  "connected_at": connection.connected_at, "seen_at": connection.seen_at, "window": connection.window}
         names = {"#version": CONNECTIONS_VERSION}
-        values = {":shard": online_shard(connection.user_id), ":one": 1}
+        values: dict = {":shard": online_shard(connection.user_id), ":one": 1}
         key = {"user_id": connection.user_id}
+        condition = {}
+        if signed_in_at is not None:
+            condition = {"ConditionExpression": "attribute_not_exists(signed_out_at) OR signed_out_at < :signed_in"}
+            values[":signed_in"] = signed_in_at
         try:
             old = self._users.update_item(
                 Key=key, UpdateExpression="SET connections.#id = :entry, online_shard = :shard ADD #version :one",
                 ExpressionAttributeNames={**names, "#id": connection.connection_id},
-                ExpressionAttributeValues={**values, ":entry": entry}, ReturnValues="ALL_OLD")
+                ExpressionAttributeValues={**values, ":entry": entry}, ReturnValues="ALL_OLD", **condition)
         except ClientError as error:
             if error.response["Error"]["Code"] != "ValidationException":
                 raise
@@ -86,8 +96,18 @@ class DynamoUserStore:
                 Key=key, UpdateExpression="SET connections = :map, online_shard = :shard ADD #version :one",
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues={**values, ":map": {connection.connection_id: entry}},
-                ReturnValues="ALL_OLD")
+                ReturnValues="ALL_OLD", **condition)
         return old.get("Attributes", {})
+
+    def sign_out(self, user_id: str, at: int) -> list[Connection]:
+        item = self._users.update_item(Key={"user_id": user_id}, UpdateExpression="SET signed_out_at = :at",
+                                       ExpressionAttributeValues={":at": at}, ReturnValues="ALL_NEW")["Attributes"]
+        return list(_presence_from_item(item).connections)
+
+    def signed_out_at(self, user_id: str) -> int | None:
+        item = self._users.get_item(Key={"user_id": user_id}, ProjectionExpression="signed_out_at",
+                                    ConsistentRead=True).get("Item") or {}
+        return int(item["signed_out_at"]) if "signed_out_at" in item else None
 
     def connection(self, connection_id: str) -> Connection | None:
         item = self._connections.get_item(Key={"connection_id": connection_id}).get("Item")
