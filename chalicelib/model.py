@@ -8,6 +8,7 @@ from chalicelib import clock
 MAX_GROUP_MEMBERS = 500
 CONNECTION_LIFETIME = 2 * 60 * 60 + 5 * 60  # API Gateway closes a socket after 2 h; keep a margin
 SEND_LEASE = 60  # seconds; longer than any Lambda invocation behind API Gateway (29 s) can live
+CLAIM_TTL = 7 * 86400  # seconds a send's idempotency key is kept: a resend within it never stores a second message
 ONLINE_WINDOW = 60  # seconds a heartbeat (the connect counts as one) keeps its socket's user online
 QUIET_WINDOW = 150  # seconds a quiet heartbeat (no `pong`; a background client's, every 60 s) keeps it online
 NEWS_TTL = 30 * 86400  # seconds a news mark keeps: a `sync` token older than this is answered as a fresh device

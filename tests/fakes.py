@@ -7,7 +7,7 @@ from typing import Iterable
 
 from chalicelib import clock
 from chalicelib.errors import BadRequest, Forbidden, NotFound, Unauthorized
-from chalicelib.model import (CONNECTION_LIFETIME, Chat, ChatHead, Connection, Cursors, Deletion, DirectState, Media,
+from chalicelib.model import (CLAIM_TTL, CONNECTION_LIFETIME, Chat, ChatHead, Connection, Cursors, Deletion, DirectState, Media,
                               Member, Membership, Message, Reservation, UserPresence, cursor_shard, now_iso)
 from chalicelib.storage import Stores
 from chalicelib.storage.dynamodb.users import ONLINE_SHARDS, online_shard
@@ -218,6 +218,8 @@ class InMemoryMessageStore:
     def claim(self, chat_id: str, sender_id: str, client_msg_id: str) -> float | None:
         with self.state.lock:
             earlier = self.state.claims.get((chat_id, sender_id, client_msg_id))
+            if earlier is not None and earlier < clock.now() - CLAIM_TTL:
+                earlier = None
             if earlier is None:
                 self.state.claims[(chat_id, sender_id, client_msg_id)] = clock.now()
             return earlier

@@ -135,7 +135,8 @@ class MessageStore(Protocol):
     """Each chat's log: its seq counter, the senders' idempotency claims, and the messages."""
 
     def claim(self, chat_id: str, sender_id: str, client_msg_id: str) -> float | None:
-        """Claim the key for a new send; None if this call claimed it, else when the earlier claim was made."""
+        """Claim the key for a new send; None if this call claimed it, else when the earlier claim was made. A claim
+        is kept for CLAIM_TTL; an older one counts as none."""
 
     def release(self, chat_id: str, sender_id: str, client_msg_id: str) -> None:
         """Drop a claim whose send was refused before it took a seq."""

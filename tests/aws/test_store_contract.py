@@ -283,3 +283,15 @@ def test_shared_media_is_released_only_when_no_message_uses_it(stores):
     assert stores.media.release("m1") is True
     stores.media.delete("m1")
     assert stores.media.get("m1") is None
+
+
+def test_an_idempotency_claim_is_kept_for_its_ttl_and_no_longer(stores, monkeypatch):
+    from chalicelib import clock
+    from chalicelib.model import CLAIM_TTL
+    moment = [1_800_000_000.0]
+    monkeypatch.setattr(clock, "now", lambda: moment[0])
+    assert stores.messages.claim("direct:a:b", "a", "k") is None
+    moment[0] += CLAIM_TTL - 1
+    assert stores.messages.claim("direct:a:b", "a", "k") == 1_800_000_000.0
+    moment[0] += 2
+    assert stores.messages.claim("direct:a:b", "a", "k") is None  # expired, deleted by TTL or not

@@ -5,7 +5,7 @@ from decimal import Decimal
 from boto3.dynamodb.conditions import Key
 
 from chalicelib import clock
-from chalicelib.model import Deletion, Message, Reservation, epoch_from_iso, now_iso
+from chalicelib.model import CLAIM_TTL, Deletion, Message, Reservation, epoch_from_iso, now_iso
 from chalicelib.storage.dynamodb import as_int, batch_get, query_all
 from chalicelib.storage.dynamodb.receipts import direct_state
 
@@ -68,10 +68,12 @@ class DynamoMessageStore:
         return {"chat_id": chat_id, "sk": f"send#{sender_id}#{client_msg_id}"}
 
     def claim(self, chat_id: str, sender_id: str, client_msg_id: str) -> float | None:
-        try:
+        now = clock.now()
+        try:  # a claim past its TTL counts as gone, whether or not DynamoDB has deleted it yet
             self._chats.put_item(Item={**self._claim_key(chat_id, sender_id, client_msg_id),
-                                       "claimed_at": Decimal(str(clock.now()))},
-                                 ConditionExpression="attribute_not_exists(sk)",
+                                       "claimed_at": Decimal(str(now)), "expires_at": int(now) + CLAIM_TTL},
+                                 ConditionExpression="attribute_not_exists(sk) OR expires_at < :now",
+                                 ExpressionAttributeValues={":now": int(now)},
                                  ReturnValuesOnConditionCheckFailure="ALL_OLD")
             return None
         except self._failed as error:
