@@ -95,6 +95,12 @@ def sweep_presence(event):
     services().presence.sweep()
 
 
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def expire_messages(event):
+    """Disappearing messages whose time has come: deleted for everyone, media and all."""
+    services().disappearing.sweep()
+
+
 @route("/health")
 def health():
     return {"status": "ok"}

@@ -54,6 +54,16 @@ class Send(Frame):
     mentions: Annotated[list[UserId], Field(max_length=MAX_GROUP_MEMBERS)] | None = None
 
 
+class UpdateChat(Frame):
+    """Only the fields given change; `disappear_after: null` turns disappearing messages off."""
+    action: Literal["update_chat"]
+    chat_id: ChatId
+    disappear_after: Literal[86400, 604800, 7776000] | None = None
+
+    def changes(self) -> dict:
+        return {name: getattr(self, name) for name in self.model_fields_set - {"action", "req", "chat_id"}}
+
+
 class Hide(Frame):
     action: Literal["hide"]
     chat_id: ChatId
@@ -129,7 +139,7 @@ class MediaUrl(Frame):
     media_id: Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
-ClientFrame = Annotated[CreateChat | Send | Hide | History | Heartbeat | Presence | Typing | Receipt | Sync
+ClientFrame = Annotated[CreateChat | UpdateChat | Send | Hide | History | Heartbeat | Presence | Typing | Receipt | Sync
                         | AddMembers | RemoveMembers | Leave | Upload | MediaUrl, Field(discriminator="action")]
 
 

@@ -22,6 +22,7 @@ from chalicelib.model import (
     direct_chat_id,
     direct_members,
     epoch_from_iso,
+    iso_from_epoch,
     now_iso,
 )
 from chalicelib.news import News
@@ -34,6 +35,7 @@ from chalicelib.storage import ChatStore, MessageStore, UserStore
 
 MAX_REPLY_BYTES = 120 * 1024  # API Gateway's 128 KiB per message, less room for the envelope
 CLAIM_WAIT = 3  # seconds a repeated send waits for the first one to finish
+DISAPPEAR_AFTER = {86400: "24 hours", 604800: "7 days", 7776000: "90 days"}  # the choices `update_chat` offers
 NEWEST = 2**53  # a seq above any chat's last
 CLOCK_SKEW = 5  # seconds two Lambda containers' clocks may disagree by, when a resend looks for its original
 
@@ -59,7 +61,10 @@ def closing_gaps(store: MessageStore, chat_id: str, messages: list[Message], aft
 
 
 def with_media(media: MediaService, messages: list[Message]) -> list[dict]:
-    """Messages as clients get them: each media item as of now, with fresh URLs (one batch read)."""
+    """Messages as clients get them: each media item as of now, with fresh URLs (one batch read); a message whose
+    time to disappear has come as a tombstone, whether or not the sweep has deleted it yet."""
+    now = clock.now()
+    messages = [m.tombstone() if m.disappeared(now) else m for m in messages]
     items = media.wire_many([m.media_id for m in messages if m.media_id])
     return [m.to_wire() | ({"media": items[m.media_id]} if m.media_id in items else {}) for m in messages]
 
@@ -270,7 +275,10 @@ class Messaging:
                                                  direct=direct_members(draft.chat_id) is not None)
             if reservation is None:
                 raise NotFound(f"no chat {draft.chat_id!r}")
-            message = replace(draft, seq=reservation.seq, sent_at=now_iso())
+            sent_at = now_iso()
+            expires_at = iso_from_epoch(epoch_from_iso(sent_at) + reservation.disappear_after) \
+                if reservation.disappear_after and draft.kind != "system" else None
+            message = replace(draft, seq=reservation.seq, sent_at=sent_at, expires_at=expires_at)
             if self._messages.write(message):
                 return message, reservation
 
@@ -310,6 +318,20 @@ class Messaging:
                         sent_at=now_iso(), text=text, event=event)
         message, _ = self._append(draft)
         return message
+
+    def update_chat(self, user_id: str, chat_id: str, changes: dict) -> Chat:
+        """Change a chat's settings (for now `disappear_after`), with a `system` message recording the change."""
+        chat = self.chat_of_member(user_id, chat_id)
+        if "disappear_after" in changes and changes["disappear_after"] != chat.disappear_after:
+            seconds = changes["disappear_after"]
+            self._chats.set_disappear_after(chat_id, seconds)
+            text = f"{user_id} turned off disappearing messages" if seconds is None else \
+                f"{user_id} set messages to disappear after {DISAPPEAR_AFTER[seconds]}"
+            notice = self.post_system(chat, {"type": "disappear_after", "by": user_id, "seconds": seconds}, text)
+            chat = self.chat_of_member(user_id, chat_id)
+            self._fanout.to_members(chat.member_ids, {"type": "message", "message": notice.to_wire()})
+            self._fanout.to_members(chat.member_ids, {"type": "chat", "chat": chat.to_wire()})
+        return chat
 
     def hide(self, user_id: str, chat_id: str, seqs: list[int]) -> None:
         """Delete for me: these messages no longer come back to the user's devices from `history` or `sync`."""

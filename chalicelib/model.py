@@ -1,6 +1,6 @@
 """The domain objects every layer shares, and how they look on the wire."""
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from chalicelib import clock
@@ -103,6 +103,7 @@ class Chat:
     name: str | None = None
     members: list[Member] = field(default_factory=list)
     members_version: int = 0  # bumped by every membership change, so that member lists can be cached
+    disappear_after: int | None = None  # seconds after which new messages disappear; None: they stay
 
     def member(self, user_id: str) -> Member | None:
         return next((m for m in self.members if m.user_id == user_id), None)
@@ -116,6 +117,8 @@ class Chat:
                 "created_at": self.created_at, "last_seq": self.last_seq}
         if self.name is not None:
             wire["name"] = self.name
+        if self.disappear_after is not None:
+            wire["disappear_after"] = self.disappear_after
         return wire
 
 
@@ -162,6 +165,7 @@ class ChatHead:
     member_count: int = 0
     members_version: int = 0
     direct: DirectState | None = None
+    disappear_after: int | None = None
 
 
 @dataclass(frozen=True)
@@ -170,6 +174,7 @@ class Reservation:
     seq: int
     members_version: int
     direct: DirectState | None = None
+    disappear_after: int | None = None  # seconds after which the chat's new messages disappear
 
 
 @dataclass(frozen=True)
@@ -193,11 +198,20 @@ class Message:
     edited_at: str | None = None  # the state relations folded into the message: see chalicelib/relations.py
     deleted: bool = False
     reactions: dict[str, list[str]] | None = None  # {emoji: [user_id, ...]}, users in the order they reacted
+    expires_at: str | None = None  # in a chat with disappearing messages: when this one disappears
+
+    def disappeared(self, now: float) -> bool:
+        return self.expires_at is not None and epoch_from_iso(self.expires_at) <= now
+
+    def tombstone(self) -> "Message":
+        """The message as served once deleted for everyone: no text, media or reactions."""
+        quote = {k: v for k, v in self.quote.items() if k != "text"} if self.quote else None
+        return replace(self, deleted=True, text=None, media_id=None, reactions=None, quote=quote)
 
     def to_wire(self) -> dict:
         wire = {"chat_id": self.chat_id, "seq": self.seq, "message_id": self.message_id,
                 "sender_id": self.sender_id, "kind": self.kind, "sent_at": self.sent_at}
-        for name in ("text", "reply_to", "event", "relates_to", "emoji", "quote", "edited_at"):
+        for name in ("text", "reply_to", "event", "relates_to", "emoji", "quote", "edited_at", "expires_at"):
             if getattr(self, name) is not None:
                 wire[name] = getattr(self, name)
         if self.mentions:

@@ -83,12 +83,16 @@ class Relations:
         elif relation.kind == "reaction":
             self._messages.react(chat_id, target, relation.sender_id, relation.emoji or "", relation.seq)
         else:
-            deletion = self._messages.delete(chat_id, target)
-            if deletion is None:
-                return
-            self._messages.forget_texts(chat_id, deletion.edit_seqs, deletion.reply_seqs)
-            if deletion.message.media_id:
-                self._media.release(deletion.message.media_id)
+            self.erase(chat_id, target)
+
+    def erase(self, chat_id: str, seq: int) -> None:
+        """Delete a message for everyone: its text and media, and its text in the edits and quotes of it."""
+        deletion = self._messages.delete(chat_id, seq)
+        if deletion is None:
+            return
+        self._messages.forget_texts(chat_id, deletion.edit_seqs, deletion.reply_seqs)
+        if deletion.message.media_id:
+            self._media.release(deletion.message.media_id)
 
     def note_reply(self, reply: Message) -> Message:
         """Note a stored reply on the message it quotes; if that was deleted meanwhile, the reply loses the text."""

@@ -6,6 +6,7 @@ from chalicelib.access import Access
 from chalicelib.catch_up import CatchUp
 from chalicelib.config import Settings, settings
 from chalicelib.delivery import Delivery
+from chalicelib.disappearing import Disappearing
 from chalicelib.fanout import Fanout, FanoutQueue, SqsFanoutQueue
 from chalicelib.groups import Groups
 from chalicelib.identity import Accounts, TokenVerifier
@@ -16,6 +17,7 @@ from chalicelib.news import News
 from chalicelib.presence import Presence
 from chalicelib.rate_limits import RateLimiter, RateLimits
 from chalicelib.receipts import Receipts
+from chalicelib.relations import Relations
 from chalicelib.sessions import Sessions
 from chalicelib.storage import Stores
 from chalicelib.storage.cloudfront import CloudFrontUrls
@@ -37,6 +39,7 @@ class Services:
     accounts: Accounts
     media: MediaService
     sessions: Sessions
+    disappearing: Disappearing
 
     def create_chat(self, user_id: str, kind: str, peer_id: str | None, name: str | None,
                     members: list[str] | None) -> tuple[Chat, bool]:
@@ -62,7 +65,8 @@ def build(stores: Stores, pusher, tokens: TokenVerifier, accounts: Accounts, fan
                     catch_up=CatchUp(stores.chats, stores.messages, news, receipts, media, rate),
                     groups=Groups(stores.chats, stores.users, access, delivery, fanout, messaging, receipts),
                     presence=presence, typing=TypingIndicators(access, delivery, rate), tokens=tokens,
-                    accounts=accounts, media=media, sessions=Sessions(stores.users, accounts, delivery))
+                    accounts=accounts, media=media, sessions=Sessions(stores.users, accounts, delivery),
+                    disappearing=Disappearing(stores.messages, Relations(stores.messages, media)))
 
 
 def dynamodb_stores(dynamodb, config: Settings, blobs) -> Stores:

@@ -28,6 +28,7 @@ class SocketApi:
             frames.CreateChat: self._create_chat,
             frames.Send: self._send,
             frames.Hide: self._hide,
+            frames.UpdateChat: self._update_chat,
             frames.History: self._history,
             frames.Heartbeat: self._heartbeat,
             frames.Presence: self._presence,
@@ -123,6 +124,10 @@ class SocketApi:
                                              frame.text, frame.reply_to, connection.connection_id, frame.media_id,
                                              frame.relates_to, frame.emoji, forward_of, frame.mentions)
         return [sent]
+
+    def _update_chat(self, connection: Connection, frame: frames.UpdateChat) -> list[dict]:
+        chat = self._services.messaging.update_chat(connection.user_id, frame.chat_id, frame.changes())
+        return [{"type": "chat", "chat": chat.to_wire()}]
 
     def _hide(self, connection: Connection, frame: frames.Hide) -> list[dict]:
         self._services.messaging.hide(connection.user_id, frame.chat_id, list(frame.seqs))

@@ -39,4 +39,5 @@ FUNCTIONS = {f.name: f for f in [
     Function("fan_out", timeout=30, memory=512, source="SQS FanoutQueue"),
     Function("process_media", timeout=300, memory=2048, source="SQS MediaEventsQueue"),
     Function("sweep_presence", timeout=60, memory=512, source="schedule"),
+    Function("expire_messages", timeout=60, memory=512, source="schedule"),
 ]}

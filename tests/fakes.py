@@ -8,7 +8,8 @@ from typing import Iterable
 from chalicelib import clock
 from chalicelib.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from chalicelib.model import (CLAIM_TTL, CONNECTION_LIFETIME, Chat, ChatHead, Connection, Cursors, Deletion, DirectState, Media,
-                              Member, Membership, Message, Reservation, UserPresence, cursor_shard, now_iso)
+                              Member, Membership, Message, Reservation, UserPresence, cursor_shard, epoch_from_iso,
+                              now_iso)
 from chalicelib.storage import Stores
 from chalicelib.storage.dynamodb.users import ONLINE_SHARDS, online_shard
 
@@ -142,7 +143,7 @@ class InMemoryChatStore:
             if head is None:
                 return None
             return Chat(chat_id, head["kind"], head["created_at"], head["last_seq"], head["name"],
-                        self._member_list(chat_id), head["members_version"])
+                        self._member_list(chat_id), head["members_version"], head.get("disappear_after"))
 
     def _member_list(self, chat_id: str) -> list[Member]:
         members = copy.deepcopy(list(self.state.members[chat_id].values()))
@@ -176,7 +177,7 @@ class InMemoryChatStore:
         with self.state.lock:
             return {chat_id: ChatHead(chat_id, head["kind"], head["last_seq"], head["name"],
                                       head["member_count"], head["members_version"],
-                                      copy.deepcopy(head.get("direct")))
+                                      copy.deepcopy(head.get("direct")), head.get("disappear_after"))
                     for chat_id in chat_ids if (head := self.state.heads.get(chat_id))}
 
     def members(self, chat_id: str) -> tuple[int, list[Member]]:
@@ -209,6 +210,10 @@ class InMemoryChatStore:
         with self.state.lock:
             self.state.members[chat_id][user_id].role = role
             self.state.heads[chat_id]["members_version"] += 1
+
+    def set_disappear_after(self, chat_id: str, seconds: int | None) -> None:
+        with self.state.lock:
+            self.state.heads[chat_id]["disappear_after"] = seconds
 
 
 class InMemoryMessageStore:
@@ -246,7 +251,7 @@ class InMemoryMessageStore:
             if direct and sender_id:
                 head["direct"].cursors[sender_id] = Cursors(seq, seq)
                 head["direct"].last_sent[sender_id] = seq
-            return Reservation(seq, head["members_version"], before if direct else None)
+            return Reservation(seq, head["members_version"], before if direct else None, head.get("disappear_after"))
 
     def write(self, message: Message) -> bool:
         with self.state.lock:
@@ -328,6 +333,12 @@ class InMemoryMessageStore:
             for seq in reply_seqs:
                 quote = {k: v for k, v in (self.state.messages[chat_id][seq].quote or {}).items() if k != "text"}
                 self._change(chat_id, seq, quote=quote)
+
+    def expiring(self, hour: int, until: int) -> list[tuple[str, int]]:
+        with self.state.lock:
+            return [(m.chat_id, m.seq) for chat in self.state.messages.values() for m in chat.values()
+                    if m.expires_at and not m.deleted and int(epoch_from_iso(m.expires_at)) // 3600 == hour
+                    and epoch_from_iso(m.expires_at) <= until]
 
     def hide(self, chat_id: str, user_id: str, seqs: Iterable[int]) -> None:
         with self.state.lock:

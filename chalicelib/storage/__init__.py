@@ -130,6 +130,9 @@ class ChatStore(Protocol):
 
     def set_role(self, chat_id: str, user_id: str, role: str) -> None: ...
 
+    def set_disappear_after(self, chat_id: str, seconds: int | None) -> None:
+        """Make the messages stored from now on disappear after `seconds` (None: they stay)."""
+
 
 class MessageStore(Protocol):
     """Each chat's log: its seq counter, the senders' idempotency claims, and the messages."""
@@ -187,6 +190,10 @@ class MessageStore(Protocol):
 
     def forget_texts(self, chat_id: str, edit_seqs: Iterable[int], reply_seqs: Iterable[int]) -> None:
         """Drop the text of these edits and the quoted text of these replies (their target was deleted)."""
+
+    def expiring(self, hour: int, until: int) -> list[tuple[str, int]]:
+        """(chat_id, seq) of the messages due to disappear in that hour (epoch // 3600), by `until` (epoch
+        seconds), and not yet deleted: an index read of exactly those."""
 
     def hide(self, chat_id: str, user_id: str, seqs: Iterable[int]) -> None:
         """Hide these messages from the user's own devices (delete for me)."""

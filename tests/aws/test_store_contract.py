@@ -295,3 +295,29 @@ def test_an_idempotency_claim_is_kept_for_its_ttl_and_no_longer(stores, monkeypa
     assert stores.messages.claim("direct:a:b", "a", "k") == 1_800_000_000.0
     moment[0] += 2
     assert stores.messages.claim("direct:a:b", "a", "k") is None  # expired, deleted by TTL or not
+
+
+def test_messages_due_to_disappear_are_found_by_their_hour_until_deleted(stores):
+    direct(stores)
+    due = 1_800_000_000
+    stored(stores, replace(message("direct:a:b", 1), expires_at="2027-01-15T08:00:00Z"),
+           replace(message("direct:a:b", 2), expires_at="2027-01-15T08:30:00Z"), message("direct:a:b", 3))
+    hour = due // 3600
+    assert stores.messages.expiring(hour, due) == [("direct:a:b", 1)]
+    assert sorted(stores.messages.expiring(hour, due + 1800)) == [("direct:a:b", 1), ("direct:a:b", 2)]
+    assert stores.messages.get("direct:a:b", 1).expires_at == "2027-01-15T08:00:00Z"
+    stores.messages.delete("direct:a:b", 1)
+    assert stores.messages.expiring(hour, due + 1800) == [("direct:a:b", 2)]
+    stores.chats.set_disappear_after("direct:a:b", 86400)
+    assert stores.chats.head("direct:a:b").disappear_after == 86400
+    assert stores.messages.reserve("direct:a:b", "a", direct=True).disappear_after == 86400
+    stores.chats.set_disappear_after("direct:a:b", None)
+    assert stores.chats.get("direct:a:b").disappear_after is None
+
+
+def test_a_system_event_reads_back_as_written(stores):
+    direct(stores)
+    event = {"type": "disappear_after", "by": "a", "seconds": 86400}
+    stored(stores, replace(message("direct:a:b", 1), kind="system", sender_id="", event=event))
+    assert stores.messages.get("direct:a:b", 1).to_wire()["event"] == event
+    assert isinstance(stores.messages.get("direct:a:b", 1).event["seconds"], int)

@@ -43,6 +43,7 @@ def known_resources(outputs) -> dict[str, str]:
              ("ConnectionsTable", "UsersTable", "ChatsTable", "MessagesTable", "MediaTable")}
     known[facts.table_arn(outputs["ChatsTable"]) + "/index/by_member"] = "ChatsByMember"
     known[facts.table_arn(outputs["UsersTable"]) + "/index/online"] = "UsersOnline"
+    known[facts.table_arn(outputs["MessagesTable"]) + "/index/expiring"] = "MessagesExpiring"
     known.update({bucket + "/*": "MediaObjects", bucket + "/uploads/*": "Uploads",
                   outputs["FanoutQueueArn"]: "FanoutQueue", outputs["MediaEventsQueueArn"]: "MediaEventsQueue",
                   outputs["UserPoolArn"]: "UserPool", facts.ssm_parameter_arn(KEY_PARAMETER): "SigningKey"})
@@ -102,12 +103,13 @@ def test_each_function_gets_only_what_it_touches(policies, known_resources):
     assert {function for function in FUNCTIONS if "UserPool" in named(function)} == {"api_handler"}
     assert {function for function in FUNCTIONS if "UsersOnline" in named(function)} == {"fan_out"}
     assert {function for function in FUNCTIONS if "MessagesTable" in named(function)} == {
-        "api_handler", "websocket_message"}
+        "api_handler", "websocket_message", "expire_messages"}
+    assert {function for function in FUNCTIONS if "MessagesExpiring" in named(function)} == {"expire_messages"}
     assert {function for function in FUNCTIONS if "dynamodb:BatchWriteItem" in actions(function)} == {
         "api_handler", "websocket_message", "fan_out"}  # fan_out: a queued group's news marks
     # a message deleted for everyone takes its media with it, once no forward uses it
     assert {function for function in FUNCTIONS if "s3:DeleteObject" in actions(function)} == {
-        "process_media", "websocket_message"}
+        "process_media", "websocket_message", "expire_messages"}
     assert {function for function in FUNCTIONS if "dynamodb:PutItem" in actions(function)
             and "ConnectionsTable" in named(function)} >= {"websocket_connect"}
     assert not {"GETSocket"} & {r for function in FUNCTIONS for r in named(function)}

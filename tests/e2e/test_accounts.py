@@ -1,11 +1,11 @@
-"""Issue 23 end to end: signing out everywhere."""
+"""Issue 23 end to end: signing out everywhere, disappearing messages."""
 import asyncio
 
 import pytest
 import websockets
 
 from tests.e2e.support import PASSWORD, Socket, http
-from tests.e2e.test_messaging import run
+from tests.e2e.test_messaging import direct_chat, run
 
 
 def test_logout_all_closes_every_socket_and_refuses_the_old_tokens(stack):
@@ -31,5 +31,35 @@ def test_logout_all_closes_every_socket_and_refuses_the_old_tokens(stack):
         socket = await Socket.open(f"{stack.ws}?token={fresh['id_token']}")
         assert (await socket.call("heartbeat"))["type"] == "pong"
         await socket.close()
+
+    run(scenario())
+
+
+def test_disappearing_messages_are_tombstones_once_due_with_no_gap(stack):
+    alice, bob = stack.user("alice"), stack.user("bob")
+    chat_id = direct_chat(alice, bob)
+
+    async def scenario():
+        a, b = await alice.connect(), await bob.connect()
+        kept = await a.call("send", chat_id=chat_id, client_msg_id="k", kind="text", text="kept")
+        updated = await b.call("update_chat", chat_id=chat_id, disappear_after=86400)
+        assert updated["chat"]["disappear_after"] == 86400
+        notice = (await a.events_of("message", 1))[0]["message"]
+        assert notice["event"]["type"] == "disappear_after"
+        sent = await a.call("send", chat_id=chat_id, client_msg_id="d", kind="text", text="for a day")
+        pushed = (await b.events_of("message", 3))[-1]["message"]  # kept, the notice, then this one
+        assert pushed["seq"] == sent["seq"] and "expires_at" in pushed
+        bad = await b.call("update_chat", chat_id=chat_id, disappear_after=60)
+        assert bad["code"] == "bad_request"
+        await asyncio.to_thread(stack.advance_clock, 86400)
+        await asyncio.to_thread(stack.run_schedule, "expire_messages")
+        await b.call("heartbeat")  # a day has passed for the stack: keep the socket's user fresh
+        reply = await b.call("history", chat_id=chat_id)
+        assert "messages" in reply, reply
+        history = {m["seq"]: m for m in reply["messages"]}
+        assert sorted(history) == list(range(1, sent["seq"] + 1))
+        assert history[sent["seq"]]["deleted"] is True and "text" not in history[sent["seq"]]
+        assert history[kept["seq"]]["text"] == "kept"
+        await a.close(), await b.close()
 
     run(scenario())

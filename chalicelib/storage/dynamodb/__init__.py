@@ -22,6 +22,7 @@
 """
 import random
 import time
+from decimal import Decimal
 
 BATCH_GET_LIMIT = 100
 
@@ -59,3 +60,14 @@ def batch_get(resource, table_name: str, keys: list[dict], projection: str | Non
 
 def as_int(value) -> int:
     return int(value) if value is not None else 0
+
+
+def plain(value):
+    """A value read from DynamoDB with its numbers (Decimal there) as int or float, at any depth."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value

@@ -10,7 +10,7 @@ from chalicelib.storage.dynamodb.receipts import direct_state
 META = "meta"
 ROSTER = "roster"
 MEMBER_PREFIX = "member#"
-HEAD_PROJECTION = "chat_id, kind, last_seq, #name, member_count, members_version, cursors, last_sent"
+HEAD_PROJECTION = "chat_id, kind, last_seq, #name, member_count, members_version, cursors, last_sent, disappear_after"
 
 
 def member_sk(user_id: str) -> str:
@@ -20,7 +20,8 @@ def member_sk(user_id: str) -> str:
 def head_from_item(item: dict) -> ChatHead:
     return ChatHead(chat_id=item["chat_id"], kind=item["kind"], last_seq=int(item["last_seq"]), name=item.get("name"),
                     member_count=as_int(item.get("member_count")), members_version=as_int(item.get("members_version")),
-                    direct=direct_state(item) if item["kind"] == "direct" else None)
+                    direct=direct_state(item) if item["kind"] == "direct" else None,
+                    disappear_after=_optional_int(item, "disappear_after"))
 
 
 class DynamoChatStore:
@@ -63,7 +64,8 @@ class DynamoChatStore:
             return None
         return Chat(chat_id=chat_id, kind=meta["kind"], created_at=meta["created_at"], last_seq=int(meta["last_seq"]),
                     name=meta.get("name"), members=_members(chat_id, items.get(ROSTER)),
-                    members_version=as_int(meta.get("members_version")))
+                    members_version=as_int(meta.get("members_version")),
+                    disappear_after=_optional_int(meta, "disappear_after"))
 
     def head(self, chat_id: str) -> ChatHead | None:
         item = self._table.get_item(Key={"chat_id": chat_id, "sk": META}, ConsistentRead=True,
@@ -142,10 +144,22 @@ class DynamoChatStore:
                                 ExpressionAttributeNames={"#u": user_id}, ExpressionAttributeValues={":role": role})
         self._bump_version(chat_id, 0)
 
+    def set_disappear_after(self, chat_id: str, seconds: int | None) -> None:
+        key = {"chat_id": chat_id, "sk": META}
+        if seconds is None:
+            self._table.update_item(Key=key, UpdateExpression="REMOVE disappear_after")
+        else:
+            self._table.update_item(Key=key, UpdateExpression="SET disappear_after = :seconds",
+                                    ExpressionAttributeValues={":seconds": seconds})
+
     def _bump_version(self, chat_id: str, member_change: int) -> None:
         self._table.update_item(Key={"chat_id": chat_id, "sk": META},
                                 UpdateExpression="ADD members_version :one, member_count :change",
                                 ExpressionAttributeValues={":one": 1, ":change": member_change})
+
+
+def _optional_int(item: dict, name: str) -> int | None:
+    return int(item[name]) if name in item else None
 
 
 def _membership(index_item: dict) -> Membership:

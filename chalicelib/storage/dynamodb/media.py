@@ -5,26 +5,18 @@ from dataclasses import asdict
 from decimal import Decimal
 
 from chalicelib.model import Media, Rendition
-from chalicelib.storage.dynamodb import batch_get
+from chalicelib.storage.dynamodb import batch_get, plain
 
 SETTLED_BY = "settled_by"  # which processing attempt settled the item: storage's own, not the model's
 FORWARDS = "forwards"  # how many forwarded messages use the item besides its own: storage's own too
 
 
-def _plain(value):
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
-
-
 def _rendition(value: dict | None) -> Rendition | None:
-    return Rendition(**_plain(value)) if value else None
+    return Rendition(**plain(value)) if value else None
 
 
 def _media_from_item(item: dict) -> Media:
-    fields = _plain(item)
+    fields = plain(item)
     fields.pop(SETTLED_BY, None)
     fields.pop(FORWARDS, None)
     fields["shared_with"] = tuple(sorted(fields.get("shared_with", ())))

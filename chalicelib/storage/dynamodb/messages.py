@@ -5,8 +5,8 @@ from decimal import Decimal
 from boto3.dynamodb.conditions import Key
 
 from chalicelib import clock
-from chalicelib.model import CLAIM_TTL, Deletion, Message, Reservation, epoch_from_iso, now_iso
-from chalicelib.storage.dynamodb import as_int, batch_get, query_all
+from chalicelib.model import CLAIM_TTL, Deletion, Message, Reservation, epoch_from_iso, iso_from_epoch, now_iso
+from chalicelib.storage.dynamodb import as_int, batch_get, plain, query_all
 from chalicelib.storage.dynamodb.receipts import direct_state
 
 FIND_PAGE = 100  # messages read per page when a resend looks for its original
@@ -35,17 +35,21 @@ def message_from_item(item: dict) -> Message:
     return Message(chat_id=item["chat_id"], seq=int(item["seq"]), message_id=item["message_id"],
                    sender_id=item["sender_id"], kind=item["kind"], sent_at=item["sent_at"],
                    text=item.get("text"), media_id=item.get("media_id"), reply_to=_optional_int(item, "reply_to"),
-                   event=item.get("event"), client_msg_id=item.get("client_msg_id"),
+                   event=plain(item["event"]) if "event" in item else None, client_msg_id=item.get("client_msg_id"),
                    relates_to=_optional_int(item, "relates_to"), emoji=item.get("emoji"),
                    mentions=tuple(item["mentions"]) if "mentions" in item else None,
                    quote={**quote, "seq": int(quote["seq"])} if quote else None,
                    forwarded=bool(item.get("forwarded")), edited_at=item.get("edited_at"),
-                   deleted=bool(item.get("deleted")), reactions=reactions_of(item))
+                   deleted=bool(item.get("deleted")), reactions=reactions_of(item),
+                   expires_at=iso_from_epoch(int(item["disappears_at"])) if "disappears_at" in item else None)
 
 
 def message_item(message: Message) -> dict:
     item = {"chat_id": message.chat_id, "seq": message.seq, "message_id": message.message_id,
             "sender_id": message.sender_id, "kind": message.kind, "sent_at": message.sent_at}
+    if message.expires_at is not None:  # the sparse index `expiring` finds it once its hour comes
+        disappears_at = int(epoch_from_iso(message.expires_at))
+        item |= {"disappears_at": disappears_at, "expiry_hour": disappears_at // 3600}
     for name in OPTIONAL_FIELDS:
         if getattr(message, name) is not None:
             item[name] = getattr(message, name)
@@ -106,7 +110,8 @@ class DynamoMessageStore:
         except self._failed:
             return None
         return Reservation(seq=int(old["last_seq"]) + 1, members_version=as_int(old.get("members_version")),
-                           direct=direct_state(old) if direct else None)
+                           direct=direct_state(old) if direct else None,
+                           disappear_after=_optional_int(old, "disappear_after"))
 
     def write(self, message: Message) -> bool:
         try:
@@ -188,7 +193,7 @@ class DynamoMessageStore:
             self._fold(chat_id, seq, "REMOVE #r", condition, names, {":seq": reaction_seq})
 
     def delete(self, chat_id: str, seq: int) -> Deletion | None:
-        old = self._fold(chat_id, seq, "SET deleted = :yes REMOVE #text, media_id",
+        old = self._fold(chat_id, seq, "SET deleted = :yes REMOVE #text, media_id, expiry_hour",
                          "attribute_exists(seq) AND attribute_not_exists(deleted)", {"#text": "text"}, {":yes": True})
         if old is None:
             return None
@@ -207,6 +212,11 @@ class DynamoMessageStore:
                                     (reply_seqs, "REMOVE quote.#text", {"#text": "text"})):
             for seq in seqs:
                 self._fold(chat_id, seq, update, "attribute_exists(seq)", names, {})
+
+    def expiring(self, hour: int, until: int) -> list[tuple[str, int]]:
+        items = query_all(self._messages, IndexName="expiring",
+                          KeyConditionExpression=Key("expiry_hour").eq(hour) & Key("disappears_at").lte(until))
+        return [(item["chat_id"], int(item["seq"])) for item in items]
 
     def hide(self, chat_id: str, user_id: str, seqs: Iterable[int]) -> None:
         self._chats.update_item(Key={"chat_id": chat_id, "sk": HIDDEN_PREFIX + user_id},
