@@ -136,6 +136,16 @@ def me():
     return {"user_id": caller()}
 
 
+@route("/me/export", methods=["POST"])
+def request_export():
+    return Response(body={"export_id": services().exports.request(caller())}, status_code=202)
+
+
+@route("/me/export/{export_id}")
+def export_status(export_id):
+    return services().exports.status(caller(), export_id)
+
+
 @route("/presence", methods=["POST"])
 def presence():
     user_id, request = caller(), request_as("presence")

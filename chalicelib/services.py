@@ -7,6 +7,7 @@ from chalicelib.catch_up import CatchUp
 from chalicelib.config import Settings, settings
 from chalicelib.delivery import Delivery
 from chalicelib.disappearing import Disappearing
+from chalicelib.exports import Exports
 from chalicelib.fanout import Fanout, FanoutQueue, SqsFanoutQueue
 from chalicelib.groups import Groups
 from chalicelib.identity import Accounts, TokenVerifier
@@ -40,6 +41,7 @@ class Services:
     media: MediaService
     sessions: Sessions
     disappearing: Disappearing
+    exports: Exports
 
     def create_chat(self, user_id: str, kind: str, peer_id: str | None, name: str | None,
                     members: list[str] | None) -> tuple[Chat, bool]:
@@ -66,13 +68,15 @@ def build(stores: Stores, pusher, tokens: TokenVerifier, accounts: Accounts, fan
                     groups=Groups(stores.chats, stores.users, access, delivery, fanout, messaging, receipts),
                     presence=presence, typing=TypingIndicators(access, delivery, rate), tokens=tokens,
                     accounts=accounts, media=media, sessions=Sessions(stores.users, accounts, delivery),
-                    disappearing=Disappearing(stores.messages, Relations(stores.messages, media)))
+                    disappearing=Disappearing(stores.messages, Relations(stores.messages, media)),
+                    exports=Exports(stores.exports, stores.chats, stores.messages, stores.blobs, fanout))
 
 
 def dynamodb_stores(dynamodb, config: Settings, blobs) -> Stores:
     """The stores on the deployment's tables (the local stack and the moto tests build them the same way)."""
     from chalicelib.storage.dynamodb.chats import DynamoChatStore
     from chalicelib.storage.dynamodb.counters import DynamoCounters
+    from chalicelib.storage.dynamodb.exports import DynamoExportStore
     from chalicelib.storage.dynamodb.media import DynamoMediaStore
     from chalicelib.storage.dynamodb.messages import DynamoMessageStore
     from chalicelib.storage.dynamodb.news import DynamoNewsStore
@@ -82,6 +86,7 @@ def dynamodb_stores(dynamodb, config: Settings, blobs) -> Stores:
                   chats=DynamoChatStore(dynamodb, config.chats_table),
                   messages=DynamoMessageStore(dynamodb, config.chats_table, config.messages_table),
                   news=DynamoNewsStore(dynamodb, config.chats_table),
+                  exports=DynamoExportStore(dynamodb, config.chats_table),
                   receipts=DynamoReceiptStore(dynamodb, config.chats_table),
                   counters=DynamoCounters(dynamodb, config.chats_table),
                   media=DynamoMediaStore(dynamodb, config.media_table), blobs=blobs)

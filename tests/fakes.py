@@ -521,6 +521,20 @@ class InMemoryBlobs:
         return f"memory://{key}?expires_in={expires_in}" + (f"&disposition={disposition}" if disposition else "")
 
 
+class InMemoryExportStore:
+    def __init__(self):
+        self.exports: dict[tuple[str, str], dict] = {}
+
+    def create(self, user_id: str, export_id: str) -> None:
+        self.exports[(user_id, export_id)] = {"status": "pending"}
+
+    def finish(self, user_id: str, export_id: str, key: str) -> None:
+        self.exports[(user_id, export_id)] = {"status": "ready", "key": key}
+
+    def get(self, user_id: str, export_id: str) -> dict | None:
+        return dict(self.exports[(user_id, export_id)]) if (user_id, export_id) in self.exports else None
+
+
 class InMemoryCounters:
     def __init__(self):
         self.counts: dict[tuple[str, int], int] = {}
@@ -556,5 +570,5 @@ def in_memory_stores(folder) -> Stores:
     """Every store's in-memory twin; blobs as files under `folder`."""
     chats = InMemoryChats()
     return Stores(users=InMemoryUserStore(), chats=InMemoryChatStore(chats), messages=InMemoryMessageStore(chats),
-                  news=InMemoryNewsStore(), receipts=InMemoryReceiptStore(chats), counters=InMemoryCounters(), media=InMemoryMediaStore(),
+                  news=InMemoryNewsStore(), exports=InMemoryExportStore(), receipts=InMemoryReceiptStore(chats), counters=InMemoryCounters(), media=InMemoryMediaStore(),
                   blobs=InMemoryBlobs(folder))

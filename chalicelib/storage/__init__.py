@@ -256,6 +256,17 @@ class ReceiptStore(Protocol):
     def floors(self, chat_id: str) -> dict[str, dict[int, int]]: ...
 
 
+class ExportStore(Protocol):
+    """Each user's data exports: their status, and where a finished one's file is."""
+
+    def create(self, user_id: str, export_id: str) -> None: ...
+
+    def finish(self, user_id: str, export_id: str, key: str) -> None: ...
+
+    def get(self, user_id: str, export_id: str) -> dict | None:
+        """{"status": "pending"|"ready", "key"?} of the user's own export, or None."""
+
+
 class Counters(Protocol):
     """Fixed-window event counters shared by every Lambda container (the rate limits)."""
 
@@ -308,6 +319,7 @@ class Stores:
     messages: MessageStore
     news: NewsStore
     receipts: ReceiptStore
+    exports: ExportStore
     counters: Counters
     media: MediaStore
     blobs: BlobStore

@@ -321,3 +321,11 @@ def test_a_system_event_reads_back_as_written(stores):
     stored(stores, replace(message("direct:a:b", 1), kind="system", sender_id="", event=event))
     assert stores.messages.get("direct:a:b", 1).to_wire()["event"] == event
     assert isinstance(stores.messages.get("direct:a:b", 1).event["seconds"], int)
+
+
+def test_an_export_record_is_its_owners(stores):
+    stores.exports.create("a", "x1")
+    assert stores.exports.get("a", "x1") == {"status": "pending"}
+    assert stores.exports.get("b", "x1") is None
+    stores.exports.finish("a", "x1", "exports/a/x1.jsonl")
+    assert stores.exports.get("a", "x1") == {"status": "ready", "key": "exports/a/x1.jsonl"}

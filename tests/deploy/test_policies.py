@@ -44,7 +44,7 @@ def known_resources(outputs) -> dict[str, str]:
     known[facts.table_arn(outputs["ChatsTable"]) + "/index/by_member"] = "ChatsByMember"
     known[facts.table_arn(outputs["UsersTable"]) + "/index/online"] = "UsersOnline"
     known[facts.table_arn(outputs["MessagesTable"]) + "/index/expiring"] = "MessagesExpiring"
-    known.update({bucket + "/*": "MediaObjects", bucket + "/uploads/*": "Uploads",
+    known.update({bucket + "/*": "MediaObjects", bucket + "/uploads/*": "Uploads", bucket + "/exports/*": "Exports",
                   outputs["FanoutQueueArn"]: "FanoutQueue", outputs["MediaEventsQueueArn"]: "MediaEventsQueue",
                   outputs["UserPoolArn"]: "UserPool", facts.ssm_parameter_arn(KEY_PARAMETER): "SigningKey"})
     for method in ("POST", "GET", "DELETE"):
@@ -92,7 +92,7 @@ def test_each_function_gets_only_what_it_touches(policies, known_resources):
         assert f"Logs:{function}" in named(function)
         assert not {f"Logs:{other}" for other in FUNCTIONS if other != function} & named(function)
     assert named("fan_out") == {"FanoutQueue", "UsersTable", "UsersOnline", "ConnectionsTable", "ChatsTable",
-                                "ChatsByMember", "POSTSocket", "Logs:fan_out"}
+                                "ChatsByMember", "POSTSocket", "Logs:fan_out", "MessagesTable", "Exports"}
     # its own queue: the next page of a presence announcement, the announcements of a shard it swept
     assert {"sqs:ReceiveMessage", "sqs:SendMessage"} <= actions("fan_out")
     # presence transitions are queued, not announced inline; the sweep's schedule only queues its shards
@@ -103,8 +103,9 @@ def test_each_function_gets_only_what_it_touches(policies, known_resources):
     assert {function for function in FUNCTIONS if "UserPool" in named(function)} == {"api_handler"}
     assert {function for function in FUNCTIONS if "UsersOnline" in named(function)} == {"fan_out"}
     assert {function for function in FUNCTIONS if "MessagesTable" in named(function)} == {
-        "api_handler", "websocket_message", "expire_messages"}
+        "api_handler", "websocket_message", "expire_messages", "fan_out"}  # fan_out: data exports
     assert {function for function in FUNCTIONS if "MessagesExpiring" in named(function)} == {"expire_messages"}
+    assert {function for function in FUNCTIONS if "Exports" in named(function)} == {"fan_out"}
     assert {function for function in FUNCTIONS if "dynamodb:BatchWriteItem" in actions(function)} == {
         "api_handler", "websocket_message", "fan_out"}  # fan_out: a queued group's news marks
     # a message deleted for everyone takes its media with it, once no forward uses it

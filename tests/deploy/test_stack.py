@@ -67,7 +67,8 @@ def test_uploads_reach_the_media_queue_once_the_bucket_settings_moto_skips_are_a
 
     assert s3.get_bucket_cors(Bucket=env["MEDIA_BUCKET"])["CORSRules"][0]["AllowedMethods"] == ["POST", "GET", "HEAD"]
     rules = s3.get_bucket_lifecycle_configuration(Bucket=env["MEDIA_BUCKET"])["Rules"]
-    assert {rule["ID"] for rule in rules} == {"AbortIncompleteMultipartUploads", "ExpireRawUploads"}
+    assert {rule["ID"] for rule in rules} == {"AbortIncompleteMultipartUploads", "ExpireRawUploads",
+                                              "ExpireDataExports"}
     assert all(s3.get_public_access_block(Bucket=env["MEDIA_BUCKET"])["PublicAccessBlockConfiguration"].values())
     s3.put_object(Bucket=env["MEDIA_BUCKET"], Key="uploads/m_1/photo.jpg", Body=b"\xff\xd8\xff")
     s3.put_object(Bucket=env["MEDIA_BUCKET"], Key="media/m_1/thumb.jpg", Body=b"\xff\xd8\xff")

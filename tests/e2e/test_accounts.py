@@ -1,10 +1,12 @@
-"""Issue 23 end to end: signing out everywhere, disappearing messages."""
+"""Issue 23 end to end: signing out everywhere, disappearing messages, data exports."""
 import asyncio
+import json
 
+import aiohttp
 import pytest
 import websockets
 
-from tests.e2e.support import PASSWORD, Socket, http
+from tests.e2e.support import PASSWORD, Socket, http, running_stack
 from tests.e2e.test_messaging import direct_chat, run
 
 
@@ -35,7 +37,15 @@ def test_logout_all_closes_every_socket_and_refuses_the_old_tokens(stack):
     run(scenario())
 
 
-def test_disappearing_messages_are_tombstones_once_due_with_no_gap(stack):
+@pytest.fixture
+def own_stack():
+    """A stack of the test's own: it moves the clock a day on, past every other test's tokens."""
+    with running_stack() as running:
+        yield running
+
+
+def test_disappearing_messages_are_tombstones_once_due_with_no_gap(own_stack):
+    stack = own_stack
     alice, bob = stack.user("alice"), stack.user("bob")
     chat_id = direct_chat(alice, bob)
 
@@ -61,5 +71,33 @@ def test_disappearing_messages_are_tombstones_once_due_with_no_gap(stack):
         assert history[sent["seq"]]["deleted"] is True and "text" not in history[sent["seq"]]
         assert history[kept["seq"]]["text"] == "kept"
         await a.close(), await b.close()
+
+    run(scenario())
+
+
+def test_an_export_is_written_by_a_task_and_fetched_by_a_short_lived_url(stack):
+    alice, bob = stack.user("alice"), stack.user("bob")
+    chat_id = direct_chat(alice, bob)
+
+    async def scenario():
+        a = await alice.connect()
+        for i in range(3):
+            await a.call("send", chat_id=chat_id, client_msg_id=str(i), kind="text", text=f"line {i}")
+        status, answer = alice.post("/me/export", {})
+        assert status == 202
+        export_id = answer["export_id"]
+        assert bob.get(f"/me/export/{export_id}")[0] == 404  # only its owner
+        for _ in range(100):
+            status, state = alice.get(f"/me/export/{export_id}")
+            if state["status"] == "ready":
+                break
+            await asyncio.sleep(0.1)
+        assert state["status"] == "ready"
+        async with aiohttp.ClientSession() as session, session.get(state["url"]) as answer:  # no Authorization
+            assert answer.status == 200
+            lines = [json.loads(line) for line in (await answer.text()).splitlines()]
+        assert [line["type"] for line in lines[:2]] == ["profile", "settings"]
+        assert [line["text"] for line in lines if line["type"] == "message"] == ["line 0", "line 1", "line 2"]
+        await a.close()
 
     run(scenario())
