@@ -109,9 +109,8 @@ def health():
 @route("/auth/signup", methods=["POST"])
 def signup():
     request = body()
-    user_id = services().accounts.signup(request.get("username"), request.get("password"))
-    services().stores.users.register(user_id)
-    return Response(body={"user_id": user_id}, status_code=201)
+    return Response(body={"user_id": services().signup(request.get("username"), request.get("password"))},
+                    status_code=201)
 
 
 @route("/auth/login", methods=["POST"])
@@ -134,6 +133,12 @@ def refresh():
 @route("/me")
 def me():
     return {"user_id": caller()}
+
+
+@route("/me", methods=["DELETE"])
+def delete_account():
+    services().account_deletion.request(caller(), body().get("password"))
+    return {}
 
 
 @route("/me/export", methods=["POST"])

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from chalicelib import clock
-from chalicelib.errors import BadRequest, Conflict, Unauthorized
+from chalicelib.errors import BadRequest, Conflict, Forbidden, Unauthorized
 
 USERNAME = re.compile(r"[a-z0-9_.-]{3,32}")
 JWKS_CACHE_SECONDS = 3600
@@ -96,6 +96,25 @@ class Accounts:
             raise Unauthorized("wrong username or password") from None
         return {"user_id": username.lower(), "id_token": result["IdToken"],
                 "refresh_token": result["RefreshToken"], "expires_in": result["ExpiresIn"]}
+
+    def check_password(self, user_id: str, password: object) -> None:
+        """`Forbidden` unless `password` is the user's (an action as grave as deleting the account asks again)."""
+        if not isinstance(password, str) or not password:
+            raise BadRequest("password is required")
+        try:
+            self._cognito.initiate_auth(ClientId=self._client_id, AuthFlow="USER_PASSWORD_AUTH",
+                                        AuthParameters={"USERNAME": user_id, "PASSWORD": password})
+        except self._cognito.exceptions.NotAuthorizedException:
+            raise Forbidden("wrong password") from None
+
+    def disable(self, user_id: str) -> None:
+        self._cognito.admin_disable_user(UserPoolId=self._pool, Username=user_id)
+
+    def delete(self, user_id: str) -> None:
+        try:
+            self._cognito.admin_delete_user(UserPoolId=self._pool, Username=user_id)
+        except self._cognito.exceptions.UserNotFoundException:
+            pass  # deleted by an earlier run of the same job
 
     def sign_out_everywhere(self, user_id: str) -> None:
         """Revoke every refresh token of the user (Cognito's global sign-out)."""

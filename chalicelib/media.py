@@ -99,12 +99,19 @@ class MediaService:
     def release(self, media_id: str) -> None:
         """A message using the item was deleted for everyone: once none uses it, its files and item go."""
         media = self._media.get(media_id)
-        if media is None or not self._media.release(media_id):
-            return
+        if media is not None and self._media.release(media_id):
+            self._erase(media)
+
+    def erase_uploads_of(self, user_id: str) -> None:
+        """A deleted account's uploads go, files and items, wherever they were sent or forwarded."""
+        for media in self._media.get_many(self._media.uploaded_by(user_id)).values():
+            self._erase(media)
+
+    def _erase(self, media: Media) -> None:
         renditions = [media.original, *media.variants.values()]
         for key in {media.upload_key, *(rendition.key for rendition in renditions if rendition)} - {""}:
             self._blobs.delete(key)
-        self._media.delete(media_id)
+        self._media.delete(media.media_id)
 
     def wire_many(self, media_ids: list[str]) -> dict[str, dict]:
         return {media_id: self.to_wire(media) for media_id, media in self._media.get_many(media_ids).items()}

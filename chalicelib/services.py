@@ -3,6 +3,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from chalicelib.access import Access
+from chalicelib.account_deletion import AccountDeletion
 from chalicelib.catch_up import CatchUp
 from chalicelib.config import Settings, settings
 from chalicelib.delivery import Delivery
@@ -10,7 +11,7 @@ from chalicelib.disappearing import Disappearing
 from chalicelib.exports import Exports
 from chalicelib.fanout import Fanout, FanoutQueue, SqsFanoutQueue
 from chalicelib.groups import Groups
-from chalicelib.identity import Accounts, TokenVerifier
+from chalicelib.identity import Accounts, TokenVerifier, normalize_username
 from chalicelib.media import MediaService
 from chalicelib.messaging import Messaging
 from chalicelib.model import CONNECTION_LIFETIME, Chat, MediaLimits
@@ -42,6 +43,13 @@ class Services:
     sessions: Sessions
     disappearing: Disappearing
     exports: Exports
+    account_deletion: AccountDeletion
+
+    def signup(self, username: object, password: object) -> str:
+        self.account_deletion.refuse_taken(normalize_username(username))
+        user_id = self.accounts.signup(username, password)
+        self.stores.users.register(user_id)
+        return user_id
 
     def create_chat(self, user_id: str, kind: str, peer_id: str | None, name: str | None,
                     members: list[str] | None) -> tuple[Chat, bool]:
@@ -63,13 +71,16 @@ def build(stores: Stores, pusher, tokens: TokenVerifier, accounts: Accounts, fan
                           rate)
     presence = Presence(stores.users, stores.chats, access, delivery, rate, fanout)  # its tasks go by fanout
     delivery.when_gone(presence.disconnected)  # a socket a push finds gone closed without $disconnect
+    groups = Groups(stores.chats, stores.users, access, delivery, fanout, messaging, receipts)
+    sessions = Sessions(stores.users, accounts, delivery)
     return Services(stores=stores, delivery=delivery, fanout=fanout, receipts=receipts, messaging=messaging,
-                    catch_up=CatchUp(stores.chats, stores.messages, news, receipts, media, rate),
-                    groups=Groups(stores.chats, stores.users, access, delivery, fanout, messaging, receipts),
+                    catch_up=CatchUp(stores.chats, stores.messages, news, receipts, media, rate), groups=groups,
                     presence=presence, typing=TypingIndicators(access, delivery, rate), tokens=tokens,
-                    accounts=accounts, media=media, sessions=Sessions(stores.users, accounts, delivery),
+                    accounts=accounts, media=media, sessions=sessions,
                     disappearing=Disappearing(stores.messages, Relations(stores.messages, media)),
-                    exports=Exports(stores.exports, stores.chats, stores.messages, stores.blobs, fanout))
+                    exports=Exports(stores.exports, stores.chats, stores.messages, stores.blobs, fanout),
+                    account_deletion=AccountDeletion(stores.users, stores.chats, groups, media, accounts, sessions,
+                                                                    fanout))
 
 
 def dynamodb_stores(dynamodb, config: Settings, blobs) -> Stores:

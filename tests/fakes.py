@@ -21,6 +21,7 @@ class InMemoryUserStore:
         self.marked_online: set[str] = set()
         self.last_seen: dict[str, int] = {}
         self.signed_out: dict[str, int] = {}
+        self.deleted_users: set[str] = set()
         self.online_shards = ONLINE_SHARDS
 
     def register(self, user_id: str) -> None:
@@ -61,6 +62,12 @@ class InMemoryUserStore:
 
     def signed_out_at(self, user_id: str) -> int | None:
         return self.signed_out.get(user_id)
+
+    def mark_deleted(self, user_id: str) -> None:
+        self.deleted_users.add(user_id)
+
+    def deleted(self, user_id: str) -> bool:
+        return user_id in self.deleted_users
 
     def remove_connection(self, connection: Connection) -> UserPresence | None:
         self.by_id.pop(connection.connection_id, None)
@@ -475,6 +482,9 @@ class InMemoryMediaStore:
             return False
         self.put(media)
         return True
+
+    def uploaded_by(self, user_id: str) -> list[str]:
+        return [media_id for media_id, media in self.items.items() if media.uploader_id == user_id]
 
     def share(self, media_id: str, chat_id: str) -> None:
         media = self.items[media_id]

@@ -57,6 +57,11 @@ class UserStore(Protocol):
     def signed_out_at(self, user_id: str) -> int | None:
         """When the user last signed out everywhere (consistent read), or None."""
 
+    def mark_deleted(self, user_id: str) -> None:
+        """Record that the account is deleted: its name is never given out again."""
+
+    def deleted(self, user_id: str) -> bool: ...
+
     def refresh_connection(self, connection: Connection) -> bool:
         """Record a heartbeat (`connection.seen_at` and `.window`) of an open socket, putting it back if the sweep
         dropped it.
@@ -286,6 +291,9 @@ class MediaStore(Protocol):
 
     def settle(self, media: Media) -> bool:
         """Store a pending item's outcome (ready or rejected), once; False if it was settled already."""
+
+    def uploaded_by(self, user_id: str) -> list[str]:
+        """The ids of the items the user uploaded (an index read)."""
 
     def share(self, media_id: str, chat_id: str) -> None:
         """A forward carried the item into `chat_id`: its members may read it, and one more message uses it."""

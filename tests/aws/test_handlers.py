@@ -143,3 +143,29 @@ def test_logout_all_closes_sockets_and_refuses_the_tokens_it_revoked(app):
         assert client.http.get("/me", headers={"Authorization": f"Bearer {new}"}).status_code == 200
         assert client.lambda_.invoke("connect", ws_event("$connect", "new", query={"token": new})
                                      ).payload["statusCode"] == 200
+
+
+def test_deleting_an_account_signs_out_leaves_groups_and_keeps_the_name_taken(app):
+    with Client(app.app) as client:
+        json_body = {"Content-Type": "application/json"}
+        alice, bob, carol = signed_up(client, "alice"), signed_up(client, "bob"), signed_up(client, "carol")
+        chat = json.loads(client.http.post("/chats", headers={"Authorization": bob, **json_body}, body=json.dumps(
+            {"kind": "group", "name": "club", "members": ["alice", "carol"]})).body)["chat"]["chat_id"]
+        client.http.post("/chats", headers={"Authorization": alice, **json_body},
+                         body=json.dumps({"kind": "direct", "user_id": "bob"}))
+        wrong = client.http.delete("/me", headers={"Authorization": alice, **json_body},
+                                   body=json.dumps({"password": "Wr0ng!pass"}))
+        assert wrong.status_code == 403
+        gone = client.http.delete("/me", headers={"Authorization": alice, **json_body},
+                                  body=json.dumps({"password": "Passw0rd!"}))
+        assert (gone.status_code, json.loads(gone.body)) == (200, {})
+        assert client.http.get("/me", headers={"Authorization": alice}).status_code == 401
+        login = client.http.post("/auth/login", headers=json_body,
+                                 body=json.dumps({"username": "alice", "password": "Passw0rd!"}))
+        assert login.status_code == 401
+        members = json.loads(client.http.get(f"/chats/{chat}", headers={"Authorization": bob}).body)["chat"]["members"]
+        assert [m["user_id"] for m in members] == ["bob", "carol"]  # no queue here: the job ran at once
+        again = client.http.post("/auth/signup", headers=json_body,
+                                 body=json.dumps({"username": "Alice", "password": "Passw0rd!"}))
+        assert again.status_code == 409
+        assert len(json.loads(client.http.get("/chats", headers={"Authorization": bob}).body)["chats"]) == 2

@@ -329,3 +329,11 @@ def test_an_export_record_is_its_owners(stores):
     assert stores.exports.get("b", "x1") is None
     stores.exports.finish("a", "x1", "exports/a/x1.jsonl")
     assert stores.exports.get("a", "x1") == {"status": "ready", "key": "exports/a/x1.jsonl"}
+
+
+def test_media_by_uploader(stores):
+    from chalicelib.model import Media
+    for media_id, uploader in (("m1", "a"), ("m2", "b"), ("m3", "a")):
+        stores.media.put(Media(media_id, "direct:a:b", uploader, "x.png", "image/png", 10, "image", "t"))
+    assert sorted(stores.media.uploaded_by("a")) == ["m1", "m3"]
+    assert stores.media.uploaded_by("c") == []

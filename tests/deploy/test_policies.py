@@ -18,7 +18,8 @@ ALLOWED_ACTIONS = {
     "s3:GetObject", "s3:PutObject", "s3:DeleteObject",
     "sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
     "sqs:GetQueueAttributes",
-    "cognito-idp:AdminConfirmSignUp", "cognito-idp:AdminUserGlobalSignOut", "execute-api:ManageConnections",
+    "cognito-idp:AdminConfirmSignUp", "cognito-idp:AdminUserGlobalSignOut", "cognito-idp:AdminDisableUser",
+    "cognito-idp:AdminDeleteUser", "execute-api:ManageConnections",
     "ssm:GetParameter",
     "logs:CreateLogStream", "logs:PutLogEvents",
 }
@@ -44,6 +45,7 @@ def known_resources(outputs) -> dict[str, str]:
     known[facts.table_arn(outputs["ChatsTable"]) + "/index/by_member"] = "ChatsByMember"
     known[facts.table_arn(outputs["UsersTable"]) + "/index/online"] = "UsersOnline"
     known[facts.table_arn(outputs["MessagesTable"]) + "/index/expiring"] = "MessagesExpiring"
+    known[facts.table_arn(outputs["MediaTable"]) + "/index/by_uploader"] = "MediaByUploader"
     known.update({bucket + "/*": "MediaObjects", bucket + "/uploads/*": "Uploads", bucket + "/exports/*": "Exports",
                   outputs["FanoutQueueArn"]: "FanoutQueue", outputs["MediaEventsQueueArn"]: "MediaEventsQueue",
                   outputs["UserPoolArn"]: "UserPool", facts.ssm_parameter_arn(KEY_PARAMETER): "SigningKey"})
@@ -92,7 +94,8 @@ def test_each_function_gets_only_what_it_touches(policies, known_resources):
         assert f"Logs:{function}" in named(function)
         assert not {f"Logs:{other}" for other in FUNCTIONS if other != function} & named(function)
     assert named("fan_out") == {"FanoutQueue", "UsersTable", "UsersOnline", "ConnectionsTable", "ChatsTable",
-                                "ChatsByMember", "POSTSocket", "Logs:fan_out", "MessagesTable", "Exports"}
+                                "ChatsByMember", "POSTSocket", "Logs:fan_out", "MessagesTable", "Exports", "UserPool",
+                                "MediaTable", "MediaByUploader", "MediaObjects"}  # and a deleted account's uploads
     # its own queue: the next page of a presence announcement, the announcements of a shard it swept
     assert {"sqs:ReceiveMessage", "sqs:SendMessage"} <= actions("fan_out")
     # presence transitions are queued, not announced inline; the sweep's schedule only queues its shards
@@ -100,7 +103,8 @@ def test_each_function_gets_only_what_it_touches(policies, known_resources):
         assert "sqs:SendMessage" in actions(function) and not {"ChatsTable", "ChatsByMember"} & named(function)
     assert named("sweep_presence") == {"FanoutQueue", "Logs:sweep_presence"}
     assert "MediaEventsQueue" in named("process_media")
-    assert {function for function in FUNCTIONS if "UserPool" in named(function)} == {"api_handler"}
+    assert {function for function in FUNCTIONS if "UserPool" in named(function)} == {"api_handler", "fan_out"}
+    assert "cognito-idp:AdminDeleteUser" in actions("fan_out")  # the account deletion job
     assert {function for function in FUNCTIONS if "UsersOnline" in named(function)} == {"fan_out"}
     assert {function for function in FUNCTIONS if "MessagesTable" in named(function)} == {
         "api_handler", "websocket_message", "expire_messages", "fan_out"}  # fan_out: data exports
@@ -110,14 +114,14 @@ def test_each_function_gets_only_what_it_touches(policies, known_resources):
         "api_handler", "websocket_message", "fan_out"}  # fan_out: a queued group's news marks
     # a message deleted for everyone takes its media with it, once no forward uses it
     assert {function for function in FUNCTIONS if "s3:DeleteObject" in actions(function)} == {
-        "process_media", "websocket_message", "expire_messages"}
+        "process_media", "websocket_message", "expire_messages", "fan_out"}
     assert {function for function in FUNCTIONS if "dynamodb:PutItem" in actions(function)
             and "ConnectionsTable" in named(function)} >= {"websocket_connect"}
     assert not {"GETSocket"} & {r for function in FUNCTIONS for r in named(function)}
     # closing a socket whose record is gone, so that its client reconnects; a user's oldest past the cap
     assert {function for function in FUNCTIONS if "DELETESocket" in named(function)} == {
         "websocket_message", "websocket_connect", "api_handler"}  # api_handler: logout_all closes every socket
-    for function in ("websocket_connect", "websocket_disconnect", "fan_out", "sweep_presence"):
+    for function in ("websocket_connect", "websocket_disconnect", "sweep_presence"):
         assert not {"MediaObjects", "Uploads", "MediaTable", "SigningKey"} & named(function), function
     for function in ("api_handler", "websocket_message"):  # presigned POSTs: uploads/ only
         (put,) = [s for s in policies[function]["Statement"] if "s3:PutObject" in as_list(s["Action"])]

@@ -35,10 +35,12 @@ def test_user_data_survives_stack_deletion_and_replacement():
         assert RESOURCES[name]["Properties"]["BillingMode"] == "PAY_PER_REQUEST"
 
 
-def test_media_table_is_keyed_by_media_id():
+def test_media_table_is_keyed_by_media_id_and_indexed_by_uploader():
     properties = RESOURCES["MediaTable"]["Properties"]
     assert properties["KeySchema"] == [{"AttributeName": "media_id", "KeyType": "HASH"}]
-    assert properties["AttributeDefinitions"] == [{"AttributeName": "media_id", "AttributeType": "S"}]
+    assert {d["AttributeName"] for d in properties["AttributeDefinitions"]} == {"media_id", "uploader_id"}
+    (index,) = properties["GlobalSecondaryIndexes"]
+    assert (index["IndexName"], index["Projection"]) == ("by_uploader", {"ProjectionType": "KEYS_ONLY"})
 
 
 def test_media_bucket_is_private_encrypted_and_takes_browser_posts():

@@ -7,7 +7,9 @@ import pytest
 import websockets
 
 from tests.e2e.support import PASSWORD, Socket, http, running_stack
+from tests.e2e.test_media import upload_and_send
 from tests.e2e.test_messaging import direct_chat, run
+from tests.unit.test_media import jpeg_with_gps
 
 
 def test_logout_all_closes_every_socket_and_refuses_the_old_tokens(stack):
@@ -99,5 +101,40 @@ def test_an_export_is_written_by_a_task_and_fetched_by_a_short_lived_url(stack):
         assert [line["type"] for line in lines[:2]] == ["profile", "settings"]
         assert [line["text"] for line in lines if line["type"] == "message"] == ["line 0", "line 1", "line 2"]
         await a.close()
+
+    run(scenario())
+
+
+def test_a_deleted_account_is_gone_within_seconds_and_its_messages_stay(stack):
+    alice, bob = stack.user("alice"), stack.user("bob")
+    chat_id = direct_chat(alice, bob)
+    status, created = bob.post("/chats", {"kind": "group", "name": "club", "members": [alice.user_id]})
+    group = created["chat"]["chat_id"]
+
+    async def scenario():
+        a = await alice.connect()
+        await a.call("send", chat_id=chat_id, client_msg_id="m", kind="text", text="bye")
+        slot = await upload_and_send(a, chat_id, jpeg_with_gps(), "image/jpeg", "image", "me.jpg")
+        assert bob.get(f"/media/{slot['media_id']}")[0] == 200
+        assert http("DELETE", f"{stack.api}/me", {"password": "Wr0ng!pass"}, token=alice.token)[0] == 403
+        assert http("DELETE", f"{stack.api}/me", {"password": PASSWORD}, token=alice.token) == (200, {})
+        await asyncio.wait_for(a._reader, 10)  # her socket is closed
+        assert alice.get("/me")[0] == 401
+        assert http("POST", f"{stack.api}/auth/login", {"username": alice.user_id, "password": PASSWORD})[0] == 401
+        for _ in range(150):  # the job runs through the queue
+            members = [m["user_id"] for m in bob.get(f"/chats/{group}")[1]["chat"]["members"]]
+            if alice.user_id not in members:
+                break
+            await asyncio.sleep(0.1)
+        assert members == [bob.user_id]
+        history = bob.get(f"/chats/{chat_id}/messages")[1]["messages"]
+        assert [(m["sender_id"], m.get("text")) for m in history] == [(alice.user_id, "bye"), (alice.user_id, None)]
+        for _ in range(100):  # her uploads go next
+            if bob.get(f"/media/{slot['media_id']}")[0] == 404:
+                break
+            await asyncio.sleep(0.1)
+        assert bob.get(f"/media/{slot['media_id']}")[0] == 404
+        taken = http("POST", f"{stack.api}/auth/signup", {"username": alice.user_id, "password": PASSWORD})
+        assert taken[0] == 409
 
     run(scenario())

@@ -4,8 +4,10 @@ from collections.abc import Iterable
 from dataclasses import asdict
 from decimal import Decimal
 
+from boto3.dynamodb.conditions import Key
+
 from chalicelib.model import Media, Rendition
-from chalicelib.storage.dynamodb import batch_get, plain
+from chalicelib.storage.dynamodb import batch_get, plain, query_all
 
 SETTLED_BY = "settled_by"  # which processing attempt settled the item: storage's own, not the model's
 FORWARDS = "forwards"  # how many forwarded messages use the item besides its own: storage's own too
@@ -63,6 +65,10 @@ class DynamoMediaStore:
         except self._table.meta.client.exceptions.ConditionalCheckFailedException as error:
             # botocore's retry of a write that landed but whose answer was lost finds this very attempt there
             return error.response.get("Item", {}).get(SETTLED_BY) == {"S": attempt}
+
+    def uploaded_by(self, user_id: str) -> list[str]:
+        items = query_all(self._table, IndexName="by_uploader", KeyConditionExpression=Key("uploader_id").eq(user_id))
+        return [item["media_id"] for item in items]
 
     def share(self, media_id: str, chat_id: str) -> None:
         self._table.update_item(Key={"media_id": media_id}, UpdateExpression="ADD shared_with :chat, #forwards :one",

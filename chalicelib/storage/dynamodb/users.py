@@ -109,6 +109,15 @@ class DynamoUserStore:
                                     ConsistentRead=True).get("Item") or {}
         return int(item["signed_out_at"]) if "signed_out_at" in item else None
 
+    def mark_deleted(self, user_id: str) -> None:
+        self._users.update_item(Key={"user_id": user_id}, UpdateExpression="SET deleted = :yes",
+                                ExpressionAttributeValues={":yes": True})
+
+    def deleted(self, user_id: str) -> bool:
+        item = self._users.get_item(Key={"user_id": user_id}, ProjectionExpression="deleted",
+                                    ConsistentRead=True).get("Item") or {}
+        return bool(item.get("deleted"))
+
     def connection(self, connection_id: str) -> Connection | None:
         item = self._connections.get_item(Key={"connection_id": connection_id}).get("Item")
         if not item:
