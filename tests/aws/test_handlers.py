@@ -169,3 +169,26 @@ def test_deleting_an_account_signs_out_leaves_groups_and_keeps_the_name_taken(ap
                                  body=json.dumps({"username": "Alice", "password": "Passw0rd!"}))
         assert again.status_code == 409
         assert len(json.loads(client.http.get("/chats", headers={"Authorization": bob}).body)["chats"]) == 2
+
+
+def test_an_account_deletion_cut_short_finishes_when_run_again(app, aws, monkeypatch):
+    with Client(app.app) as client:
+        signed_up(client, "alice"), signed_up(client, "bob")
+        services = app.services()
+        groups = [services.groups.create("bob", f"g{i}", ["alice"])[0].chat_id for i in range(3)]
+        leave, calls = services.groups.leave, []
+
+        def crashing_leave(user_id, chat_id):
+            calls.append(chat_id)
+            if len(calls) == 2:
+                raise RuntimeError("the Lambda ran out of time")
+            leave(user_id, chat_id)
+        monkeypatch.setattr(services.groups, "leave", crashing_leave)
+        with pytest.raises(RuntimeError):
+            services.account_deletion.finish("alice")  # as SQS would see the task fail
+        assert sum("alice" in [m.user_id for m in services.stores.chats.get(g).members] for g in groups) == 2
+        services.account_deletion.finish("alice")  # redelivered
+        assert all([m.user_id for m in services.stores.chats.get(g).members] == ["bob"] for g in groups)
+        cognito = boto3.client("cognito-idp")
+        with pytest.raises(cognito.exceptions.UserNotFoundException):
+            cognito.admin_get_user(UserPoolId=aws["USER_POOL_ID"], Username="alice")
