@@ -25,6 +25,7 @@ test: $(INSTALLED)
 
 bench: $(INSTALLED)
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.heavy
 
 # the long soak (docs/security.md): 200 sockets, 20,000 messages, two throttling storms, every delivery audited;
 # about 20 minutes here

@@ -204,7 +204,8 @@ class MessageStore(Protocol):
         """Hide these messages from the user's own devices (delete for me)."""
 
     def hidden(self, user_id: str, chat_ids: Iterable[str]) -> dict[str, set[int]]:
-        """The seqs the user hid, in each of these chats that has any (one batch read)."""
+        """The seqs the user hid, in each of these chats that has any (one batch read, eventually consistent: a
+        hide made a moment ago on another device may not count yet)."""
 
 
 class NewsStore(Protocol):

@@ -224,5 +224,5 @@ class DynamoMessageStore:
 
     def hidden(self, user_id: str, chat_ids: Iterable[str]) -> dict[str, set[int]]:
         keys = [{"chat_id": chat_id, "sk": HIDDEN_PREFIX + user_id} for chat_id in dict.fromkeys(chat_ids)]
-        items = batch_get(self._resource, self._chats.name, keys, consistent=True)
+        items = batch_get(self._resource, self._chats.name, keys)  # half the read units of a consistent read
         return {item["chat_id"]: {int(seq) for seq in item["seqs"]} for item in items}
