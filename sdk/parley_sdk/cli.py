@@ -71,6 +71,32 @@ def _parser() -> argparse.ArgumentParser:
     send.add_argument("text", metavar="TEXT")
     send.add_argument("--to", metavar="USER", help="to the direct chat with USER (instead of CHAT_ID)")
 
+    edit = command("edit", _edit, "edit one of your text messages (within 15 minutes)")
+    edit.add_argument("chat_id", metavar="CHAT_ID")
+    edit.add_argument("seq", type=int, metavar="SEQ")
+    edit.add_argument("text", metavar="TEXT")
+
+    delete = command("delete", _delete, "delete a message for everyone")
+    delete.add_argument("chat_id", metavar="CHAT_ID")
+    delete.add_argument("seq", type=int, metavar="SEQ")
+
+    react = command("react", _react, 'react to a message with one emoji ("" takes it back)')
+    react.add_argument("chat_id", metavar="CHAT_ID")
+    react.add_argument("seq", type=int, metavar="SEQ")
+    react.add_argument("emoji", metavar="EMOJI")
+
+    forward = command("forward", _forward, "forward a message to another chat")
+    forward.add_argument("chat_id", metavar="CHAT_ID")
+    forward.add_argument("seq", type=int, metavar="SEQ")
+    forward.add_argument("to_chat_id", metavar="TO_CHAT_ID")
+
+    hide = command("hide", _hide, "delete messages for yourself only")
+    hide.add_argument("chat_id", metavar="CHAT_ID")
+    hide.add_argument("seqs", type=int, nargs="+", metavar="SEQ")
+
+    command("logout-all", _logout_all, "sign out every device of yours")
+    command("export", _export, "write a file of your data and print its short-lived URL")
+
     tail = command("tail", _tail, "print messages and events as they arrive")
     tail.add_argument("chat_id", nargs="?", metavar="CHAT_ID", help="only this chat's")
     tail.add_argument(
@@ -161,6 +187,55 @@ async def _send(args: argparse.Namespace) -> None:
         chat_id = args.chat_id or (await client.create_direct(args.to))["chat_id"]
         sent = await client.send_text(chat_id, args.text)
         print(f"sent {chat_id} #{sent['seq']}")
+
+
+async def _edit(args: argparse.Namespace) -> None:
+    async with _connected() as client:
+        sent = await client.edit(args.chat_id, args.seq, args.text)
+        print(f"edited {args.chat_id} #{args.seq} (as #{sent['seq']})")
+
+
+async def _delete(args: argparse.Namespace) -> None:
+    async with _connected() as client:
+        await client.delete(args.chat_id, args.seq)
+        print(f"deleted {args.chat_id} #{args.seq}")
+
+
+async def _react(args: argparse.Namespace) -> None:
+    async with _connected() as client:
+        await client.react(args.chat_id, args.seq, args.emoji)
+        print(f"reacted to {args.chat_id} #{args.seq}")
+
+
+async def _forward(args: argparse.Namespace) -> None:
+    async with _connected() as client:
+        sent = await client.forward(args.chat_id, args.seq, args.to_chat_id)
+        print(f"forwarded to {args.to_chat_id} #{sent['seq']}")
+
+
+async def _hide(args: argparse.Namespace) -> None:
+    async with _connected() as client:
+        await client.hide(args.chat_id, args.seqs)
+        print(f"hid {len(args.seqs)} message(s) of {args.chat_id}")
+
+
+async def _logout_all(args: argparse.Namespace) -> None:
+    async with _logged_in() as client:
+        await client.logout_all()
+    save_config({key: value for key, value in load_config().items() if key != "tokens"})
+    print("signed out everywhere; log in again")
+
+
+async def _export(args: argparse.Namespace) -> None:
+    async with _logged_in() as client:
+        print(await client.export())
+
+
+@contextlib.asynccontextmanager
+async def _connected() -> AsyncIterator[ParleyClient]:
+    async with _logged_in() as client:
+        await client.connect()
+        yield client
 
 
 async def _tail(args: argparse.Namespace) -> None:

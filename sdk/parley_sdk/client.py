@@ -202,6 +202,24 @@ class ParleyClient:
         """Per member: ``{"user_id", "delivered_seq", "read_seq"}``."""
         return (await self._rest("GET", f"/chats/{quote(chat_id, safe='')}/receipts"))["receipts"]
 
+    async def logout_all(self) -> None:
+        """Sign out every device: their refresh tokens stop working and their sockets close."""
+        await self._rest("POST", "/auth/logout_all", {})
+
+    async def delete_account(self, password: str) -> None:
+        """Delete the account for good (the password again, as a safeguard)."""
+        await self._rest("DELETE", "/me", {"password": password})
+
+    async def export(self, poll_interval: float = 0.5, timeout: float = 120) -> str:
+        """Ask for a file of your data, wait until it is written, and answer its short-lived URL."""
+        export_id = (await self._rest("POST", "/me/export", {}))["export_id"]
+        deadline = asyncio.get_running_loop().time() + timeout
+        while (state := await self._rest("GET", f"/me/export/{export_id}"))["status"] != "ready":
+            if asyncio.get_running_loop().time() > deadline:
+                raise ParleyError("timeout", f"export {export_id} not ready after {timeout} s")
+            await asyncio.sleep(poll_interval)
+        return state["url"]
+
     async def presence(self, user_ids: list[str]) -> list[dict]:
         """Per user: ``{"user_id", "status": "online"|"offline", "last_seen"}``."""
         return (await self._rest("POST", "/presence", {"user_ids": user_ids}))["users"]
@@ -268,14 +286,49 @@ class ParleyClient:
             self._socket.set_background(background)
 
     async def send_text(
-        self, chat_id: str, text: str, reply_to: int | None = None, *, client_msg_id: str | None = None
+        self,
+        chat_id: str,
+        text: str,
+        reply_to: int | None = None,
+        *,
+        mentions: list[str] | None = None,
+        client_msg_id: str | None = None,
     ) -> dict:
         """Send a text message; returns ``{"chat_id", "client_msg_id", "seq", "message_id", "sent_at"}``.
 
         If the socket drops before the answer, the send is repeated after the reconnect with the same
-        ``client_msg_id`` (a new uuid4 unless given), so the server stores it once.
+        ``client_msg_id`` (a new uuid4 unless given), so the server stores it once. ``mentions``: members
+        of the chat.
         """
-        return await self._send(chat_id, client_msg_id, kind="text", text=text, reply_to=reply_to)
+        return await self._send(
+            chat_id, client_msg_id, kind="text", text=text, reply_to=reply_to, mentions=mentions
+        )
+
+    async def edit(self, chat_id: str, seq: int, text: str, *, client_msg_id: str | None = None) -> dict:
+        """Edit your own text message (within 15 minutes of sending it); answers the edit's ``sent``."""
+        return await self._send(chat_id, client_msg_id, kind="edit", relates_to=seq, text=text)
+
+    async def delete(self, chat_id: str, seq: int, *, client_msg_id: str | None = None) -> dict:
+        """Delete a message for everyone (yours within 48 hours; any, for a group admin)."""
+        return await self._send(chat_id, client_msg_id, kind="delete", relates_to=seq)
+
+    async def react(self, chat_id: str, seq: int, emoji: str, *, client_msg_id: str | None = None) -> dict:
+        """React with one emoji; ``""`` takes your reaction back."""
+        return await self._send(chat_id, client_msg_id, kind="reaction", relates_to=seq, emoji=emoji)
+
+    async def forward(
+        self, from_chat_id: str, seq: int, to_chat_id: str, *, client_msg_id: str | None = None
+    ) -> dict:
+        """Copy a message into another chat (its text and the same stored media)."""
+        return await self._send(to_chat_id, client_msg_id, forward_of={"chat_id": from_chat_id, "seq": seq})
+
+    async def hide(self, chat_id: str, seqs: list[int]) -> None:
+        """Delete for me: these messages stop coming back to your devices."""
+        await self._ask("hide", chat_id=chat_id, seqs=seqs)
+
+    async def set_disappearing(self, chat_id: str, seconds: int | None) -> dict:
+        """Make the chat's new messages disappear after 86400, 604800 or 7776000 seconds (None: never)."""
+        return (await self._ask("update_chat", chat_id=chat_id, disappear_after=seconds))["chat"]
 
     async def send_media(
         self,
