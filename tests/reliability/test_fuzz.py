@@ -32,7 +32,7 @@ FUZZ = settings(deadline=None, database=None, derandomize=not LONG, print_blob=T
 
 ANSWERS: Counter = Counter()  # what the fuzzers got back, printed at the end of each (pytest -s shows it)
 
-ACTIONS = ["create_chat", "send", "hide", "history", "heartbeat", "presence", "typing", "receipt", "sync",
+ACTIONS = ["create_chat", "update_chat", "send", "hide", "history", "heartbeat", "presence", "typing", "receipt", "sync",
            "add_members", "remove_members", "leave", "upload", "media_url"]
 
 # Values -------------------------------------------------------------------------------------------------
@@ -100,6 +100,7 @@ def field_values(pools: Pools) -> dict:
         "mentions": st.lists(pools.user(), max_size=6) | json_values, "seqs": st.lists(seqs(), max_size=5) | json_values,
         "since": st.sampled_from(["", "0", "1800000000", "yesterday"]) | strings | json_values,
         "page": strings | json_values, "quiet": st.booleans() | json_values,
+        "disappear_after": st.sampled_from([86400, 604800, 7776000, None, 60, 0]) | json_values,
         "extra": json_values | deep_values,
     }
 
@@ -132,7 +133,7 @@ def valid_fields(pools: Pools) -> dict:
         "forward_of": st.fixed_dictionaries({"chat_id": st.sampled_from(pools.chat_ids), "seq": st.integers(0, 12)}),
         "mentions": st.lists(ids, max_size=3), "seqs": st.lists(st.integers(0, 12), min_size=1, max_size=5),
         "since": st.sampled_from(["", "1800000000"]), "page": st.text(min_size=1, max_size=40),
-        "quiet": st.booleans(),
+        "quiet": st.booleans(), "disappear_after": st.sampled_from([86400, 604800, 7776000, None]),
     }
 
 
@@ -140,7 +141,7 @@ SCHEMA = {  # action -> (required fields, optional fields), as the contract list
     "create_chat": (["kind"], ["user_id", "name", "members"]),
     "send": (["chat_id", "client_msg_id", "kind"], ["text", "media_id", "reply_to", "relates_to", "emoji",
                                                     "forward_of", "mentions"]),
-    "hide": (["chat_id", "seqs"], []),
+    "hide": (["chat_id", "seqs"], []), "update_chat": (["chat_id"], ["disappear_after"]),
     "history": (["chat_id"], ["before", "limit"]), "heartbeat": ([], ["quiet"]), "presence": (["user_ids"], []),
     "typing": (["chat_id", "state"], []), "receipt": (["chat_id", "seq", "status"], []),
     "sync": ([], ["cursors", "limit", "since", "page"]), "add_members": (["chat_id", "user_ids"], []),

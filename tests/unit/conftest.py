@@ -43,6 +43,18 @@ class World:
                                             None, connection_id)
 
 
+START = 1_800_000_000.0  # where `now` holds Parley's clock until a test moves it
+
+
+@pytest.fixture
+def now(monkeypatch) -> list[float]:
+    """Parley's clock, held at START; a test moves it by changing `now[0]`."""
+    from chalicelib import clock
+    moment = [START]
+    monkeypatch.setattr(clock, "now", lambda: moment[0])
+    return moment
+
+
 @pytest.fixture
 def world(tmp_path) -> World:
     return World(tmp_path)

@@ -1,19 +1,10 @@
 """Disappearing messages: update_chat's disappear_after, tombstones once due, and the sweep that deletes them."""
 import pytest
 
-from chalicelib import clock
 from chalicelib.errors import BadRequest, Forbidden
 from chalicelib.frames import parse
 from tests.unit.test_media import jpeg_with_gps, upload
 
-START = 1_800_000_000.0
-
-
-@pytest.fixture
-def now(monkeypatch) -> list[float]:
-    moment = [START]
-    monkeypatch.setattr(clock, "now", lambda: moment[0])
-    return moment
 
 
 @pytest.fixture

@@ -3,20 +3,11 @@ import itertools
 
 import pytest
 
-from chalicelib import clock
 from chalicelib.errors import BadRequest, Forbidden
 from chalicelib.relations import Forward
 from tests.unit.test_media import jpeg_with_gps, upload
 
-START = 1_800_000_000.0
 keys = itertools.count()
-
-
-@pytest.fixture
-def now(monkeypatch) -> list[float]:
-    moment = [START]
-    monkeypatch.setattr(clock, "now", lambda: moment[0])
-    return moment
 
 
 @pytest.fixture

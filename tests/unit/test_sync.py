@@ -1,21 +1,13 @@
 """The changes form of `sync`, news marks and the paged chat list, on the in-memory stores."""
 import pytest
 
-from chalicelib import clock
-from chalicelib.errors import BadRequest
 from chalicelib.catch_up import PAGE_CHATS
+from chalicelib.errors import BadRequest
 from chalicelib.messaging import MAX_REPLY_BYTES, size_of
 from chalicelib.news import MARGIN
 from chalicelib.socket_api import SocketApi
+from tests.unit.conftest import START
 
-START = 1_800_000_000.0
-
-
-@pytest.fixture
-def now(monkeypatch) -> list[float]:
-    moment = [START]
-    monkeypatch.setattr(clock, "now", lambda: moment[0])
-    return moment
 
 
 @pytest.fixture
