@@ -6,6 +6,9 @@ export const TYPING_TTL_MS = 10_000;
 
 const mediaRank = (m) => (m && (m.status === 'ready' || m.status === 'rejected') ? 1 : 0);
 const isSeq = (n) => Number.isInteger(n) && n >= 1;
+const RELATIONS = new Set(['edit', 'delete', 'reaction']);
+/** Edits, deletes and reactions: messages of the log that act on another one, never shown themselves. */
+export const isRelation = (m) => RELATIONS.has(m.kind);
 const time = (iso) => {
   const t = Date.parse(iso || '');
   return Number.isNaN(t) ? 0 : t;
@@ -140,7 +143,35 @@ export class ChatStore {
     c.bySeq.set(m.seq, m);
     if (m.seq > c.last_seq) c.last_seq = m.seq;
     if (m.sender_id) c.typing.delete(m.sender_id);
+    if (isRelation(m)) this._fold(c, m);
     return true;
+  }
+
+  /**
+   * An edit, delete or reaction pushed live, folded into its target as the server folds it (what history and
+   * sync serve carries its state already). A target not loaded yet arrives folded when it is loaded.
+   */
+  _fold(c, rel) {
+    const target = c.bySeq.get(rel.relates_to);
+    if (!target || target.deleted || isRelation(target)) return;
+    if (rel.kind === 'edit') {
+      target.text = rel.text;
+      target.edited_at = rel.sent_at;
+    } else if (rel.kind === 'delete') {
+      target.deleted = true;
+      delete target.text;
+      delete target.media;
+      delete target.reactions;
+    } else {
+      // one reaction per user: theirs moves to the end of the order; "" takes it back
+      const mine = Object.entries(target.reactions || {}).flatMap(([emoji, users]) => users.map((u) => [u, emoji]));
+      const order = mine.filter(([u]) => u !== rel.sender_id);
+      if (rel.emoji) order.push([rel.sender_id, rel.emoji]);
+      const shown = {};
+      for (const [u, emoji] of order) (shown[emoji] ||= []).push(u);
+      if (order.length) target.reactions = shown;
+      else delete target.reactions;
+    }
   }
 
   /** Returns the messages that were new. A message's own chat_id wins over `chatId` (the frame's). */
@@ -165,9 +196,9 @@ export class ChatStore {
     return c ? c.messages : [];
   }
 
-  /** Confirmed messages followed by this user's outgoing ones still waiting for `sent`. */
+  /** Confirmed messages (relations folded into their targets, not shown) and outgoing ones awaiting `sent`. */
   timeline(chatId) {
-    return [...this.messages(chatId), ...this.pendingFor(chatId)];
+    return [...this.messages(chatId).filter((m) => !isRelation(m)), ...this.pendingFor(chatId)];
   }
 
   oldestSeq(chatId) {
@@ -188,7 +219,7 @@ export class ChatStore {
   lastMessage(chatId) {
     const pend = this.pendingFor(chatId);
     if (pend.length) return pend[pend.length - 1];
-    const list = this.messages(chatId);
+    const list = this.messages(chatId).filter((m) => !isRelation(m));
     return list.length ? list[list.length - 1] : null;
   }
 
@@ -259,7 +290,7 @@ export class ChatStore {
     for (let i = c.messages.length - 1; i >= 0 && c.messages[i].seq > c.myRead; i--) {
       loadedAbove++;
       const m = c.messages[i];
-      if (m.sender_id !== this.me && m.kind !== 'system') unread++;
+      if (m.sender_id !== this.me && m.kind !== 'system' && !isRelation(m)) unread++;
     }
     return unread + (last - c.myRead - loadedAbove);
   }

@@ -466,7 +466,8 @@ export class UI {
     if (tick) node.dataset.tick = tick;
     else delete node.dataset.tick;
 
-    const sig = JSON.stringify([m.kind, m.text, m.media, m.sender_id, m.sent_at || m.created_at, isGroup, !!m.pending]);
+    const sig = JSON.stringify([m.kind, m.text, m.media, m.sender_id, m.sent_at || m.created_at, isGroup, !!m.pending,
+      !!m.deleted, m.edited_at, m.reactions]);
     if (node._sig !== sig) {
       node._sig = sig;
       node.replaceChildren(this._messageBody(m, own, isGroup));
@@ -485,15 +486,24 @@ export class UI {
 
   _messageBody(m, own, isGroup) {
     if (m.kind === 'system') return el('div', { class: 'system-text', testid: 'message-text', text: m.text || '' });
+    if (m.deleted) {
+      return el('div', { class: 'bubble deleted' }, el('div', { class: 'text', testid: 'message-deleted', text: 'This message was deleted' }));
+    }
+    const reactions = Object.entries(m.reactions || {});
     return el(
       'div',
       { class: 'bubble' },
       isGroup && !own ? el('div', { class: 'sender', testid: 'message-sender', text: m.sender_id }) : null,
       m.media || ['image', 'video', 'file'].includes(m.kind) ? this._media(m) : null,
       m.text ? el('div', { class: 'text', testid: 'message-text', text: m.text }) : null,
+      reactions.length
+        ? el('div', { class: 'reactions', testid: 'message-reactions' },
+            ...reactions.map(([emoji, users]) => el('span', { class: 'reaction', title: users.join(', '), text: `${emoji} ${users.length}` })))
+        : null,
       el(
         'div',
         { class: 'meta' },
+        m.edited_at ? el('span', { class: 'edited', testid: 'message-edited', text: 'edited' }) : null,
         el('time', { testid: 'message-time', datetime: m.sent_at || m.created_at || '', text: hhmm(m.sent_at || m.created_at) }),
         own ? el('span', { class: 'tick', testid: 'message-tick' }) : null,
         own && m.pending

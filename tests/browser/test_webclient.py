@@ -368,3 +368,34 @@ def test_image_upload_shows_its_thumbnail_on_both_sides(pair, tmp_path):
     bob.shot("13-bob-lightbox")
     bob.page.keyboard.press("Escape")
     expect(bob.by("lightbox")).to_be_hidden()
+
+
+def test_edits_reactions_and_deletes_from_another_device_show_in_place(pair, stack):
+    alice, bob, chat_id = pair
+    seq = int(alice.send("helo").get_attribute("data-seq"))
+
+    async def act(*steps):
+        from parley_sdk import ParleyClient
+        clients = {}
+        for name in {tab.name for tab, _ in steps}:
+            clients[name] = ParleyClient(stack.base)
+            await clients[name].login(name, PASSWORD)
+            await clients[name].connect()
+        for tab, step in steps:
+            await step(clients[tab.name])
+        for client in clients.values():
+            await client.close()
+
+    run_async(lambda: act((alice, lambda c: c.edit(chat_id, seq, "hello")),
+                          (bob, lambda c: c.react(chat_id, seq, "👍"))))
+    for tab in (alice, bob):
+        shown = tab.messages().filter(has=tab.page.get_by_test_id("message-edited"))
+        expect(shown.get_by_test_id("message-text")).to_have_text("hello")
+        expect(shown.get_by_test_id("message-reactions")).to_have_text("👍 1")
+        expect(tab.messages()).to_have_count(1)  # the edit and the reaction are not messages of their own
+    bob.shot("12-bob-sees-an-edit-and-a-reaction")
+    run_async(lambda: act((alice, lambda c: c.delete(chat_id, seq))))
+    for tab in (alice, bob):
+        expect(tab.by("message-deleted")).to_have_text("This message was deleted")
+        expect(tab.messages()).to_have_count(1)
+    alice.shot("13-alice-sees-a-deleted-message")

@@ -332,3 +332,25 @@ test('chat list, names, membership and presence', () => {
   s.applyPresence([{ user_id: 'bob', status: 'offline', last_seen: '2024-03-01T00:00:00Z' }]);
   assert.equal(s.presenceOf('bob').status, 'offline');
 });
+
+test('edits, reactions and deletes pushed live fold into their target and are never shown', () => {
+  const s = directStore();
+  s.addMessage(msg(1, 'bob', { text: 'helo', reactions: { '👍': ['carol'] } }));
+  s.addMessage(msg(2, 'bob', { kind: 'edit', relates_to: 1, text: 'hello' }));
+  s.addMessage(msg(3, 'alice', { kind: 'reaction', relates_to: 1, emoji: '🎉', text: undefined }));
+  s.addMessage(msg(4, 'carol', { kind: 'reaction', relates_to: 1, emoji: '🎉', text: undefined }));
+  const [shown] = s.timeline('c1');
+  assert.equal(s.timeline('c1').length, 1);
+  assert.equal(shown.text, 'hello');
+  assert.equal(shown.edited_at, msg(2).sent_at);
+  assert.deepEqual(shown.reactions, { '🎉': ['alice', 'carol'] });
+  assert.equal(s.lastMessage('c1').seq, 1); // the chat's preview ignores relations
+  assert.equal(s.unreadCount('c1'), 1); // so does the unread count: only bob's message
+  s.addMessage(msg(5, 'alice', { kind: 'reaction', relates_to: 1, emoji: '', text: undefined }));
+  assert.deepEqual(s.timeline('c1')[0].reactions, { '🎉': ['carol'] });
+  s.addMessage(msg(6, 'bob', { kind: 'delete', relates_to: 1, text: undefined }));
+  const [gone] = s.timeline('c1');
+  assert.equal(gone.deleted, true);
+  assert.equal(gone.text, undefined);
+  assert.equal(gone.reactions, undefined);
+});
