@@ -47,7 +47,8 @@ class Device(NamedTuple):
 class Cast:
     """Parts by user index. u0000 is the admin: it creates the groups and sends to them and to the crowds.
     From u0001 up come the crowds, the group members (a group of n is the admin and u0001..u{n-1}) and the sync
-    user's peers. From the top down come the 1:1 pairs (senders, then receivers) and below them the sync user."""
+    user's peers. From the top down come the 1:1 pairs (senders, then receivers) and below them the sync user and
+    the heavy sync user (whose thousands of peers have ids of their own)."""
     population: int
     pairs: int
     crowd_users: int
@@ -72,6 +73,16 @@ class Cast:
     @property
     def syncer(self) -> str:
         return user(self.population - 2 * self.pairs - 1)
+
+    @property
+    def heavy_syncer(self) -> str:
+        """The user with thousands of chats, just below the sync user."""
+        return user(self.population - 2 * self.pairs - 2)
+
+    @staticmethod
+    def heavy_peers(count: int) -> list[str]:
+        """The heavy user's peers: ids of their own, never signed up (only their chats are written)."""
+        return [f"h{i:05d}" for i in range(1, count + 1)]
 
     def pair_senders(self) -> list[str]:
         return [user(i) for i in range(self.population - 2 * self.pairs, self.population - self.pairs)]

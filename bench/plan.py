@@ -46,6 +46,14 @@ class Plan:
     sync_busy_chats: int = 20
     sync_missed: int = 1000
     sync_runs: int = 3
+    # ... and a heavy user with sync_heavy_chats chats (sync_heavy_messages messages in each, seeded) misses
+    # sync_heavy_missed messages in sync_heavy_busy_chats of them; its fresh device pages through every chat with
+    # a `limit` of sync_fresh_limit messages per chat
+    sync_heavy_chats: int = 5000
+    sync_heavy_messages: int = 1
+    sync_heavy_busy_chats: int = 20
+    sync_heavy_missed: int = 1000
+    sync_fresh_limit: int = 20
 
     cost_repeats: int = 3  # operations per accounting window (the window's counts are divided by it)
 
@@ -54,11 +62,13 @@ class Plan:
 
     def __post_init__(self):
         # crowds, groups and sync peers count up from u0001, the sync user and the pairs down from the top
-        needed = max(self.crowd_users, max(self.group_sizes), self.sync_chats) + 2 + 2 * self.pairs
+        needed = max(self.crowd_users, max(self.group_sizes), self.sync_chats) + 3 + 2 * self.pairs
         if self.population < needed:
             raise ValueError(f"a population of {self.population} is too small for this plan (needs {needed})")
         if max(self.crowds) > 2 * self.crowd_users + 1:
             raise ValueError("the largest crowd needs more than two devices per crowd user")
+        if self.sync_heavy_busy_chats > self.sync_heavy_chats:
+            raise ValueError("the heavy sync user misses messages in more chats than it has")
         if max(self.group_sizes) > MAX_GROUP_MEMBERS:
             raise ValueError(f"groups have at most {MAX_GROUP_MEMBERS} members")
 
@@ -69,5 +79,7 @@ SMOKE = replace(FULL, population=12, pairs=2, loads=(5,), load_seconds=1, load_r
                 drain_seconds=2, search_start=4, search_limit=8, search_bisections=0, min_messages_per_run=4,
                 probe_seconds=1, probe_warmup_seconds=0.2,
                 crowds=(4, 8), crowd_users=5, naive_runs=1, group_sizes=(3, 5), partially_online=2, fanout_runs=1,
-                sync_chats=4, sync_busy_chats=2, sync_missed=10, sync_runs=1, cost_repeats=2, coldstart_runs=1,
+                sync_chats=4, sync_busy_chats=2, sync_missed=10, sync_runs=1,
+                sync_heavy_chats=120, sync_heavy_busy_chats=3, sync_heavy_missed=30, sync_fresh_limit=2,
+                cost_repeats=2, coldstart_runs=1,
                 media=False)

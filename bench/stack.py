@@ -9,6 +9,7 @@ from bench.people import LISTENER
 from chalicelib.model import CONNECTION_LIFETIME
 from chalicelib.storage.dynamodb.chats import DynamoChatStore
 from chalicelib.storage.dynamodb.messages import DynamoMessageStore
+from chalicelib.storage.dynamodb.news import DynamoNewsStore
 from chalicelib.storage.dynamodb.users import DynamoUserStore
 from tests.e2e.support import Stack, http
 
@@ -91,6 +92,13 @@ class BenchStack:
         tables = (await self.aws())["tables"]
         dynamodb = await self._dynamodb()
         return DynamoChatStore(dynamodb, tables["chats"]), DynamoMessageStore(dynamodb, tables["chats"], tables["messages"])
+
+    async def news_store(self) -> DynamoNewsStore:
+        return DynamoNewsStore(await self._dynamodb(), (await self.aws())["tables"]["chats"])
+
+    async def now(self) -> float:
+        """The app's clock (epoch seconds), which the devstack's clock control may have moved ahead of ours."""
+        return (await self._call("POST", "/_devstack/clock", {"advance_seconds": 0}))["now"]
 
     async def devices_registered(self, users: list[str]) -> dict[str, set[str]]:
         """Per user, the devices of the sockets the app would push to (`connections_of`, as a send calls it)."""
