@@ -94,7 +94,14 @@ def headline(results: dict) -> list[str]:
     for case in results.get("sync", {}).get("cases", []):
         cost = case["cost"]
         lines.append(f"- {case['label']}: {ms(case['ms'])}, {number(cost['dynamodb_requests'])} DynamoDB requests,"
-                     f" {number(cost['read_units'])} RCU")
+                     f" {number(cost['read_units'])} RCU" + (f", {case['frames']} frames" if "frames" in case else ""))
+    sync_targets = results.get("sync", {}).get("targets", [])
+    if sync_targets:
+        met = [target for target in sync_targets if target["met"]]
+        lines.append(f"- issue 18's sync targets: {len(met)} of {len(sync_targets)} met"
+                     + "".join(f"; missed: {target['case']}, {target['metric'].replace('_', ' ')}"
+                               f" {number(target['value'])} > {number(target['limit'])}"
+                               for target in sync_targets if not target["met"]))
     if "coldstart" in results:
         cold = results["coldstart"]
         lines.append(f"- cold start: import app / import boto3 = {cold['ratio']:.2f}"
@@ -174,14 +181,39 @@ def fanout_section(results: dict) -> list[str]:
 
 def sync_section(results: dict) -> list[str]:
     sync = results["sync"]
-    rows = [[case["label"], str(case["messages"]), f"{ms(case['ms'])} ({ms(case['ms_min'])} to {ms(case['ms_max'])})",
+    rows = [[case["label"], case.get("form", "v1"), number(case.get("chats", sync["chats"]), 0), str(case["messages"]),
+             f"{ms(case['ms'])} ({ms(case['ms_min'])} to {ms(case['ms_max'])})" if case.get("runs", 2) > 1
+             else ms(case["ms"]),
              number(case["cost"]["dynamodb_requests"]), number(case["cost"]["read_units"]),
-             number(case["cost"]["websocket_messages"] - 1, 0)] for case in sync["cases"]]
-    return ["## Sync", "",
-            f"The user's {sync['chats']} chats and the messages it missed were written through Parley's storage"
-            f" layer in {number(sync['seeded_seconds'])} s; the client sends a cursor for every chat it knows. Time:"
-            " from the request to the `synced` frame (median of the runs, min to max).", "",
-            *table(["case", "messages", "time", "DynamoDB requests", "RCU", "frames pushed"], rows), ""]
+             str(case.get("frames", "")), number(case.get("bytes", 0), 0), str(case.get("pages", 1)),
+             number(case["cost"]["websocket_messages"] - case.get("pages", 1), 0)] for case in sync["cases"]]
+    seeded = sync.get("seeded", {})
+    lines = ["## Sync", "",
+             f"The users' chats and the messages they missed were written through Parley's storage layer, with the"
+             f" news marks a send leaves ({sync['chats']:,} chats in {number(sync['seeded_seconds'])} s"
+             + (f"; {sync['heavy_chats']:,} chats in {number(seeded['heavy_seconds'])} s" if "heavy_seconds" in seeded
+                else "") + "). v1: the client sends a cursor for every chat it knows. changes: the client sends the"
+             " token of its last completed pass (a fresh device sends \"\" and pages through every chat). Every"
+             " pass goes over a bare WebSocket: frames and bytes are what the client received, the `synced` frames"
+             " included. Time: from the request to the last `synced` frame of the pass (median of the runs, min to"
+             " max); DynamoDB requests and RCU: per pass (all its pages), counted in a window of its own.", "",
+             *table(["case", "form", "chats", "messages", "time", "DynamoDB requests", "RCU", "frames received",
+                     "bytes received", "pages", "WebSocket messages pushed"], rows), ""]
+    v1 = sync.get("v1_heavy")
+    if v1:
+        verdict = ("within the limit" if v1["fits"] else "over the limit: it cannot be sent") + " (worked out, not run)"
+        lines += [f"- **{v1['label']}**: its cursor map makes a frame of {v1['frame_bytes']:,} bytes"
+                  f" ({v1['chats']:,} chats x {number(v1['bytes_per_chat'])} bytes) against the"
+                  f" {v1['limit_bytes']:,} bytes a client frame may have: {verdict}. A v1 frame fits about"
+                  f" {v1['chats_that_fit']:,} chats of ids this long; the v1 form is kept for up to"
+                  f" {v1['v1_max_chats']:,}.", ""]
+    if sync.get("targets"):
+        lines += ["Issue 18's targets:", "",
+                  *table(["case", "measure", "target", "measured", "met"],
+                         [[target["case"], target["metric"].replace("_", " "), f"at most {number(target['limit'])}",
+                           number(target["value"]), "yes" if target["met"] else "**no**"]
+                          for target in sync["targets"]]), ""]
+    return lines
 
 
 def costs_section(results: dict) -> list[str]:
