@@ -1,4 +1,5 @@
-"""`python -m bench [--smoke] [--only SCENARIO,...]`: run the suite, write bench/results/latest.{json,md}."""
+"""`python -m bench [--smoke] [--only SCENARIO,...] [--name NAME]`: run the suite, write
+bench/results/latest.{json,md} (or NAME.{json,md}: a partial run beside the full suite's results)."""
 import argparse
 
 from bench import report, suite
@@ -10,13 +11,15 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="a tiny plan that runs in under a minute")
     parser.add_argument("--only", default=",".join(suite.SCENARIOS),
                         help=f"comma-separated scenarios out of {', '.join(suite.SCENARIOS)} (default: all)")
+    parser.add_argument("--name", default="latest",
+                        help="write bench/results/NAME.{json,md} (default: latest)")
     args = parser.parse_args()
     selected = set(args.only.split(","))
     unknown = selected - set(suite.SCENARIOS)
     if unknown:
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
     results = suite.run(SMOKE if args.smoke else FULL, selected)
-    for path in report.write(results):
+    for path in report.write(results, name=args.name):
         print(f"wrote {path}")
 
 

@@ -20,9 +20,9 @@ def finite(value):
     return value
 
 
-def write(results: dict, folder: Path = RESULTS) -> tuple[Path, Path]:
+def write(results: dict, folder: Path = RESULTS, name: str = "latest") -> tuple[Path, Path]:
     folder.mkdir(parents=True, exist_ok=True)
-    data, text = folder / "latest.json", folder / "latest.md"
+    data, text = folder / f"{name}.json", folder / f"{name}.md"
     data.write_text(json.dumps(finite(results), indent=2) + "\n")
     text.write_text(markdown(results))
     return data, text
@@ -201,11 +201,11 @@ def sync_section(results: dict) -> list[str]:
                      "bytes received", "pages", "WebSocket messages pushed"], rows), ""]
     v1 = sync.get("v1_heavy")
     if v1:
-        verdict = ("within the limit" if v1["fits"] else "over the limit: it cannot be sent") + " (worked out, not run)"
+        verdict = ("within the limit" if v1["fits"] else "over the limit, so it cannot be sent") + " (worked out, not run)"
         lines += [f"- **{v1['label']}**: its cursor map makes a frame of {v1['frame_bytes']:,} bytes"
                   f" ({v1['chats']:,} chats x {number(v1['bytes_per_chat'])} bytes) against the"
                   f" {v1['limit_bytes']:,} bytes a client frame may have: {verdict}. A v1 frame fits about"
-                  f" {v1['chats_that_fit']:,} chats of ids this long; the v1 form is kept for up to"
+                  f" {v1['chats_that_fit']:,} chats of ids as short as these; the v1 form is kept for up to"
                   f" {v1['v1_max_chats']:,}.", ""]
     if sync.get("targets"):
         lines += ["Issue 18's targets:", "",
