@@ -3,9 +3,10 @@
 from .client import ParleyClient, SyncResult, Tokens
 from .cursors import ChatCursors, Gap
 from .errors import ConnectionLost, ParleyError
-from .view import MessageView
+from .view import RELATIONS, MessageView, is_relation
 
 __all__ = [
+    "RELATIONS",
     "ChatCursors",
     "ConnectionLost",
     "Gap",
@@ -14,4 +15,5 @@ __all__ = [
     "ParleyError",
     "SyncResult",
     "Tokens",
+    "is_relation",
 ]

@@ -18,6 +18,7 @@ from .cursors import ChatCursors, Gap
 from .errors import ConnectionLost, ParleyError
 from .socket import CONNECTED, ReconnectingSocket
 from .upload import ProgressCallback, post_presigned
+from .view import QUOTE_CHARS, MessageView, is_relation
 
 HISTORY_PAGE = 100
 """The largest ``limit`` the server accepts for ``history``."""
@@ -70,6 +71,7 @@ class ParleyClient:
         tokens: Tokens | None = None,
         cursors: Mapping[str, int] | None = None,
         since: str = "",
+        view: MessageView | None = None,
         request_timeout: float = 30.0,
         heartbeat_interval: float = 30.0,
         background_heartbeat_interval: float = 60.0,
@@ -87,6 +89,8 @@ class ParleyClient:
         self.cursors = ChatCursors(cursors, since)
         """Where ``events()`` is in each chat, and its sync token; seed them through ``cursors=`` and
         ``since=`` to resume from saved ones."""
+        self.view = view if view is not None else MessageView()
+        """Every message this client has received or sent, relations folded into their targets."""
         self._request_timeout = request_timeout
         self._heartbeat_interval = heartbeat_interval
         self._background_heartbeat_interval = background_heartbeat_interval
@@ -196,7 +200,9 @@ class ParleyClient:
     async def history(self, chat_id: str, before: int | None = None, limit: int | None = None) -> dict:
         """``{"chat_id", "messages": [ascending], "has_more"}``: the newest messages before ``before``."""
         params = _without_none(before=before, limit=limit)
-        return await self._rest("GET", f"/chats/{quote(chat_id, safe='')}/messages", params=params)
+        page = await self._rest("GET", f"/chats/{quote(chat_id, safe='')}/messages", params=params)
+        self._feed(page["messages"])
+        return page
 
     async def receipts(self, chat_id: str) -> list[dict]:
         """Per member: ``{"user_id", "delivered_seq", "read_seq"}``."""
@@ -323,8 +329,9 @@ class ParleyClient:
         return await self._send(to_chat_id, client_msg_id, forward_of={"chat_id": from_chat_id, "seq": seq})
 
     async def hide(self, chat_id: str, seqs: list[int]) -> None:
-        """Delete for me: these messages stop coming back to your devices."""
+        """Delete for me: these messages stop coming back to your devices (and leave ``client.view``)."""
         await self._ask("hide", chat_id=chat_id, seqs=seqs)
+        self.view.forget(chat_id, seqs)
 
     async def set_disappearing(self, chat_id: str, seconds: int | None) -> dict:
         """Make the chat's new messages disappear after 86400, 604800 or 7776000 seconds (None: never)."""
@@ -348,7 +355,30 @@ class ParleyClient:
         )
         # The reply also goes to events(), which counts our own message as seen without yielding it.
         frames = await self._connected_socket().request(frame, also_incoming=True)
-        return _payload(frames[-1])
+        sent = _payload(frames[-1])
+        self._feed_own(frame, sent)
+        return sent
+
+    def _feed_own(self, frame: dict, sent: dict) -> None:
+        """Put a message this connection sent into the view, as the server would serve it (as far as known):
+        the server does not push it back here, so a reaction to it would otherwise find no target."""
+        fields = ("kind", "text", "reply_to", "mentions", "relates_to", "emoji")
+        message = {
+            **{name: sent[name] for name in ("chat_id", "seq", "message_id", "sent_at")},
+            "sender_id": self.user_id,
+            **{name: frame[name] for name in fields if name in frame},
+        }
+        if "forward_of" in frame:
+            source = self.view.get(frame["forward_of"]["chat_id"], frame["forward_of"]["seq"])
+            if source is None:
+                return  # its kind and text are the source's: it enters the view when served
+            message.update({name: source[name] for name in ("kind", "text", "media") if name in source})
+            message["forwarded"] = True
+        if "reply_to" in frame and (quoted := self.view.get(frame["chat_id"], frame["reply_to"])):
+            message["quote"] = {name: quoted[name] for name in ("seq", "sender_id", "kind")}
+            if "text" in quoted:
+                message["quote"]["text"] = quoted["text"][:QUOTE_CHARS]
+        self.view.apply(message)
 
     async def create_direct(self, user_id: str) -> dict:
         """The direct chat with ``user_id``, created if there is none yet."""
@@ -383,7 +413,10 @@ class ParleyClient:
         frames = await self._connected_socket().request(
             _without_none(action="sync", cursors=dict(cursors or {}), limit=limit), final_type="synced"
         )
-        return _sync_result(frames)
+        result = _sync_result(frames)
+        for batch in result.messages.values():
+            self._feed(batch)
+        return result
 
     async def sync_changes(self, since: str = "", limit: int | None = None) -> SyncResult:
         """One pass of the changes form of ``sync``: what may be new since ``since``, the token the last
@@ -401,11 +434,25 @@ class ParleyClient:
             frames += await socket.request(request, final_type="synced", connection=connection)
             page = frames[-1].get("next")
             if page is None:
-                return _sync_result(frames, since=frames[-1].get("since"))
+                result = _sync_result(frames, since=frames[-1].get("since"))
+                for batch in result.messages.values():
+                    self._feed(batch)
+                return result
 
     async def history_ws(self, chat_id: str, before: int | None = None, limit: int | None = None) -> dict:
         """``history`` over the WebSocket: ``{"chat_id", "messages": [ascending], "has_more"}``."""
-        return await self._ask("history", **_without_none(chat_id=chat_id, before=before, limit=limit))
+        page = await self._ask("history", **_without_none(chat_id=chat_id, before=before, limit=limit))
+        self._feed(page["messages"])
+        return page
+
+    def _feed(self, messages: list[dict]) -> None:
+        """Put served messages (a page or a sync batch, ascending) into the view. Each carries the relations
+        stored before it was read: at least those up to the highest seq of its chat in the same batch."""
+        as_of: dict[str, int] = {}
+        for message in messages:
+            as_of[message["chat_id"]] = max(as_of.get(message["chat_id"], 0), message["seq"])
+        for message in messages:
+            self.view.apply(message, as_of=as_of[message["chat_id"]])
 
     async def media_url(self, media_id: str) -> dict:
         """The media object, with fresh URLs."""
@@ -475,7 +522,17 @@ class ParleyClient:
                 continue
             ready += await self._fill_gaps()
             for message in ready:
-                yield {"type": "message", "message": message}
+                yield self._event_of(message)
+
+    def _event_of(self, message: dict) -> dict:
+        """A message to yield, folded into the view: a relation as
+        ``{"type": "relation", "message", "target"}`` (``target``: what it acted on, as folded now; None if
+        this client never saw it), anything else as ``{"type": "message", "message"}`` as the view has it."""
+        shown = self.view.apply(message)
+        if is_relation(message):
+            target = self.view.get(message["chat_id"], message["relates_to"])
+            return {"type": "relation", "message": message, "target": _copy(target)}
+        return {"type": "message", "message": _copy(shown)}
 
     async def _catch_up(self) -> list[dict]:
         result = await self.sync_changes(self.cursors.since, limit=SYNC_LIMIT)
@@ -550,6 +607,11 @@ def _sync_result(frames: list[dict], since: str | None = None) -> SyncResult:
 def _payload(frame: dict) -> dict:
     """A reply without its envelope: the same shape as the REST answer."""
     return {key: value for key, value in frame.items() if key not in ("type", "req")}
+
+
+def _copy(message: dict | None) -> dict | None:
+    """A copy for the app: the view replaces (never changes in place) what it folds, so one level will do."""
+    return None if message is None else dict(message)
 
 
 def _without_none(**fields) -> dict:
