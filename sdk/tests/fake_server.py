@@ -2,7 +2,9 @@
 
 REST and a fake S3 presigned-POST endpoint run on an aiohttp test server, the WebSocket on
 ``websockets``, each on a free port of 127.0.0.1. Tests steer it: store messages without pushing
-them, push repeats, drop sockets, lose replies.
+them, push repeats, drop sockets, lose replies. It speaks the message actions (v1.1) as the contract has
+them: edits, deletes and reactions stored as messages with their own seq and folded into their target
+(time windows left out), forwards, quotes, mentions checked against the members, and ``hide``.
 """
 
 import asyncio
@@ -20,6 +22,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 PASSWORD = "Secret-123"
+RELATIONS = ("edit", "delete", "reaction")
 
 
 async def wait_until(condition: Callable[[], bool], timeout: float = 5) -> None:
@@ -54,6 +57,9 @@ class FakeParley:
         self.lose_reply_to: Callable[[dict], bool] = lambda frame: False
         self.s3_status = 204
         self.uploads: list[dict] = []
+        self.hidden: dict[tuple[str, str], set[int]] = defaultdict(set)
+        """(user_id, chat_id) -> the seqs that user hid."""
+        self._reactions: dict[tuple[str, int], dict[str, tuple[int, str]]] = defaultdict(dict)
         self._counter = itertools.count(1)
 
     async def __aenter__(self) -> "FakeParley":
@@ -96,6 +102,14 @@ class FakeParley:
         message = self._append(chat_id, sender, {"kind": "text", "text": text})
         if push:
             await self.push(message)
+        return message
+
+    async def act(self, chat_id: str, sender: str, **fields) -> dict:
+        """A message with any fields of ``send`` (an edit, a reaction, a reply...) from someone else's
+        device, checked, stored, folded and pushed as ``send`` does it."""
+        chat = self._chat_of_member(sender, chat_id)
+        message = self._store_send(chat, sender, fields)
+        await self.push(message)
         return message
 
     async def push(self, message: dict, *, skip: ServerConnection | None = None) -> None:
@@ -154,13 +168,14 @@ class FakeParley:
         return web.json_response(page | ({"next": str(end)} if end < len(chats) else {}))
 
     async def _messages(self, request: web.Request) -> web.Response:
-        self._user_of(request)
+        user_id = self._user_of(request)
         chat = self.chats.get(request.match_info["chat_id"])
         if chat is None:
             return _error(404, "not_found", "no such chat")
         before = int(request.query.get("before", 10**9))
         limit = int(request.query.get("limit", 50))
-        return web.json_response({"chat_id": chat["chat_id"], **_page(chat, before, limit)})
+        page = _page(self._visible(user_id, chat), before, limit)
+        return web.json_response({"chat_id": chat["chat_id"], **page})
 
     async def _s3_post(self, request: web.Request) -> web.Response:
         fields, file = {}, None
@@ -245,6 +260,7 @@ class FakeParley:
                 "kind": "group",
                 "name": frame["name"],
                 "members": members,
+                "admins": [user_id],
                 "messages": [],
                 "sent": {},
             }
@@ -256,11 +272,83 @@ class FakeParley:
         key = (user_id, frame["client_msg_id"])
         message = chat["sent"].get(key)
         if message is None:
-            fields = {name: frame[name] for name in ("kind", "text", "media_id", "reply_to") if name in frame}
-            message = chat["sent"][key] = self._append(chat["chat_id"], user_id, fields)
+            message = chat["sent"][key] = self._store_send(chat, user_id, frame)
             await self.push(message, skip=ws)
         sent = {name: message[name] for name in ("chat_id", "seq", "message_id", "sent_at")}
         return [{"type": "sent", "client_msg_id": frame["client_msg_id"], **sent}]
+
+    async def _on_hide(self, user_id, ws, frame) -> list[dict]:
+        chat = self._chat_of_member(user_id, frame["chat_id"])
+        if not 1 <= len(frame["seqs"]) <= 100:
+            raise Refused("bad_request", "seqs: 1 to 100 of them")
+        self.hidden[(user_id, chat["chat_id"])].update(frame["seqs"])
+        return [{"type": "ok"}]
+
+    def _store_send(self, chat: dict, user_id: str, frame: dict) -> dict:
+        """Check a send's message actions, store it, and fold it into its target if it is a relation."""
+        names = ("kind", "text", "media_id", "reply_to", "relates_to", "emoji", "mentions")
+        fields = {name: frame[name] for name in names if name in frame}
+        if "forward_of" in frame:
+            source_chat = self.chats.get(frame["forward_of"]["chat_id"])
+            if source_chat is None or user_id not in source_chat["members"]:
+                raise Refused("forbidden", "not a member of the source chat")
+            source = self._target(source_chat, frame["forward_of"]["seq"])
+            if fields.get("kind", source["kind"]) != source["kind"]:
+                raise Refused("bad_request", "kind differs from the source's")
+            copied = {name: source[name] for name in ("kind", "text", "media") if name in source}
+            fields |= {**copied, "forwarded": True}
+        if any(member not in chat["members"] for member in fields.get("mentions", [])):
+            raise Refused("bad_request", "mentions: members of the chat only")
+        if "reply_to" in fields:
+            quoted = self._target(chat, fields["reply_to"])
+            fields["quote"] = {name: quoted[name] for name in ("seq", "sender_id", "kind")}
+            if "text" in quoted:
+                fields["quote"]["text"] = quoted["text"][:200]
+        kind = fields.get("kind")
+        if kind in RELATIONS:
+            target = self._target(chat, fields.get("relates_to", 0))
+            if kind == "edit" and (target["sender_id"] != user_id or target["kind"] != "text"):
+                raise Refused("forbidden", "only its sender edits a text message")
+            if kind == "delete" and user_id not in (target["sender_id"], *chat.get("admins", [])):
+                raise Refused("forbidden", "only its sender or an admin deletes a message")
+            if kind == "reaction" and len(fields.get("emoji", "").encode()) > 32:
+                raise Refused("bad_request", "emoji: at most 32 bytes")
+        message = self._append(chat["chat_id"], user_id, fields)
+        if kind in RELATIONS:
+            self._fold(chat, message, target)
+        return message
+
+    def _target(self, chat: dict, seq: int) -> dict:
+        if not 1 <= seq <= len(chat["messages"]):
+            raise Refused("bad_request", f"no message {seq}")
+        target = chat["messages"][seq - 1]
+        if target["kind"] in (*RELATIONS, "system") or target.get("deleted"):
+            raise Refused("bad_request", f"message {seq} cannot be acted on")
+        return target
+
+    def _fold(self, chat: dict, relation: dict, target: dict) -> None:
+        if relation["kind"] == "edit":
+            target.update(text=relation["text"], edited_at=relation["sent_at"])
+        elif relation["kind"] == "delete":
+            for name in ("text", "media", "media_id", "reactions"):
+                target.pop(name, None)
+            target["deleted"] = True
+            for other in chat["messages"]:
+                if other.get("kind") == "edit" and other.get("relates_to") == target["seq"]:
+                    other.pop("text", None)
+                quote = other.get("quote")
+                if quote and quote["seq"] == target["seq"]:
+                    quote.pop("text", None)
+        else:
+            chosen = self._reactions[(chat["chat_id"], target["seq"])]
+            chosen.pop(relation["sender_id"], None)
+            if relation.get("emoji"):
+                chosen[relation["sender_id"]] = (relation["seq"], relation["emoji"])
+            reactions: dict[str, list[str]] = {}
+            for user_id, (_, emoji) in sorted(chosen.items(), key=lambda entry: entry[1][0]):
+                reactions.setdefault(emoji, []).append(user_id)
+            target.pop("reactions", None)
+            target.update({"reactions": reactions} if reactions else {})
 
     async def _on_sync(self, user_id, ws, frame) -> list[dict]:
         if "since" in frame:
@@ -270,7 +358,7 @@ class FakeParley:
             if user_id not in chat["members"]:
                 continue
             cursor = frame["cursors"].get(chat["chat_id"])
-            news = chat["messages"][cursor or 0 :]
+            news = [m for m in self._visible(user_id, chat) if m["seq"] > (cursor or 0)]
             if cursor is not None and not news:
                 continue
             newest = news[-self.sync_limit :]
@@ -300,7 +388,9 @@ class FakeParley:
         # The page carries where the pass is and what it covers, so new messages wait for the next pass.
         start, upto = map(int, page.split(":")) if page else (0, self.stored)
         news = {
-            chat["chat_id"]: [m for m in chat["messages"] if known < self._stored_as[m["message_id"]] <= upto]
+            chat["chat_id"]: [
+                m for m in self._visible(user_id, chat) if known < self._stored_as[m["message_id"]] <= upto
+            ]
             for chat in self.chats.values()
             if user_id in chat["members"]
         }
@@ -329,7 +419,7 @@ class FakeParley:
 
     async def _on_history(self, user_id, ws, frame) -> list[dict]:
         chat = self._chat_of_member(user_id, frame["chat_id"])
-        page = _page(chat, frame.get("before", 10**9), frame.get("limit", 50))
+        page = _page(self._visible(user_id, chat), frame.get("before", 10**9), frame.get("limit", 50))
         return [{"type": "history", "chat_id": chat["chat_id"], **page}]
 
     async def _on_typing(self, user_id, ws, frame) -> list[dict]:
@@ -351,6 +441,11 @@ class FakeParley:
                 "max_size": 10_000_000,
             }
         ]
+
+    def _visible(self, user_id: str, chat: dict) -> list[dict]:
+        """The chat's messages that ``user_id`` has not hidden."""
+        hidden = self.hidden.get((user_id, chat["chat_id"]), set())
+        return [message for message in chat["messages"] if message["seq"] not in hidden]
 
     def _chat_of_member(self, user_id: str, chat_id: str) -> dict:
         chat = self.chats.get(chat_id)
@@ -381,8 +476,8 @@ class FakeParley:
                         await ws.send(json.dumps(frame))
 
 
-def _page(chat: dict, before: int, limit: int) -> dict:
-    older = [message for message in chat["messages"] if message["seq"] < before]
+def _page(messages: list[dict], before: int, limit: int) -> dict:
+    older = [message for message in messages if message["seq"] < before]
     return {"messages": older[-limit:], "has_more": len(older) > limit}
 
 

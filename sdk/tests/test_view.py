@@ -43,3 +43,46 @@ def test_an_older_reaction_arriving_late_changes_nothing():
     view.apply(message(3, "reaction", sender="ben", relates_to=1, emoji="🎉"))
     view.apply(message(2, "reaction", sender="ben", relates_to=1, emoji="👍"))
     assert view.messages("c")[0]["reactions"] == {"🎉": ["ben"]}
+
+
+def test_relations_a_served_copy_already_carries_are_not_folded_again():
+    view = MessageView()
+    # Served after ben (seq 2), cat (3) and ben again (4) reacted: ben is last.
+    view.apply(message(1, reactions={"👍": ["cat", "ben"]}), as_of=4)
+    for seq, sender in ((2, "ben"), (3, "cat"), (4, "ben")):
+        assert view.apply(message(seq, "reaction", sender=sender, relates_to=1, emoji="👍")) is None
+    assert view.messages("c")[0]["reactions"] == {"👍": ["cat", "ben"]}
+    view.apply(message(5, "reaction", sender="cat", relates_to=1, emoji="👍"))
+    assert view.messages("c")[0]["reactions"] == {"👍": ["ben", "cat"]}
+
+
+def test_a_newer_served_copy_keeps_what_was_folded_after_it():
+    view = MessageView()
+    view.apply(message(1, text="a"))
+    view.apply(message(3, "reaction", sender="ben", relates_to=1, emoji="🎉"))
+    # served after the edit (2) but before ben's reaction (3)
+    edited = message(1, text="b", edited_at="2026-12-04T10:00:02Z")
+    view.apply(edited, as_of=2)
+    assert view.messages("c")[0] == {**edited, "reactions": {"🎉": ["ben"]}}
+    view.apply(message(1, text="a"))  # an older copy changes nothing
+    assert view.messages("c")[0]["text"] == "b"
+
+
+def test_a_taken_back_reaction_is_not_brought_back_by_an_older_one():
+    view = MessageView()
+    view.apply(message(1))
+    view.apply(message(3, "reaction", sender="ben", relates_to=1, emoji=""))
+    view.apply(message(2, "reaction", sender="ben", relates_to=1, emoji="👍"))
+    assert "reactions" not in view.messages("c")[0]
+
+
+def test_a_delete_takes_the_text_out_of_replies_quoting_it():
+    view = MessageView()
+    view.apply(message(1, text="secret", media={"media_id": "m"}))
+    view.apply(message(2, reply_to=1, quote={"seq": 1, "sender_id": "ann", "kind": "text", "text": "secret"}))
+    view.apply(message(3, "delete", relates_to=1))
+    first, reply = view.messages("c")
+    assert first == message(1, deleted=True)
+    assert reply["quote"] == {"seq": 1, "sender_id": "ann", "kind": "text"}
+    view.forget("c", [2])
+    assert view.messages("c") == [first]
