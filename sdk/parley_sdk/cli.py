@@ -70,6 +70,10 @@ def _parser() -> argparse.ArgumentParser:
     send.add_argument("chat_id", nargs="?", metavar="CHAT_ID")
     send.add_argument("text", metavar="TEXT")
     send.add_argument("--to", metavar="USER", help="to the direct chat with USER (instead of CHAT_ID)")
+    send.add_argument("--reply-to", type=int, metavar="SEQ", help="in reply to message SEQ, quoting it")
+    send.add_argument(
+        "--mention", action="append", metavar="USER", help="mention a member (may be given again)"
+    )
 
     edit = command("edit", _edit, "edit one of your text messages (within 15 minutes)")
     edit.add_argument("chat_id", metavar="CHAT_ID")
@@ -185,7 +189,7 @@ async def _send(args: argparse.Namespace) -> None:
     async with _logged_in() as client:
         await client.connect()
         chat_id = args.chat_id or (await client.create_direct(args.to))["chat_id"]
-        sent = await client.send_text(chat_id, args.text)
+        sent = await client.send_text(chat_id, args.text, reply_to=args.reply_to, mentions=args.mention)
         print(f"sent {chat_id} #{sent['seq']}")
 
 
@@ -251,21 +255,54 @@ async def _tail(args: argparse.Namespace) -> None:
 
 
 def _chat_of(event: dict) -> str | None:
-    if event["type"] in ("message", "chat"):
-        return event[event["type"]]["chat_id"]
+    if event["type"] in ("message", "relation"):
+        return event["message"]["chat_id"]
+    if event["type"] == "chat":
+        return event["chat"]["chat_id"]
     return event.get("chat_id")
 
 
 def _describe(event: dict) -> str:
-    if event["type"] != "message":
+    if event["type"] not in ("message", "relation"):
         details = {key: value for key, value in event.items() if key != "type"}
         return f"* {event['type']} {json.dumps(details)}"
     message = event["message"]
+    head = f"[{message['chat_id']} #{message['seq']} {message['sent_at']}] {message['sender_id']}"
+    if event["type"] == "relation":
+        return f"{head} {_relation(message)}"
+    if message.get("deleted"):
+        return f"{head}: (this message was deleted)"
     body = message.get("text", "")
     if "media" in message:
         media = message["media"]
         body = f"<{message['kind']}: {media.get('filename', media['media_id'])}> {body}".rstrip()
-    return f"[{message['chat_id']} #{message['seq']} {message['sent_at']}] {message['sender_id']}: {body}"
+    if message.get("forwarded"):
+        body = f"(forwarded) {body}"
+    if "quote" in message:
+        quote = message["quote"]
+        quoted = quote.get("text", f"<{quote['kind']}>" if quote["kind"] != "text" else "(deleted)")
+        body = f"(re #{quote['seq']} {quote['sender_id']}: {_snippet(quoted)}) {body}"
+    if "edited_at" in message:
+        body += " (edited)"
+    if "reactions" in message:
+        body += "  " + " ".join(f"{emoji} {','.join(users)}" for emoji, users in message["reactions"].items())
+    return f"{head}: {body}"
+
+
+def _relation(relation: dict) -> str:
+    """An edit, delete or reaction as one line: it acts on an earlier message and is no message of its own."""
+    target = f"#{relation['relates_to']}"
+    if relation["kind"] == "edit":
+        return f"edited {target}: {relation.get('text', '(deleted)')}"
+    if relation["kind"] == "delete":
+        return f"deleted {target}"
+    if relation.get("emoji"):
+        return f"reacted {relation['emoji']} to {target}"
+    return f"took back their reaction to {target}"
+
+
+def _snippet(text: str, length: int = 40) -> str:
+    return text if len(text) <= length else text[: length - 1] + "…"
 
 
 async def _upload(args: argparse.Namespace) -> None:

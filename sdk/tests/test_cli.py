@@ -109,3 +109,64 @@ async def test_tail_shows_the_last_lines_then_live_messages_until_interrupted(se
         "bob: live\n",
     ]
     assert lines[0].decode().startswith(f"[{chat_id} #11 ")
+
+
+async def test_message_actions_from_the_command_line(server, config_file, capsys):
+    await log_in(server)
+    chat_id = server.create_direct("alice", "bob")
+    group = server.create_direct("alice", "carol")
+    await server.store(chat_id, "alice", "helo")
+    messages = server.chats[chat_id]["messages"]
+    assert await parley("edit", chat_id, "1", "hello") == 0
+    assert await parley("react", chat_id, "1", "👍") == 0
+    assert messages[0]["reactions"] == {"👍": ["alice"]}
+    assert await parley("react", chat_id, "1", "") == 0
+    assert "reactions" not in messages[0]
+    assert await parley("send", chat_id, "about that", "--reply-to", "1", "--mention", "bob") == 0
+    assert (messages[-1]["quote"]["text"], messages[-1]["mentions"]) == ("hello", ["bob"])
+    assert await parley("forward", chat_id, "1", group) == 0
+    assert server.chats[group]["messages"][0]["forwarded"] is True
+    assert await parley("hide", chat_id, "5") == 0
+    assert server.hidden[("alice", chat_id)] == {5}
+    assert await parley("delete", chat_id, "1") == 0
+    assert messages[0]["deleted"] is True
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        "logged in as alice",
+        f"edited {chat_id} #1 (as #2)",
+        f"reacted to {chat_id} #1",
+        f"reacted to {chat_id} #1",
+        f"sent {chat_id} #5",
+        f"forwarded to {group} #1",
+        f"hid 1 message(s) of {chat_id}",
+        f"deleted {chat_id} #1",
+    ]
+    assert await parley("edit", chat_id, "1", "again") == 1
+    assert "bad_request" in capsys.readouterr().err
+
+
+async def test_tail_shows_relations_as_what_they_do_and_their_targets_state(server, config_file):
+    await log_in(server)
+    chat_id = server.create_direct("alice", "bob")
+    await server.store(chat_id, "bob", "helo", push=False)
+    await server.act(chat_id, "bob", kind="edit", relates_to=1, text="hello")
+    await server.act(chat_id, "alice", kind="reaction", relates_to=1, emoji="👍")
+    await server.act(chat_id, "bob", kind="text", text="see", reply_to=1)
+    tail = await asyncio.create_subprocess_exec(
+        Path(sys.executable).parent / "parley", "tail", chat_id, stdout=asyncio.subprocess.PIPE
+    )
+    async with asyncio.timeout(10):
+        lines = [await tail.stdout.readline() for _ in range(4)]
+        await server.act(chat_id, "bob", kind="delete", relates_to=1)
+        await server.act(chat_id, "bob", forward_of={"chat_id": chat_id, "seq": 4})
+        lines += [await tail.stdout.readline() for _ in range(2)]
+        tail.send_signal(signal.SIGINT)
+        assert await tail.wait() == 130
+    assert [line.decode().split("] ")[1] for line in lines] == [
+        "bob: hello (edited)  👍 alice\n",
+        "bob edited #1: hello\n",
+        "alice reacted 👍 to #1\n",
+        "bob: (re #1 bob: hello) see\n",
+        "bob deleted #1\n",
+        "bob: (forwarded) see\n",
+    ]
