@@ -1,15 +1,12 @@
-"""`python -m bench.heavy`: heavy users and the v1.1 actions, side by side in one run on one local stack, written to
-bench/results/heavy.{json,md}.
+"""`python -m bench.heavy`: presence, heartbeats and message actions of issues 18 and 21, side by side in one run
+on one local stack, written to bench/results/heavy.{json,md} (sync's cases are in the suite: bench/sync.py).
 
-- sync in the changes form: nothing missed in 200 and in 5,000 chats; 1,000 messages (~100 characters) missed in
-  20 of 5,000 chats; a fresh device of a user with 5,000 chats, every page; beside the v1 form where it can run;
 - a connect and a disconnect of a user with 10,000 direct contacts;
 - an online minute with the normal heartbeat (two, each answered) and with the quiet one (one, unanswered);
 - an edit, a reaction and a delete for everyone, beside a plain 1:1 send.
 
-The heavy users' chats and the messages they miss are written straight into the stack's tables (keys and items as
-Parley's chat store writes them; the news marks through Parley's news store), 25 items a request: the same items
-thousands of `create_chat`s and sends would leave, in seconds rather than minutes.
+The 10,000 chats are written straight into the stack's tables (keys and items as Parley's chat store writes
+them), 25 items a request: the items 10,000 `create_chat`s would leave, in seconds rather than minutes.
 """
 import asyncio
 import json
@@ -27,14 +24,11 @@ from bench.progress import note
 from bench.stack import BenchStack
 from bench.world import World
 from chalicelib.model import direct_chat_id
-from chalicelib.news import minute_of
-from chalicelib.storage.dynamodb.news import DynamoNewsStore
 from devstack.aws import FAKE_CREDENTIALS
-from tests.e2e.support import http, running_stack
+from tests.e2e.support import running_stack
 
 RESULTS = Path(__file__).parent / "results"
 TEXT = "Are we still on for Thursday? I can bring the projector if the room does not have one."  # ~90 characters
-FRESH_LIMIT = 20  # messages per chat a new device asks for
 
 
 async def seed_chats(stack: BenchStack, user_id: str, peers: list[str]) -> list[str]:
@@ -56,87 +50,6 @@ async def seed_chats(stack: BenchStack, user_id: str, peers: list[str]) -> list[
                                          "kind": "direct", "role": "member", "joined_seq": 0})
     await asyncio.to_thread(write)
     return chat_ids
-
-
-async def seed_missed(stack: BenchStack, user_id: str, chat_ids: list[str], per_chat: int, now: float) -> None:
-    """`per_chat` messages in each chat from its peer, each marked as news for both members, as a send leaves them."""
-    tables = (await stack.aws())["tables"]
-    dynamodb = await stack._dynamodb()
-    chats, messages = dynamodb.Table(tables["chats"]), dynamodb.Table(tables["messages"])
-    news = DynamoNewsStore(dynamodb, tables["chats"])
-
-    def write() -> None:
-        sent_at = datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        for chat_id in chat_ids:
-            peer = next(member for member in chat_id.split(":")[1:] if member != user_id)
-            first = int(chats.update_item(Key={"chat_id": chat_id, "sk": "meta"}, UpdateExpression="ADD last_seq :n",
-                                          ExpressionAttributeValues={":n": per_chat},
-                                          ReturnValues="UPDATED_OLD")["Attributes"]["last_seq"]) + 1
-            with messages.batch_writer() as batch:
-                for seq in range(first, first + per_chat):
-                    batch.put_item(Item={"chat_id": chat_id, "seq": seq, "message_id": f"seed-{chat_id}-{seq}",
-                                         "sender_id": peer, "kind": "text", "sent_at": sent_at, "text": TEXT,
-                                         "client_msg_id": f"seed-{seq}"})
-            news.mark([user_id, peer], chat_id, first, minute_of(now))
-    await asyncio.to_thread(write)
-
-
-ADVANCED = [0.0]  # seconds this run has moved the stack's clock on (it starts with the real time)
-
-
-async def advance_clock(stack: BenchStack, seconds: float) -> None:
-    await asyncio.to_thread(http, "POST", f"{stack.base}/_devstack/clock", {"advance_seconds": seconds})
-    ADVANCED[0] += seconds
-
-
-def stack_now() -> float:
-    return time.time() + ADVANCED[0]
-
-
-def sync_row(label: str, cost: dict, seconds: float, pages: int, messages: int, chats: int) -> dict:
-    return {"label": label, "ms": seconds * 1000, "pages": pages, "frames": cost["websocket_messages"] - pages,
-            "messages": messages, "chats": chats, "dynamodb_requests": cost["dynamodb_requests"],
-            "read_units": cost["read_units"], "write_units": cost["write_units"],
-            "dollars_per_million": cost["dollars_per_million"]["total"]}
-
-
-async def timed_pass(world: World, client: ParleyClient, label: str, since: str, limit: int | None = None):
-    """One whole pass of the changes form, timed, then measured again for its costs (same result both times)."""
-    started = time.perf_counter()
-    result = await client.sync_changes(since, limit)
-    seconds = time.perf_counter() - started
-    pages = max(1, -(-len(result.chats) // 100))
-    cost = await measure(world, Operation(label, lambda: client.sync_changes(since, limit), inbound_frames=pages),
-                         count=1)
-    messages = sum(len(found) for found in result.messages.values())
-    return result, sync_row(label, cost, seconds, pages, messages, len(result.chats))
-
-
-async def sync_cases(world: World, stack: BenchStack) -> list[dict]:
-    heavy, light = await world.actor("heavy5000"), await world.actor("light200")
-    now = stack_now()
-    note("seeding 5,000 + 200 chats")
-    heavy_chats = await seed_chats(stack, "heavy5000", [f"hp{i:05d}" for i in range(5000)])
-    light_chats = await seed_chats(stack, "light200", [f"lp{i:05d}" for i in range(200)])
-    await seed_missed(stack, "heavy5000", heavy_chats[:20], 5, now)
-    await advance_clock(stack, 120)  # the seed's marks fall before the next tokens' minutes
-    rows = []
-    fresh, row = await timed_pass(world, heavy, "fresh device, 5,000 chats (limit 20)", "", FRESH_LIMIT)
-    rows.append(row)
-    light_fresh = await light.sync_changes("")
-    for client, token, label in ((light, light_fresh.since, "nothing missed, 200 chats"),
-                                 (heavy, fresh.since, "nothing missed, 5,000 chats")):
-        _, row = await timed_pass(world, client, label, token or "")
-        rows.append(row)
-    v1 = await light.sync(dict.fromkeys(light_chats, 0))
-    v1_cost = await measure(world, Operation("v1", lambda: light.sync(dict.fromkeys(light_chats, 0))), count=1)
-    rows.append(sync_row("v1 form, nothing missed, 200 chats", v1_cost, 0, 1,
-                         sum(len(found) for found in v1.messages.values()), len(v1.chats)))
-    await seed_missed(stack, "heavy5000", heavy_chats[20:40], 50, stack_now())
-    _, row = await timed_pass(world, heavy, "1,000 missed in 20 of 5,000 chats", fresh.since or "")
-    rows.append(row)
-    await world.dismiss(heavy, light)
-    return rows
 
 
 async def presence_cases(world: World, stack: BenchStack) -> list[dict]:
@@ -199,9 +112,8 @@ async def heartbeat_cases(world: World) -> list[dict]:
 
 async def on_stack(stack: BenchStack) -> dict:
     world = World(stack, FULL)
-    results = {"sync": await sync_cases(world, stack)}
     note("presence")
-    results["presence"] = await presence_cases(world, stack)
+    results = {"presence": await presence_cases(world, stack)}
     note("heartbeats")
     results["heartbeats"] = await heartbeat_cases(world)
     note("message actions")
@@ -216,15 +128,10 @@ def table(headers: list[str], rows: list[list]) -> list[str]:
 
 
 def markdown(results: dict) -> str:
-    lines = [f"# Heavy users and message actions ({results['started']}, {results['seconds']:.0f} s)", "",
+    lines = [f"# Presence, heartbeats and message actions ({results['started']}, {results['seconds']:.0f} s)", "",
              "`python -m bench.heavy` on the local stack, one run; costs by the bench's accounting (bench/costs.py).",
-             "", "## sync", ""]
-    lines += table(["case", "time ms", "pages", "frames", "chats", "messages", "DynamoDB requests", "RCU", "WCU",
-                    "$ per million"],
-                   [[r["label"], f"{r['ms']:.0f}", r["pages"], f"{r['frames']:.0f}", r["chats"], r["messages"],
-                     f"{r['dynamodb_requests']:.0f}", f"{r['read_units']:.1f}", f"{r['write_units']:.1f}",
-                     f"{r['dollars_per_million']:.2f}"] for r in results["sync"]])
-    lines += ["", "## presence", ""]
+             ""]
+    lines += ["## presence", ""]
     lines += table(["transition", "handshake ms (median of 3)", "DynamoDB requests", "SQS requests", "RCU",
                     "$ per million"],
                    [[r["label"], f"{r['ms']:.0f}" if r["ms"] is not None else "", f"{r['dynamodb_requests']:.0f}",
