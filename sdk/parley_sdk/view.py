@@ -56,6 +56,8 @@ class MessageView:
         served = message.get("reactions", {})
         reactions = {user_id: (0, emoji) for emoji, users in served.items() for user_id in users}
         state = self._states[key] = _State({**message}, as_of, reactions)
+        if message.get("deleted"):
+            _tombstone(state.message)  # as the contract serves it, whatever reactions a server kept
         if earlier is not None:
             if earlier.message.get("deleted"):
                 self._delete(state)
@@ -100,11 +102,7 @@ class MessageView:
     def _delete(self, state: _State) -> None:
         """Deleted for everyone: no text, media or reactions, here and in the quotes of it."""
         target = state.message
-        for name in ("text", "media", "media_id", "reactions"):
-            target.pop(name, None)
-        target["deleted"] = True
-        if "quote" in target:
-            target["quote"] = {k: v for k, v in target["quote"].items() if k != "text"}
+        _tombstone(target)
         for (chat_id, _), other in self._states.items():
             quote = other.message.get("quote")
             if chat_id == target["chat_id"] and quote and quote.get("seq") == target["seq"]:
@@ -126,3 +124,12 @@ class MessageView:
             state.message["reactions"] = shown
         else:
             state.message.pop("reactions", None)
+
+
+def _tombstone(message: dict) -> None:
+    """A message deleted for everyone: no text, media or reactions, and no text in its own quote."""
+    for name in ("text", "media", "media_id", "reactions"):
+        message.pop(name, None)
+    message["deleted"] = True
+    if "quote" in message:
+        message["quote"] = {k: v for k, v in message["quote"].items() if k != "text"}

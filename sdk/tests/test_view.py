@@ -86,3 +86,9 @@ def test_a_delete_takes_the_text_out_of_replies_quoting_it():
     assert reply["quote"] == {"seq": 1, "sender_id": "ann", "kind": "text"}
     view.forget("c", [2])
     assert view.messages("c") == [first]
+
+
+def test_a_message_served_deleted_shows_nothing_it_had():
+    view = MessageView()
+    shown = view.apply(message(1, deleted=True, reactions={"👍": ["ben"]}, quote={"seq": 0, "text": "x"}))
+    assert shown == message(1, deleted=True, quote={"seq": 0})
