@@ -219,7 +219,7 @@ class Message:
         for flag in ("forwarded", "deleted"):
             if getattr(self, flag):
                 wire[flag] = True
-        if self.reactions:
+        if self.reactions and not self.deleted:  # a delete for everyone takes the reactions with it
             wire["reactions"] = self.reactions
         return wire
 

@@ -93,6 +93,7 @@ def test_a_delete_for_everyone_drops_text_media_and_the_text_of_edits_and_quotes
 
 def test_delete_for_everyone_rules(world, group, now):
     mine = send(world, "ann", group, text="ann's")
+    send(world, "ben", group, "reaction", emoji="👍", relates_to=mine["seq"])
     with pytest.raises(Forbidden):
         send(world, "ben", group, "delete", relates_to=mine["seq"])  # someone else's
     now[0] += 48 * 3600 + 1
@@ -100,6 +101,7 @@ def test_delete_for_everyone_rules(world, group, now):
         send(world, "ann", group, "delete", relates_to=mine["seq"])  # too late for the sender
     send(world, "cat", group, "delete", relates_to=mine["seq"])  # an admin, any time
     assert served(world, "ben", group)[mine["seq"]]["deleted"] is True
+    assert "reactions" not in served(world, "ben", group)[mine["seq"]]
 
 
 def test_reactions_one_per_user_replaced_and_taken_back(world, chat):
