@@ -3,19 +3,21 @@
 import { WS_BASE } from './config.js';
 import * as api from './api.js';
 import { ParleySocket, isRetryable } from './socket.js';
-import { ChatStore } from './store.js';
+import { ChatStore, isRelation } from './store.js';
 import { UI } from './ui.js';
 import { loadSession, saveSession, clearSession, withExpiry, refreshDelay, deviceId, randomId } from './session.js';
 
 const TYPING_RESEND_MS = 3_000; // `typing start` at most this often while typing
 const TYPING_IDLE_MS = 4_000; // `typing stop` after this long without input
 const SYNC_LIMIT = 100;
+const ACTION_ERRORS = { edit: 'Could not edit the message.', delete: 'Could not delete the message.', reaction: 'Could not react.' };
 
 let session = null;
 let store = null;
 let socket = null;
 let rest = null;
 let openChatId = null;
+let compose = null; // {chatId, mode: 'reply'|'edit', seq}: what the composer's next send does
 let uploads = []; // {id, chat_id, filename, progress, state: requesting|uploading|done|error, error, xhr}
 let refreshTimer = null;
 let refreshing = null;
@@ -48,6 +50,20 @@ const ui = new UI({
   },
   mediaError: refreshMedia,
   cancelUpload,
+  react,
+  startReply: (chatId, seq) => setCompose(chatId, 'reply', seq),
+  startEdit: (chatId, seq) => setCompose(chatId, 'edit', seq),
+  cancelCompose: () => setCompose(null),
+  deleteForEveryone,
+  deleteForMe,
+  forward,
+  jumpTo,
+  me: () => store && store.me,
+  mentionCandidates: (prefix) => (store && openChatId ? store.mentionCandidates(openChatId, prefix) : []),
+  actionsFor: (chatId, seq) => (store ? store.actionsFor(store.message(chatId, seq), Date.now()) : null),
+  message: (chatId, seq) => (store ? store.message(chatId, seq) : null),
+  forwardTargets: () => (store ? store.chatList().filter((c) => !c.left && c.kind).map((c) => ({
+    chat_id: c.chat_id, name: store.displayName(c.chat_id), kind: c.kind })) : []),
 });
 
 // ---- rendering ---------------------------------------------------------------
@@ -58,7 +74,8 @@ function render() {
   requestAnimationFrame(() => {
     renderQueued = false;
     if (!store) return;
-    ui.render({ store, openChatId, uploads, loadingOlder: loadingOlder.has(openChatId), now: Date.now() });
+    const mode = compose && compose.chatId === openChatId ? compose : null;
+    ui.render({ store, openChatId, uploads, loadingOlder: loadingOlder.has(openChatId), now: Date.now(), compose: mode });
   });
 }
 
@@ -158,6 +175,7 @@ function startSession(s) {
   store = new ChatStore(s.user_id); // messages and cursors live in memory only, per user
   rest = api.restClient(request);
   openChatId = null;
+  compose = null;
   uploads = [];
   for (const set of [loadingOlder, fillingGaps, inflight, chatFetches, mediaRetried]) set.clear();
   ui.showMain(s.user_id);
@@ -191,6 +209,7 @@ function logout(message) {
   session = null;
   store = null;
   openChatId = null;
+  compose = null;
   uploads = [];
   clearSession();
   ui.showAuth(message);
@@ -337,7 +356,9 @@ async function fillGaps(chatId) {
       const req = store.gapRequest(chatId);
       if (!req) break;
       const r = await s.request('history', req);
-      if (!r.messages || !r.messages.length) break; // nothing more to get
+      // seqs the server skipped are deleted for this user (on some device): no longer a gap
+      const settled = store.settleGap(req, r);
+      if ((!r.messages || !r.messages.length) && !settled) break; // nothing more to get
     }
   } catch (e) {
     console.warn('gap fill failed', e);
@@ -419,7 +440,10 @@ window.addEventListener('offline', () => socket && socket.drop());
 
 function openChat(chatId) {
   if (!store || !store.chat(chatId)) return;
-  if (openChatId !== chatId) stopTyping();
+  if (openChatId !== chatId) {
+    stopTyping();
+    compose = null;
+  }
   openChatId = chatId;
   render();
   if (store.messages(chatId).length < 30 && store.hasOlder(chatId)) loadOlder(chatId);
@@ -475,9 +499,105 @@ function newGroup(name, membersText, done) {
 function sendText(text) {
   if (!openChatId || !text.trim()) return;
   stopTyping();
-  const p = store.addPending({ chat_id: openChatId, client_msg_id: randomId(), kind: 'text', text });
+  const mode = compose && compose.chatId === openChatId ? compose : null;
+  compose = null;
+  if (mode && mode.mode === 'edit') {
+    const target = store.message(openChatId, mode.seq);
+    if (target && target.text !== text) sendAction(openChatId, { kind: 'edit', relates_to: mode.seq, text });
+    render();
+    return;
+  }
+  const extra = {};
+  const target = mode && mode.mode === 'reply' ? store.message(openChatId, mode.seq) : null;
+  if (target) {
+    extra.reply_to = target.seq;
+    extra.quote = store.quoteFor(target);
+  }
+  const mentions = store.mentionsIn(openChatId, text);
+  if (mentions.length) extra.mentions = mentions;
+  const p = store.addPending({ chat_id: openChatId, client_msg_id: randomId(), kind: 'text', text, ...extra });
   render();
   transmit(p);
+}
+
+// ---- message actions -----------------------------------------------------------
+
+/** Reply to or edit a message with the composer; null mode clears it. */
+function setCompose(chatId, mode, seq) {
+  const m = chatId && store ? store.message(chatId, seq) : null;
+  if (!m || !mode) compose = null;
+  else if (mode === 'edit' && !store.actionsFor(m, Date.now()).edit) return ui.showActionError('This message can no longer be edited.');
+  else compose = { chatId, mode, seq };
+  render();
+  if (compose) ui.focusComposer(mode === 'edit' ? m.text || '' : null);
+}
+
+/** Edits, deletes and reactions: messages of their own, never shown; they fold in once `sent` comes back. */
+function sendAction(chatId, fields) {
+  const p = store.addPending({ chat_id: chatId, client_msg_id: randomId(), ...fields });
+  transmit(p);
+  return p;
+}
+
+function react(chatId, seq, emoji) {
+  const m = store && store.message(chatId, seq);
+  if (!m || !store.actionsFor(m, Date.now()).react) return;
+  const mine = Object.entries(m.reactions || {}).find(([, users]) => users.includes(store.me));
+  // clicking one's own reaction takes it back; another emoji replaces it
+  sendAction(chatId, { kind: 'reaction', relates_to: seq, emoji: mine && mine[0] === emoji ? '' : emoji });
+}
+
+function deleteForEveryone(chatId, seq) {
+  const m = store && store.message(chatId, seq);
+  if (!m || !store.actionsFor(m, Date.now()).deleteForEveryone) return ui.showActionError('This message can no longer be deleted for everyone.');
+  if (compose && compose.chatId === chatId && compose.seq === seq) compose = null;
+  sendAction(chatId, { kind: 'delete', relates_to: seq });
+}
+
+async function deleteForMe(chatId, seq) {
+  if (!store || !socket || !socket.isOpen) return ui.showActionError('Offline: try again once connected.');
+  const st = store;
+  try {
+    await socket.request('hide', { chat_id: chatId, seqs: [seq] });
+    if (store !== st) return;
+    store.hide(chatId, [seq]);
+    if (compose && compose.chatId === chatId && compose.seq === seq) compose = null;
+  } catch (e) {
+    ui.showActionError(e.message || 'Could not delete the message.');
+  }
+  render();
+}
+
+/** Forward a message: the server copies its kind, text and media (the same stored media, no upload). */
+function forward(fromChatId, seq, toChatId) {
+  const m = store && store.message(fromChatId, seq);
+  if (!m || !store.chat(toChatId)) return;
+  const p = store.addPending({
+    chat_id: toChatId,
+    client_msg_id: randomId(),
+    kind: m.kind,
+    text: m.text,
+    forward_of: { chat_id: fromChatId, seq },
+    forwarded: true,
+  });
+  if (m.media) p.media = m.media;
+  transmit(p);
+  openChat(toChatId);
+}
+
+/** Show a quoted message: scroll to it, loading older messages until it is loaded (or the start is reached). */
+async function jumpTo(chatId, seq) {
+  for (let i = 0; i < 20 && store && openChatId === chatId; i++) {
+    const m = store.message(chatId, seq);
+    if (m && !m.hidden) {
+      render();
+      return requestAnimationFrame(() => requestAnimationFrame(() => ui.scrollToMessage(seq)));
+    }
+    if (m || !store.hasOlder(chatId)) break;
+    if (loadingOlder.has(chatId)) await new Promise((r) => setTimeout(r, 200));
+    else await loadOlder(chatId);
+  }
+  if (store && openChatId === chatId) ui.showActionError('The original message is not available.');
 }
 
 /** Send (or re-send: client_msg_id makes it idempotent) an outgoing message. */
@@ -487,9 +607,14 @@ async function transmit(p) {
   inflight.add(id);
   const s = socket;
   const st = store;
-  const frame = { chat_id: p.chat_id, client_msg_id: id, kind: p.kind };
-  if (p.text !== undefined) frame.text = p.text;
-  if (p.media_id) frame.media_id = p.media_id;
+  const frame = { chat_id: p.chat_id, client_msg_id: id };
+  if (p.forward_of) frame.forward_of = p.forward_of; // its kind, text and media are the source's
+  else {
+    frame.kind = p.kind;
+    if (p.text !== undefined) frame.text = p.text;
+    if (p.media_id) frame.media_id = p.media_id;
+    for (const k of ['relates_to', 'emoji', 'reply_to', 'mentions']) if (p[k] !== undefined) frame[k] = p[k];
+  }
   let retryLater = false;
   try {
     const r = await s.request('send', frame);
@@ -499,7 +624,10 @@ async function transmit(p) {
   } catch (e) {
     if (store !== st) return;
     if (e.code === 'timeout' || e.code === 'rate_limited' || e.code === 'internal') retryLater = true;
-    else if (!isRetryable(e)) store.failPending(id, e.message); // offline / disconnected: re-sent after the next sync
+    else if (!isRetryable(e) && isRelation(p)) {
+      store.dropPending(id); // nothing to retry on screen: say why
+      ui.showActionError(ACTION_ERRORS[p.kind] + (e.message ? ` (${e.message})` : ''));
+    } else if (!isRetryable(e)) store.failPending(id, e.message); // offline / disconnected: re-sent after the next sync
   } finally {
     inflight.delete(id);
     if (retryLater) {

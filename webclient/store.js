@@ -9,6 +9,16 @@ const isSeq = (n) => Number.isInteger(n) && n >= 1;
 const RELATIONS = new Set(['edit', 'delete', 'reaction']);
 /** Edits, deletes and reactions: messages of the log that act on another one, never shown themselves. */
 export const isRelation = (m) => RELATIONS.has(m.kind);
+/** What a chat shows as a bubble: not a relation, not deleted for me (`hide`). */
+export const isShown = (m) => !isRelation(m) && !m.hidden;
+export const EDIT_WINDOW_MS = 15 * 60_000;
+export const DELETE_WINDOW_MS = 48 * 3_600_000;
+export const QUOTE_CHARS = 200;
+/** Fields of a message that a `send` carries over from the pending message to the placed one. */
+const CARRIED = ['relates_to', 'emoji', 'reply_to', 'quote', 'forwarded', 'mentions'];
+const MENTION_RE = /(^|[^\w@.])@([a-z0-9_.-]{1,64})/gi;
+/** The first QUOTE_CHARS code points of a text. */
+export const snippet = (text) => [...(text || '')].slice(0, QUOTE_CHARS).join('');
 const time = (iso) => {
   const t = Date.parse(iso || '');
   return Number.isNaN(t) ? 0 : t;
@@ -119,8 +129,13 @@ export class ChatStore {
 
   // ---- messages ------------------------------------------------------------
 
-  /** Place a message by seq; a repeat of (chat_id, seq) is dropped. Returns true if it was new. */
-  addMessage(msg) {
+  /**
+   * Place a message by seq; a repeat of (chat_id, seq) is dropped. Returns true if it was new.
+   * `through`: the highest seq of the frame or reply that brought it. A target served by the server carries
+   * every relation stored before it was served, so a relation up to that seq that arrives later (scrollback,
+   * the rest of a history page) is not folded into it again.
+   */
+  addMessage(msg, through = 0) {
     if (!msg || typeof msg.chat_id !== 'string' || !isSeq(msg.seq)) return false;
     const c = this.ensureChat(msg.chat_id);
     const known = c.bySeq.get(msg.seq);
@@ -131,6 +146,7 @@ export class ChatStore {
     }
     const m = { ...msg };
     if (m.media) m.media = this._mergeMedia(m.media);
+    m._through = Math.max(m.seq, through);
     const list = c.messages;
     let lo = 0;
     let hi = list.length;
@@ -153,8 +169,10 @@ export class ChatStore {
    */
   _fold(c, rel) {
     const target = c.bySeq.get(rel.relates_to);
-    if (!target || target.deleted || isRelation(target)) return;
+    if (!target || target.deleted || target.hidden || isRelation(target)) return;
     if (rel.kind === 'edit') {
+      if (rel.seq <= Math.max(target._through, target._editSeq || 0)) return; // its state has it (or a later edit)
+      target._editSeq = rel.seq;
       target.text = rel.text;
       target.edited_at = rel.sent_at;
     } else if (rel.kind === 'delete') {
@@ -163,6 +181,9 @@ export class ChatStore {
       delete target.media;
       delete target.reactions;
     } else {
+      const seen = (target._reactSeq ||= {});
+      if (rel.seq <= Math.max(target._through, seen[rel.sender_id] || 0)) return;
+      seen[rel.sender_id] = rel.seq;
       // one reaction per user: theirs moves to the end of the order; "" takes it back
       const mine = Object.entries(target.reactions || {}).flatMap(([emoji, users]) => users.map((u) => [u, emoji]));
       const order = mine.filter(([u]) => u !== rel.sender_id);
@@ -177,11 +198,48 @@ export class ChatStore {
   /** Returns the messages that were new. A message's own chat_id wins over `chatId` (the frame's). */
   addMessages(chatId, messages) {
     const added = [];
-    for (const m of messages || []) {
-      const msg = m && !m.chat_id ? { ...m, chat_id: chatId } : m;
-      if (this.addMessage(msg)) added.push(msg);
+    const through = new Map(); // chat_id -> highest seq in this batch
+    const list = (messages || []).filter(Boolean).map((m) => (m.chat_id ? m : { ...m, chat_id: chatId }));
+    for (const m of list) if (isSeq(m.seq)) through.set(m.chat_id, Math.max(through.get(m.chat_id) || 0, m.seq));
+    for (const msg of list) {
+      if (this.addMessage(msg, through.get(msg.chat_id))) added.push(msg);
     }
     return added;
+  }
+
+  /**
+   * After a `history` reply to `request` (a gap's): seqs in the range the server went through that did not
+   * come back are not served to this user (deleted for them with `hide`, on any of their devices), so they are
+   * marked hidden and stop counting as a gap. The server reads back from `before` (or the newest message).
+   */
+  settleGap(request, reply) {
+    const c = this.chat(request.chat_id);
+    if (!c || !reply) return 0;
+    const top = (request.before || this.lastSeq(request.chat_id) + 1) - 1;
+    const got = (reply.messages || []).map((m) => m.seq).filter(isSeq);
+    const low = got.length ? Math.min(...got) : Math.max(1, top - (request.limit || 1) + 1);
+    let marked = 0;
+    for (let seq = low; seq <= top; seq++) if (!c.bySeq.has(seq) && this._tombstone(c, seq)) marked++;
+    return marked;
+  }
+
+  _tombstone(c, seq) {
+    if (!isSeq(seq) || c.bySeq.has(seq)) return false;
+    return this.addMessage({ chat_id: c.chat_id, seq, kind: 'hidden', hidden: true });
+  }
+
+  /** Delete for me (`hide` answered ok): the messages leave this device; their seqs stay, as tombstones. */
+  hide(chatId, seqs) {
+    const c = this.chat(chatId);
+    if (!c) return;
+    for (const seq of seqs) {
+      const m = c.bySeq.get(seq);
+      if (!m) this._tombstone(c, seq);
+      else {
+        for (const k of Object.keys(m)) if (!['chat_id', 'seq', 'message_id', 'sender_id', 'sent_at', 'kind'].includes(k)) delete m[k];
+        m.hidden = true;
+      }
+    }
   }
 
   /** A `history` reply (or REST messages page). */
@@ -198,7 +256,88 @@ export class ChatStore {
 
   /** Confirmed messages (relations folded into their targets, not shown) and outgoing ones awaiting `sent`. */
   timeline(chatId) {
-    return [...this.messages(chatId).filter((m) => !isRelation(m)), ...this.pendingFor(chatId)];
+    return [...this.messages(chatId).filter(isShown), ...this.pendingFor(chatId).filter((p) => !isRelation(p))];
+  }
+
+  /** A confirmed message, or null. */
+  message(chatId, seq) {
+    const c = this.chat(chatId);
+    return (c && c.bySeq.get(seq)) || null;
+  }
+
+  /** This user's role in a chat ('admin' | 'member'), or null when unknown. */
+  roleIn(chatId) {
+    const c = this.chat(chatId);
+    const me = c && c.members && c.members.find((m) => m.user_id === this.me);
+    return me ? me.role || 'member' : null;
+  }
+
+  /** Which actions apply to a message now: {react, reply, forward, edit, deleteForEveryone, deleteForMe}. */
+  actionsFor(m, now) {
+    const none = { react: false, reply: false, forward: false, edit: false, deleteForEveryone: false, deleteForMe: false };
+    if (!m || m.pending || !isSeq(m.seq) || !isShown(m) || m.kind === 'system') return none;
+    const c = this.chat(m.chat_id);
+    const member = !!c && !c.left;
+    const own = m.sender_id === this.me;
+    const age = now - time(m.sent_at);
+    if (m.deleted) return { ...none, deleteForMe: true };
+    return {
+      react: member,
+      reply: member,
+      forward: true,
+      edit: member && own && m.kind === 'text' && age < EDIT_WINDOW_MS,
+      deleteForEveryone: member && ((own && age < DELETE_WINDOW_MS) || (c.kind === 'group' && this.roleIn(m.chat_id) === 'admin')),
+      deleteForMe: true,
+    };
+  }
+
+  /**
+   * What a reply shows of the message it quotes: the original's current state when it is loaded (an edit or a
+   * delete since the reply was served), else the reply's `quote`. {seq, sender_id, kind, text, deleted}
+   */
+  quoteOf(m) {
+    const q = m && m.quote;
+    if (!q || !isSeq(q.seq)) return null;
+    const original = this.message(m.chat_id, q.seq);
+    if (original && !original.hidden) {
+      return { seq: q.seq, sender_id: original.sender_id, kind: original.kind, deleted: !!original.deleted,
+        text: original.deleted ? undefined : original.text === undefined ? undefined : snippet(original.text) };
+    }
+    const media = ['image', 'video', 'file'].includes(q.kind);
+    return { seq: q.seq, sender_id: q.sender_id, kind: q.kind, text: q.text, deleted: q.text === undefined && !media };
+  }
+
+  /** The `quote` a reply to this message carries, built here for the pending reply (the server builds its own). */
+  quoteFor(m) {
+    const q = { seq: m.seq, sender_id: m.sender_id, kind: m.kind };
+    if (m.text !== undefined && !m.deleted) q.text = snippet(m.text);
+    return q;
+  }
+
+  /** Members of a chat other than this user whose id starts with `prefix` (for @mention completion). */
+  mentionCandidates(chatId, prefix, max = 8) {
+    const c = this.chat(chatId);
+    if (!c || !c.members) return [];
+    const p = (prefix || '').toLowerCase();
+    return c.members
+      .map((m) => m.user_id)
+      .filter((u) => u !== this.me && u.toLowerCase().startsWith(p))
+      .sort()
+      .slice(0, max);
+  }
+
+  /** The members named as `@user_id` in a text (what a `send` carries as `mentions`). */
+  mentionsIn(chatId, text) {
+    const c = this.chat(chatId);
+    if (!c || !c.members || !text) return [];
+    const ids = new Set(c.members.map((m) => m.user_id));
+    const out = [];
+    for (const match of text.matchAll(MENTION_RE)) {
+      let id = match[2].toLowerCase();
+      if (!ids.has(id)) id = id.replace(/[.-]+$/, ''); // "@bob." ends a sentence
+      if (ids.has(id) && !out.includes(id)) out.push(id);
+    }
+    return out;
   }
 
   oldestSeq(chatId) {
@@ -217,9 +356,9 @@ export class ChatStore {
   }
 
   lastMessage(chatId) {
-    const pend = this.pendingFor(chatId);
+    const pend = this.pendingFor(chatId).filter((p) => !isRelation(p));
     if (pend.length) return pend[pend.length - 1];
-    const list = this.messages(chatId).filter((m) => !isRelation(m));
+    const list = this.messages(chatId).filter(isShown);
     return list.length ? list[list.length - 1] : null;
   }
 
@@ -290,14 +429,15 @@ export class ChatStore {
     for (let i = c.messages.length - 1; i >= 0 && c.messages[i].seq > c.myRead; i--) {
       loadedAbove++;
       const m = c.messages[i];
-      if (m.sender_id !== this.me && m.kind !== 'system' && !isRelation(m)) unread++;
+      if (m.sender_id !== this.me && m.kind !== 'system' && isShown(m)) unread++;
     }
     return unread + (last - c.myRead - loadedAbove);
   }
 
   // ---- outgoing messages ---------------------------------------------------
 
-  addPending({ chat_id, client_msg_id, kind = 'text', text, media_id, media, created_at }) {
+  /** An outgoing message; `extra` may hold relates_to, emoji, reply_to, quote, forward_of, forwarded, mentions. */
+  addPending({ chat_id, client_msg_id, kind = 'text', text, media_id, media, created_at, ...extra }) {
     const p = {
       chat_id,
       client_msg_id,
@@ -307,7 +447,8 @@ export class ChatStore {
       state: 'sending',
       pending: true,
     };
-    if (text !== undefined && text !== '') p.text = text;
+    if (text !== undefined && (text !== '' || kind === 'edit')) p.text = text;
+    for (const k of [...CARRIED, 'forward_of']) if (extra[k] !== undefined) p[k] = extra[k];
     if (media_id) {
       p.media_id = media_id;
       p.media = this._mergeMedia(media || { media_id, status: 'pending' });
@@ -326,6 +467,13 @@ export class ChatStore {
       p.state = 'failed';
       p.error = error;
     }
+    return p || null;
+  }
+
+  /** Forget an outgoing message (a relation the server refused: nothing to retry on screen). */
+  dropPending(clientMsgId) {
+    const p = this.pending.get(clientMsgId);
+    this.pending.delete(clientMsgId);
     return p || null;
   }
 
@@ -353,6 +501,7 @@ export class ChatStore {
     };
     if (p.text !== undefined) msg.text = p.text;
     if (p.media) msg.media = p.media;
+    for (const k of CARRIED) if (p[k] !== undefined) msg[k] = p[k];
     this.addMessage(msg);
     return this.chat(msg.chat_id).bySeq.get(msg.seq) || null;
   }

@@ -92,8 +92,39 @@ function previewText(m, me, isGroup) {
     m.kind === 'image' ? 'Photo' :
     m.kind === 'video' ? 'Video' :
     m.kind === 'file' ? `File: ${name || 'attachment'}` :
+    m.deleted ? 'This message was deleted' :
     m.text || '';
   return who + body;
+}
+
+const REACTIONS = ['👍', '❤️', '😂', '😮', '😢', '🙏'];
+const MENTION_RE = /(^|[^\w@.])@([a-z0-9_.-]{1,64})/gi;
+const KIND_LABEL = { image: 'Photo', video: 'Video', file: 'File' };
+
+/** Text with the mentioned members' `@id` as spans (a mention of `me` marked too): nodes, never HTML. */
+export function mentionNodes(text, mentions, me) {
+  const ids = new Set((mentions || []).map((u) => u.toLowerCase()));
+  if (!ids.size) return [text];
+  const out = [];
+  let at = 0;
+  for (const match of text.matchAll(MENTION_RE)) {
+    let id = match[2];
+    if (!ids.has(id.toLowerCase())) id = id.replace(/[.-]+$/, '');
+    if (!ids.has(id.toLowerCase())) continue;
+    const start = match.index + match[1].length;
+    if (start > at) out.push(text.slice(at, start));
+    out.push(el('span', { class: `mention${id.toLowerCase() === me ? ' me' : ''}`, testid: 'message-mention',
+      'data-user-id': id.toLowerCase(), text: `@${id}` }));
+    at = start + 1 + id.length;
+  }
+  if (at < text.length) out.push(text.slice(at));
+  return out;
+}
+
+/** The `@prefix` being typed just before the caret, or null. */
+export function mentionQuery(value, caret) {
+  const m = /(^|\s)@([a-z0-9_.-]{0,64})$/i.exec(value.slice(0, caret));
+  return m ? { start: caret - m[2].length - 1, prefix: m[2] } : null;
 }
 
 const TICKS = {
@@ -125,6 +156,14 @@ export class UI {
     this.input = $('message-input');
     this.fileInput = $('file-input');
     this.lightbox = $('lightbox');
+    this.menu = $('message-menu');
+    this.context = $('composer-context');
+    this.suggestions = $('mention-suggestions');
+    this.forwardDialog = $('forward-dialog');
+    this.actionError = $('action-error');
+    this.menuFor = null; // {chatId, seq} of the open message menu
+    this.forwardFrom = null; // {chatId, seq} being forwarded
+    this.mention = null; // {start, prefix, options, active} while completing an @mention
     this.renderedChat = null;
     this.stick = true; // keep the view pinned to the newest message
     this._wire();
@@ -173,12 +212,31 @@ export class UI {
       h.sendText(text);
     });
     this.input.addEventListener('keydown', (e) => {
+      if (this.mention && this._mentionKey(e)) return;
+      if (e.key === 'Escape' && !this.context.hidden) {
+        e.preventDefault();
+        this.input.value = '';
+        return h.cancelCompose();
+      }
       if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
         e.preventDefault();
         this.composer.requestSubmit();
       }
     });
-    this.input.addEventListener('input', () => h.typing(this.input.value));
+    this.input.addEventListener('input', () => {
+      h.typing(this.input.value);
+      this._updateMention();
+    });
+    this.input.addEventListener('blur', () => setTimeout(() => this._closeMention(), 150));
+    this.suggestions.addEventListener('mousedown', (e) => e.preventDefault()); // keep the input's focus
+    this.suggestions.addEventListener('click', (e) => {
+      const o = e.target.closest('[data-user-id]');
+      if (o) this._pickMention(o.dataset.userId);
+    });
+    $('composer-context-cancel').addEventListener('click', () => {
+      if (this.context.dataset.mode === 'edit') this.input.value = '';
+      h.cancelCompose();
+    });
 
     $('attach-button').addEventListener('click', () => this.fileInput.click());
     this.fileInput.addEventListener('change', () => {
@@ -206,6 +264,14 @@ export class UI {
     this.items.addEventListener('click', (e) => {
       const retry = e.target.closest('[data-testid="message-retry"]');
       if (retry) return h.retry(retry.dataset.clientMsgId);
+      const node = e.target.closest('[data-testid="message"]');
+      const seq = node && node.dataset.seq ? Number(node.dataset.seq) : null;
+      const menuBtn = e.target.closest('[data-testid="message-menu-button"]');
+      if (menuBtn && seq) return this.openMenu(node.dataset.chatId, seq, menuBtn);
+      const chip = e.target.closest('[data-testid="reaction"]');
+      if (chip && seq) return h.react(node.dataset.chatId, seq, chip.dataset.emoji);
+      const quote = e.target.closest('[data-testid="message-quote"]');
+      if (quote && seq) return h.jumpTo(node.dataset.chatId, Number(quote.dataset.seq));
       const thumb = e.target.closest('[data-testid="media-thumb"]');
       if (thumb) this.openLightbox(thumb.dataset.full, thumb.alt);
     });
@@ -226,8 +292,187 @@ export class UI {
 
     this.lightbox.addEventListener('click', () => this.closeLightbox());
     document.addEventListener('keydown', (e) => {
-      if (e.key === 'Escape') this.closeLightbox();
+      if (e.key !== 'Escape') return;
+      this.closeLightbox();
+      this.closeMenu();
+      this.closeForward();
     });
+
+    this.menu.addEventListener('click', (e) => {
+      const b = e.target.closest('button[data-action]');
+      if (!b || !this.menuFor) return;
+      const { chatId, seq } = this.menuFor;
+      this.closeMenu();
+      const act = b.dataset.action;
+      if (act === 'react') h.react(chatId, seq, b.dataset.emoji);
+      else if (act === 'reply') h.startReply(chatId, seq);
+      else if (act === 'edit') h.startEdit(chatId, seq);
+      else if (act === 'forward') this.openForward(chatId, seq);
+      else if (act === 'delete-everyone') h.deleteForEveryone(chatId, seq);
+      else if (act === 'delete-me') h.deleteForMe(chatId, seq);
+    });
+    document.addEventListener('click', (e) => {
+      if (!this.menu.hidden && !this.menu.contains(e.target) && !e.target.closest('[data-testid="message-menu-button"]')) {
+        this.closeMenu();
+      }
+    }, true);
+    this.list.addEventListener('scroll', () => this.closeMenu(), { passive: true });
+    window.addEventListener('resize', () => this.closeMenu());
+
+    this.forwardDialog.addEventListener('click', (e) => {
+      const t = e.target.closest('[data-testid="forward-target"]');
+      const from = this.forwardFrom;
+      if (t && from) {
+        this.closeForward();
+        h.forward(from.chatId, from.seq, t.dataset.chatId);
+      } else if (e.target === this.forwardDialog || e.target.closest('[data-testid="forward-cancel"]')) {
+        this.closeForward();
+      }
+    });
+  }
+
+  // ---- message actions ---------------------------------------------------------
+
+  /** The actions menu of a message, under its button: reactions, reply, forward, edit, delete. */
+  openMenu(chatId, seq, anchor) {
+    const a = this.h.actionsFor(chatId, seq);
+    const m = this.h.message(chatId, seq);
+    if (!a || !m) return;
+    if (this.menuFor && this.menuFor.chatId === chatId && this.menuFor.seq === seq && !this.menu.hidden) return this.closeMenu();
+    const mine = Object.entries(m.reactions || {}).find(([, users]) => users.includes(this.h.me && this.h.me()))?.[0];
+    const item = (action, label, testid, danger) =>
+      el('button', { type: 'button', role: 'menuitem', class: `menu-item${danger ? ' danger' : ''}`, testid, 'data-action': action, text: label });
+    this.menu.replaceChildren(
+      a.react
+        ? el('div', { class: 'react-row', testid: 'react-options' },
+            ...REACTIONS.map((e) => el('button', { type: 'button', role: 'menuitem', class: `react-option${e === mine ? ' mine' : ''}`,
+              testid: 'react-option', 'data-action': 'react', 'data-emoji': e, title: e === mine ? 'Remove your reaction' : `React ${e}`, text: e })))
+        : null,
+      a.reply ? item('reply', 'Reply', 'action-reply') : null,
+      a.forward ? item('forward', 'Forward…', 'action-forward') : null,
+      a.edit ? item('edit', 'Edit', 'action-edit') : null,
+      a.deleteForEveryone ? item('delete-everyone', 'Delete for everyone', 'action-delete-everyone', true) : null,
+      a.deleteForMe ? item('delete-me', 'Delete for me', 'action-delete-me', true) : null,
+    );
+    this.menuFor = { chatId, seq };
+    this.menu.dataset.chatId = chatId;
+    this.menu.dataset.seq = String(seq);
+    this.menu.hidden = false;
+    const r = anchor.getBoundingClientRect();
+    const w = this.menu.offsetWidth;
+    const hgt = this.menu.offsetHeight;
+    const left = Math.max(8, Math.min(r.right - w, window.innerWidth - w - 8));
+    const below = r.bottom + 4;
+    const top = below + hgt > window.innerHeight - 8 ? Math.max(8, r.top - hgt - 4) : below;
+    this.menu.style.left = `${left}px`;
+    this.menu.style.top = `${top}px`;
+  }
+
+  closeMenu() {
+    if (this.menu.hidden) return;
+    this.menu.hidden = true;
+    this.menuFor = null;
+  }
+
+  openForward(chatId, seq) {
+    this.forwardFrom = { chatId, seq };
+    const list = $('forward-targets');
+    list.replaceChildren(
+      ...this.h.forwardTargets().map((c) =>
+        el('li', {}, el('button', { type: 'button', class: 'picker-item', testid: 'forward-target', 'data-chat-id': c.chat_id,
+          'data-kind': c.kind, text: c.name }))),
+    );
+    this.forwardDialog.hidden = false;
+    const first = list.querySelector('button');
+    if (first) first.focus();
+  }
+
+  closeForward() {
+    this.forwardDialog.hidden = true;
+    this.forwardFrom = null;
+  }
+
+  showActionError(message) {
+    clearTimeout(this._errorTimer);
+    this.actionError.textContent = message || '';
+    this.actionError.hidden = !message;
+    if (message) this._errorTimer = setTimeout(() => (this.actionError.hidden = true), 6_000);
+  }
+
+  /** Put the caret in the composer; `text` (an edit's original) replaces its content when given. */
+  focusComposer(text) {
+    if (text !== null && text !== undefined) this.input.value = text;
+    this.input.focus();
+    const end = this.input.value.length;
+    this.input.setSelectionRange(end, end);
+  }
+
+  /** Scroll a loaded message into view and highlight it for a moment (a quote was clicked). */
+  scrollToMessage(seq) {
+    const node = this.items.querySelector(`[data-testid="message"][data-seq="${Number(seq)}"]`);
+    if (!node) return false;
+    node.scrollIntoView({ block: 'center' });
+    this.stick = this._nearBottom();
+    node.dataset.highlight = 'true';
+    clearTimeout(node._flash);
+    node._flash = setTimeout(() => delete node.dataset.highlight, 2_000);
+    return true;
+  }
+
+  // ---- @mentions ---------------------------------------------------------------
+
+  _updateMention() {
+    const q = mentionQuery(this.input.value, this.input.selectionStart ?? this.input.value.length);
+    const options = q ? this.h.mentionCandidates(q.prefix) : [];
+    if (!q || !options.length) return this._closeMention();
+    const keep = this.mention && options.includes(this.mention.options[this.mention.active]);
+    const active = keep ? options.indexOf(this.mention.options[this.mention.active]) : 0;
+    this.mention = { ...q, options, active };
+    this._renderMention();
+  }
+
+  _renderMention() {
+    const { options, active } = this.mention;
+    this.suggestions.replaceChildren(
+      ...options.map((u, i) => el('li', { class: `mention-option${i === active ? ' active' : ''}`, testid: 'mention-option',
+        role: 'option', 'aria-selected': String(i === active), 'data-user-id': u, text: `@${u}` })),
+    );
+    this.suggestions.hidden = false;
+  }
+
+  _closeMention() {
+    this.mention = null;
+    this.suggestions.hidden = true;
+    this.suggestions.replaceChildren();
+  }
+
+  /** Arrow keys move, Enter or Tab picks, Escape closes. Returns true when the key was used. */
+  _mentionKey(e) {
+    const m = this.mention;
+    if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+      m.active = (m.active + (e.key === 'ArrowDown' ? 1 : m.options.length - 1)) % m.options.length;
+      this._renderMention();
+    } else if ((e.key === 'Enter' || e.key === 'Tab') && !e.shiftKey && !e.isComposing) {
+      this._pickMention(m.options[m.active]);
+    } else if (e.key === 'Escape') {
+      this._closeMention();
+    } else return false;
+    e.preventDefault();
+    return true;
+  }
+
+  _pickMention(userId) {
+    const m = this.mention;
+    if (!m) return;
+    const v = this.input.value;
+    const caret = this.input.selectionStart ?? v.length;
+    const insert = `@${userId} `;
+    this.input.value = v.slice(0, m.start) + insert + v.slice(caret).replace(/^\s/, '');
+    const at = m.start + insert.length;
+    this.input.setSelectionRange(at, at);
+    this.input.focus();
+    this._closeMention();
+    this.h.typing(this.input.value);
   }
 
   _newChatDone(form) {
@@ -370,6 +615,8 @@ export class UI {
       return;
     }
     if (this.renderedChat !== id) {
+      this.closeMenu();
+      this._closeMention();
       this.items.replaceChildren();
       this.renderedChat = id;
       this.stick = true;
@@ -444,11 +691,27 @@ export class UI {
       },
     );
 
+    this._renderContext(v.compose, store);
+
     const canSend = !chat.left;
     this.input.disabled = !canSend;
     $('send-button').disabled = !canSend;
     $('attach-button').disabled = !canSend;
     $('left-notice').hidden = canSend;
+  }
+
+  _renderContext(compose, store) {
+    const target = compose ? store.message(compose.chatId, compose.seq) : null;
+    const mode = target && !target.hidden && !target.deleted ? compose.mode : '';
+    this.context.hidden = !mode;
+    this.context.dataset.mode = mode;
+    this.composer.dataset.mode = mode;
+    $('send-button').textContent = mode === 'edit' ? 'Save' : 'Send';
+    if (!mode) return;
+    const who = target.sender_id === store.me ? 'yourself' : target.sender_id;
+    $('composer-context-title').textContent = mode === 'edit' ? 'Editing message' : `Replying to ${who}`;
+    $('composer-context-text').textContent = target.text || KIND_LABEL[target.kind] || '';
+    this.context.dataset.seq = String(target.seq);
   }
 
   _updateMessage(node, m, store, isGroup) {
@@ -466,12 +729,17 @@ export class UI {
     if (tick) node.dataset.tick = tick;
     else delete node.dataset.tick;
 
+    const quote = store.quoteOf(m);
     const sig = JSON.stringify([m.kind, m.text, m.media, m.sender_id, m.sent_at || m.created_at, isGroup, !!m.pending,
-      !!m.deleted, m.edited_at, m.reactions]);
+      !!m.deleted, m.edited_at, m.reactions, quote, !!m.forwarded, m.mentions]);
     if (node._sig !== sig) {
       node._sig = sig;
-      node.replaceChildren(this._messageBody(m, own, isGroup));
+      node.replaceChildren(this._messageBody(m, own, isGroup, me, quote));
     }
+    if (m.deleted) node.dataset.deleted = 'true';
+    else delete node.dataset.deleted;
+    if (m.edited_at) node.dataset.edited = 'true';
+    else delete node.dataset.edited;
     const t = node.querySelector('.tick');
     if (t) {
       const [glyph, title] = TICKS[tick] || ['', ''];
@@ -484,21 +752,45 @@ export class UI {
     }
   }
 
-  _messageBody(m, own, isGroup) {
+  _messageBody(m, own, isGroup, me, quote) {
     if (m.kind === 'system') return el('div', { class: 'system-text', testid: 'message-text', text: m.text || '' });
+    const menu = m.pending ? null : el('button', { type: 'button', class: 'menu-btn', testid: 'message-menu-button',
+      title: 'Message actions', 'aria-label': 'Message actions', 'aria-haspopup': 'menu', text: '⌄' });
     if (m.deleted) {
-      return el('div', { class: 'bubble deleted' }, el('div', { class: 'text', testid: 'message-deleted', text: 'This message was deleted' }));
+      return el('div', { class: 'bubble deleted' }, menu,
+        isGroup && !own ? el('div', { class: 'sender', testid: 'message-sender', text: m.sender_id }) : null,
+        el('div', { class: 'text', testid: 'message-deleted', text: 'This message was deleted' }));
     }
     const reactions = Object.entries(m.reactions || {});
+    const who = (users) => users.map((u) => (u === me ? 'you' : u)).join(', ');
     return el(
       'div',
       { class: 'bubble' },
+      menu,
       isGroup && !own ? el('div', { class: 'sender', testid: 'message-sender', text: m.sender_id }) : null,
+      m.forwarded ? el('div', { class: 'forwarded', testid: 'message-forwarded', text: '↪ Forwarded' }) : null,
+      quote
+        ? el('div', { class: `quote${quote.deleted ? ' deleted' : ''}`, testid: 'message-quote', 'data-seq': quote.seq, role: 'link',
+            tabindex: '0', title: 'Show the original message' },
+            el('div', { class: 'quote-sender', testid: 'quote-sender', text: quote.sender_id === me ? 'You' : quote.sender_id }),
+            el('div', { class: 'quote-text', testid: 'quote-text',
+              text: quote.deleted ? 'deleted message' : quote.text || KIND_LABEL[quote.kind] || '' }))
+        : null,
       m.media || ['image', 'video', 'file'].includes(m.kind) ? this._media(m) : null,
-      m.text ? el('div', { class: 'text', testid: 'message-text', text: m.text }) : null,
+      m.text ? el('div', { class: 'text', testid: 'message-text' }, ...mentionNodes(m.text, m.mentions, me)) : null,
       reactions.length
         ? el('div', { class: 'reactions', testid: 'message-reactions' },
-            ...reactions.map(([emoji, users]) => el('span', { class: 'reaction', title: users.join(', '), text: `${emoji} ${users.length}` })))
+            ...reactions.map(([emoji, users]) => el('button', {
+              type: 'button',
+              class: `reaction${users.includes(me) ? ' mine' : ''}`,
+              testid: 'reaction',
+              'data-emoji': emoji,
+              'data-count': users.length,
+              'data-mine': String(users.includes(me)),
+              'data-users': users.join(','),
+              title: `${who(users)} reacted with ${emoji}${users.includes(me) ? ' (click to remove yours)' : ''}`,
+              text: `${emoji} ${users.length}`,
+            })))
         : null,
       el(
         'div',
