@@ -53,7 +53,11 @@ const ui = new UI({
   react,
   startReply: (chatId, seq) => setCompose(chatId, 'reply', seq),
   startEdit: (chatId, seq) => setCompose(chatId, 'edit', seq),
-  cancelCompose: () => setCompose(null),
+  cancelCompose: () => {
+    const mode = compose && compose.chatId === openChatId ? compose.mode : null;
+    if (compose) setCompose(null);
+    return mode;
+  },
   deleteForEveryone,
   deleteForMe,
   forward,

@@ -213,10 +213,10 @@ export class UI {
     });
     this.input.addEventListener('keydown', (e) => {
       if (this.mention && this._mentionKey(e)) return;
-      if (e.key === 'Escape' && !this.context.hidden) {
-        e.preventDefault();
-        this.input.value = '';
-        return h.cancelCompose();
+      if (e.key === 'Escape') {
+        // leaves a reply or an edit (an edit's text goes with it)
+        if (h.cancelCompose() === 'edit') this.input.value = '';
+        return;
       }
       if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
         e.preventDefault();
@@ -234,8 +234,8 @@ export class UI {
       if (o) this._pickMention(o.dataset.userId);
     });
     $('composer-context-cancel').addEventListener('click', () => {
-      if (this.context.dataset.mode === 'edit') this.input.value = '';
-      h.cancelCompose();
+      if (h.cancelCompose() === 'edit') this.input.value = '';
+      this.input.focus();
     });
 
     $('attach-button').addEventListener('click', () => this.fileInput.click());
