@@ -275,6 +275,13 @@ export class UI {
       const thumb = e.target.closest('[data-testid="media-thumb"]');
       if (thumb) this.openLightbox(thumb.dataset.full, thumb.alt);
     });
+    this.items.addEventListener('keydown', (e) => {
+      const quote = (e.key === 'Enter' || e.key === ' ') && e.target.closest('[data-testid="message-quote"]');
+      const node = quote && quote.closest('[data-testid="message"]');
+      if (!node) return;
+      e.preventDefault();
+      h.jumpTo(node.dataset.chatId, Number(quote.dataset.seq));
+    });
     // media load errors do not bubble: listen in the capture phase
     this.items.addEventListener(
       'error',
@@ -339,6 +346,7 @@ export class UI {
     const m = this.h.message(chatId, seq);
     if (!a || !m) return;
     if (this.menuFor && this.menuFor.chatId === chatId && this.menuFor.seq === seq && !this.menu.hidden) return this.closeMenu();
+    this.closeMenu();
     const mine = Object.entries(m.reactions || {}).find(([, users]) => users.includes(this.h.me && this.h.me()))?.[0];
     const item = (action, label, testid, danger) =>
       el('button', { type: 'button', role: 'menuitem', class: `menu-item${danger ? ' danger' : ''}`, testid, 'data-action': action, text: label });
@@ -355,6 +363,8 @@ export class UI {
       a.deleteForMe ? item('delete-me', 'Delete for me', 'action-delete-me', true) : null,
     );
     this.menuFor = { chatId, seq };
+    this.menuAnchor = anchor;
+    anchor.setAttribute('aria-expanded', 'true');
     this.menu.dataset.chatId = chatId;
     this.menu.dataset.seq = String(seq);
     this.menu.hidden = false;
@@ -372,6 +382,8 @@ export class UI {
     if (this.menu.hidden) return;
     this.menu.hidden = true;
     this.menuFor = null;
+    if (this.menuAnchor) this.menuAnchor.setAttribute('aria-expanded', 'false');
+    this.menuAnchor = null;
   }
 
   openForward(chatId, seq) {
