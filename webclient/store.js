@@ -138,7 +138,13 @@ export class ChatStore {
   addMessage(msg, through = 0) {
     if (!msg || typeof msg.chat_id !== 'string' || !isSeq(msg.seq)) return false;
     const c = this.ensureChat(msg.chat_id);
-    const known = c.bySeq.get(msg.seq);
+    let known = c.bySeq.get(msg.seq);
+    if (known && known.absent && !msg.absent) {
+      // a seq a history reply skipped arrives after all (a send still in flight then): it takes the place
+      c.messages.splice(c.messages.indexOf(known), 1);
+      c.bySeq.delete(msg.seq);
+      known = null;
+    }
     if (known) {
       // A repeat may still carry a fresher media object (sync / history give fresh URLs).
       if (msg.media && known.media) known.media = this._mergeMedia(msg.media);
@@ -211,6 +217,7 @@ export class ChatStore {
    * After a `history` reply to `request` (a gap's): seqs in the range the server went through that did not
    * come back are not served to this user (deleted for them with `hide`, on any of their devices), so they are
    * marked hidden and stop counting as a gap. The server reads back from `before` (or the newest message).
+   * A send still in flight leaves such a hole for a moment too: its message, pushed later, still takes the seq.
    */
   settleGap(request, reply) {
     const c = this.chat(request.chat_id);
@@ -219,13 +226,16 @@ export class ChatStore {
     const got = (reply.messages || []).map((m) => m.seq).filter(isSeq);
     const low = got.length ? Math.min(...got) : Math.max(1, top - (request.limit || 1) + 1);
     let marked = 0;
-    for (let seq = low; seq <= top; seq++) if (!c.bySeq.has(seq) && this._tombstone(c, seq)) marked++;
+    for (let seq = low; seq <= top; seq++) if (!c.bySeq.has(seq) && this._tombstone(c, seq, true)) marked++;
     return marked;
   }
 
-  _tombstone(c, seq) {
+  /** A seq with nothing to show. `absent`: only known as skipped by the server; the message may still come. */
+  _tombstone(c, seq, absent = false) {
     if (!isSeq(seq) || c.bySeq.has(seq)) return false;
-    return this.addMessage({ chat_id: c.chat_id, seq, kind: 'hidden', hidden: true });
+    const t = { chat_id: c.chat_id, seq, kind: 'hidden', hidden: true };
+    if (absent) t.absent = true;
+    return this.addMessage(t);
   }
 
   /** Delete for me (`hide` answered ok): the messages leave this device; their seqs stay, as tombstones. */

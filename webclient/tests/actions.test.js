@@ -165,6 +165,13 @@ test('seqs a gap-filling history reply skips are hidden (deleted for me on anoth
   assert.equal(s.gapRequest('c1'), null);
   assert.deepEqual(s.timeline('c1').map((m) => m.seq), [1, 2, 6, 7, 10]);
   assert.equal(s.cursor('c1'), 10);
+  // a hole that was a send in flight: its push still lands (and counts)
+  assert.equal(s.addMessage(msg(9)), true);
+  assert.deepEqual(s.timeline('c1').map((m) => m.seq), [1, 2, 6, 7, 9, 10]);
+  assert.equal(s.gapRequest('c1'), null);
+  // but a message deleted for me here is not brought back by a repeat
+  s.hide('c1', [9]);
+  assert.equal(s.addMessage(msg(9)), false);
 });
 
 test('mentions: candidates from the chat members, and the members a text names', () => {
