@@ -19,11 +19,13 @@ pytestmark = pytest.mark.timeout(TEST_TIMEOUT_S)
 tabs, pair = web.tabs, web.pair  # the fixtures: users in browser tabs, and two of them in a 1:1 chat
 
 
-def menu(tab: Tab, message, action: str):
+def menu(tab: Tab, message, action: str, shot: str | None = None):
     """Open a message's actions menu and pick one (`action-edit`, `action-reply`, ...)."""
     message.hover()
     message.get_by_test_id("message-menu-button").click()
     expect(tab.by("message-menu")).to_be_visible()
+    if shot:
+        tab.shot(shot)
     tab.by("message-menu").get_by_test_id(action).click()
     expect(tab.by("message-menu")).to_be_hidden()
 
@@ -63,7 +65,7 @@ def test_edit_own_message_within_the_window_shows_an_edited_mark(pair):
     theirs = bob.message("See you at 5")
     assert menu_items(bob, theirs) == ["action-reply", "action-forward", "action-delete-me"]
 
-    menu(alice, sent, "action-edit")
+    menu(alice, sent, "action-edit", shot="actions-00-alice-message-menu")
     expect(alice.by("composer-context")).to_have_attribute("data-mode", "edit")
     expect(alice.by("message-input")).to_have_value("See you at 5")
     expect(alice.by("send-button")).to_have_text("Save")
