@@ -58,12 +58,14 @@ class Exports:
         yield {"type": "profile", "user_id": user_id}
         yield {"type": "settings"}
         now = clock.now()
-        for membership in self._chats.memberships(user_id):
+        memberships = self._chats.memberships(user_id)
+        hidden_in = self._messages.hidden(user_id, [m.chat_id for m in memberships])  # 100 chats a batch read
+        for membership in memberships:
             chat = self._chats.get(membership.chat_id)
             if chat is None:
                 continue
             yield {"type": "chat", **chat.to_wire()}
-            hidden = self._messages.hidden(user_id, [chat.chat_id]).get(chat.chat_id, set())
+            hidden = hidden_in.get(chat.chat_id, set())
             after = visible_after(membership.joined_seq)
             while True:
                 page = self._messages.messages_after(chat.chat_id, after, PAGE)
