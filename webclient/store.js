@@ -32,6 +32,7 @@ export class ChatStore {
     this.pending = new Map(); // client_msg_id -> outgoing message not yet acknowledged
     this.presence = new Map(); // user_id -> {status, last_seen}
     this.syncToken = ''; // the `since` of the last completed sync pass ('' before the first)
+    this.nextExpiry = Infinity; // ms: the soonest `expires_at` of a loaded message not yet marked disappeared
   }
 
   // ---- chats ---------------------------------------------------------------
@@ -60,6 +61,8 @@ export class ChatStore {
         historyExhausted: false,
         typing: new Map(), // user_id -> expiry (ms)
         left: false,
+        disappear_after: null, // seconds after which new messages disappear; null: off
+        disappearAsOf: -1, // the seq up to which disappear_after is known (a chat object's last_seq, a notice's seq)
       };
       this.chats.set(chatId, c);
     }
@@ -76,9 +79,30 @@ export class ChatStore {
     if (Array.isArray(obj.members)) {
       c.members = obj.members.map((m) => ({ user_id: m.user_id, role: m.role }));
       c.left = !c.members.some((m) => m.user_id === this.me);
+      // a chat object (not a `synced` entry) always says: `disappear_after` absent is off
+      this._setDisappear(c, obj.disappear_after, Number.isInteger(obj.last_seq) ? obj.last_seq : 0);
     }
+    if (obj.settings && typeof obj.settings === 'object') c.settings = { ...obj.settings };
     if (Number.isInteger(obj.last_seq)) c.last_seq = Math.max(c.last_seq, obj.last_seq);
     return c;
+  }
+
+  /**
+   * A chat's disappearing setting as of a seq: a chat object's holds after its `last_seq`, a `system` notice's
+   * after its own seq. An older one (a stale REST reply, a notice reached by scrollback) changes nothing.
+   */
+  _setDisappear(c, seconds, asOf) {
+    if (asOf < c.disappearAsOf) return;
+    c.disappear_after = Number.isInteger(seconds) && seconds > 0 ? seconds : null;
+    c.disappearAsOf = asOf;
+  }
+
+  /** Whether this user may change the chat's disappearing setting: any member, or admins when `edit_info` says so. */
+  canSetDisappearing(chatId) {
+    const c = this.chat(chatId);
+    if (!c || c.left || !c.kind) return false;
+    if (c.kind === 'group' && c.settings && c.settings.edit_info === 'admins') return this.roleIn(chatId) === 'admin';
+    return true;
   }
 
   /** One entry of `synced.chats`: delivered_seq / read_seq are this user's own cursors. */
@@ -166,7 +190,50 @@ export class ChatStore {
     if (m.seq > c.last_seq) c.last_seq = m.seq;
     if (m.sender_id) c.typing.delete(m.sender_id);
     if (isRelation(m)) this._fold(c, m);
+    const ev = m.kind === 'system' && m.event;
+    if (ev && ev.type === 'disappear_after') this._setDisappear(c, ev.seconds, m.seq);
+    this._trackExpiry(m);
     return true;
+  }
+
+  // ---- disappearing messages ---------------------------------------------------
+
+  _trackExpiry(m) {
+    if (!m.expires_at || m.disappeared) return;
+    const t = time(m.expires_at);
+    if (t && t < this.nextExpiry) this.nextExpiry = t;
+  }
+
+  /**
+   * Messages whose `expires_at` has passed (by this device's clock) are shown as the server serves them from then
+   * on: deleted, with no text, media or reactions. The server pushes nothing when they expire. Served already as
+   * deleted, they are marked too (they disappeared, rather than were deleted). Returns the messages changed.
+   */
+  expireDue(now) {
+    if (now < this.nextExpiry) return [];
+    const changed = [];
+    let next = Infinity;
+    for (const c of this.chats.values()) {
+      for (const m of c.messages) {
+        if (!m.expires_at || m.disappeared) continue;
+        const t = time(m.expires_at);
+        if (!t) continue;
+        if (t > now) {
+          next = Math.min(next, t);
+          continue;
+        }
+        m.disappeared = true;
+        if (!m.deleted) {
+          m.deleted = true;
+          delete m.text;
+          delete m.media;
+          delete m.reactions;
+        }
+        changed.push(m);
+      }
+    }
+    this.nextExpiry = next;
+    return changed;
   }
 
   /**
@@ -512,6 +579,11 @@ export class ChatStore {
     if (p.text !== undefined) msg.text = p.text;
     if (p.media) msg.media = p.media;
     for (const k of CARRIED) if (p[k] !== undefined) msg[k] = p[k];
+    // `sent` carries no `expires_at`: the server sets it to sent_at + the chat's disappear_after
+    const chat = this.chat(msg.chat_id);
+    if (chat && chat.disappear_after && time(msg.sent_at) && !isRelation(msg)) {
+      msg.expires_at = new Date(time(msg.sent_at) + chat.disappear_after * 1000).toISOString();
+    }
     this.addMessage(msg);
     return this.chat(msg.chat_id).bySeq.get(msg.seq) || null;
   }
