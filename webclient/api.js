@@ -62,6 +62,11 @@ export function restClient(request) {
     receipts: (id) => request('GET', `/chats/${enc(id)}/receipts`),
     newUpload: (body) => request('POST', '/media', body),
     media: (id) => request('GET', `/media/${enc(id)}`),
+    // account lifecycle: a POST carries `{}`, since a POST without a body is refused (415)
+    logoutAll: () => request('POST', '/auth/logout_all', {}),
+    deleteAccount: (password) => request('DELETE', '/me', { password }),
+    requestExport: () => request('POST', '/me/export', {}),
+    exportStatus: (id) => request('GET', `/me/export/${enc(id)}`),
   };
 }
 

@@ -6,6 +6,7 @@ import { ParleySocket, isRetryable } from './socket.js';
 import { ChatStore, isRelation } from './store.js';
 import { UI } from './ui.js';
 import { loadSession, saveSession, clearSession, withExpiry, refreshDelay, deviceId, randomId } from './session.js';
+import { pollExport } from './account.js';
 
 const TYPING_RESEND_MS = 3_000; // `typing start` at most this often while typing
 const TYPING_IDLE_MS = 4_000; // `typing stop` after this long without input
@@ -23,6 +24,8 @@ let refreshTimer = null;
 let refreshing = null;
 let lastRefreshAt = 0;
 let renderQueued = false;
+let disappearing = null; // {chatId, seconds}: an update_chat in flight
+let exportRun = 0; // bumped to cancel the export being polled
 const loadingOlder = new Set();
 const fillingGaps = new Set();
 const inflight = new Set(); // client_msg_ids being sent
@@ -36,6 +39,11 @@ const ui = new UI({
   login: (u, p) => authenticate(u, p, false),
   signup: (u, p) => authenticate(u, p, true),
   logout: () => logout(''),
+  logoutAll,
+  deleteAccount,
+  exportData,
+  cancelExport: () => exportRun++,
+  setDisappearing,
   openChat,
   newDirect,
   newGroup,
@@ -78,8 +86,10 @@ function render() {
   requestAnimationFrame(() => {
     renderQueued = false;
     if (!store) return;
+    const now = Date.now();
+    store.expireDue(now); // disappearing messages whose time has come: the server pushes nothing
     const mode = compose && compose.chatId === openChatId ? compose : null;
-    ui.render({ store, openChatId, uploads, loadingOlder: loadingOlder.has(openChatId), now: Date.now(), compose: mode });
+    ui.render({ store, openChatId, uploads, loadingOlder: loadingOlder.has(openChatId), now, compose: mode, disappearing });
   });
 }
 
@@ -88,7 +98,7 @@ let ticks = 0;
 setInterval(() => {
   ticks++;
   const open = store && openChatId && store.chat(openChatId);
-  if (open && (open.typing.size || ticks % 30 === 0)) render();
+  if ((open && (open.typing.size || ticks % 30 === 0)) || (store && Date.now() >= store.nextExpiry)) render();
 }, 1_000);
 
 const chatVisible = (chatId) => chatId === openChatId && document.visibilityState === 'visible';
@@ -138,7 +148,7 @@ function refreshToken() {
     })
     .catch((e) => {
       if (session !== current) return;
-      if (e.status === 400 || e.status === 401 || e.status === 403) logout('Your session has expired. Please log in again.');
+      if (e.status === 400 || e.status === 401 || e.status === 403) logout('Your session has ended. Please log in again.');
       else refreshTimer = setTimeout(() => refreshToken().catch(() => {}), 10_000); // network: try again
       throw e;
     })
@@ -203,7 +213,8 @@ function startSession(s) {
   render();
 }
 
-function logout(message) {
+/** End the session on this tab; `message` shows as an error on the login form, `notice` as news. */
+function logout(message, notice = '') {
   if (socket) socket.stop();
   socket = null;
   for (const u of uploads) if (u.xhr) u.xhr.abort();
@@ -215,8 +226,90 @@ function logout(message) {
   openChatId = null;
   compose = null;
   uploads = [];
+  disappearing = null;
+  exportRun++;
   clearSession();
-  ui.showAuth(message);
+  ui.showAuth(message, notice);
+}
+
+// ---- account: log out everywhere, delete, export ---------------------------------
+
+/** Every session of the user ends (their sockets close, refresh tokens stop working), this one too. */
+async function logoutAll() {
+  if (!session) return;
+  const current = session;
+  try {
+    await rest.logoutAll();
+  } catch (e) {
+    if (session === current) ui.setAccountError(`Could not log out everywhere: ${e.message || 'try again.'}`);
+    return;
+  }
+  // the server closed this tab's socket too; a refresh refused meanwhile may have ended the session already
+  if (session === current || !session) logout('', 'You have been logged out on every device, this one included.');
+}
+
+/** DELETE /api/me with the password: a wrong one (403) keeps the user signed in. */
+async function deleteAccount(password) {
+  if (!session) return;
+  const current = session;
+  ui.setDeleteBusy(true);
+  ui.setDeleteError('');
+  try {
+    await rest.deleteAccount(password);
+  } catch (e) {
+    if (session !== current) return;
+    ui.setDeleteBusy(false);
+    ui.setDeleteError(e.status === 403 ? 'Wrong password.' : e.message || 'Could not delete the account.');
+    return;
+  }
+  if (session === current || !session) logout('', 'Your account has been deleted.');
+}
+
+/** Ask for an export, poll until its file is written, then offer its (presigned, short-lived) link. */
+async function exportData() {
+  if (!session) return;
+  const run = ++exportRun;
+  const st = store;
+  const live = () => run === exportRun && store === st;
+  ui.showExport({ state: 'preparing' });
+  try {
+    const { export_id: id } = (await rest.requestExport()) || {};
+    if (!live()) return;
+    if (!id) throw new Error('The server gave no export id.');
+    const url = await pollExport(() => rest.exportStatus(id), {
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      cancelled: () => !live(),
+      onPoll: (polls) => ui.showExport({ state: 'preparing', polls }),
+    });
+    if (live()) ui.showExport({ state: 'ready', url });
+  } catch (e) {
+    if (!live() || e.code === 'cancelled') return;
+    ui.showExport({ state: 'error', message: e.message || 'The export failed.' });
+  }
+}
+
+/** A chat's disappearing messages: `update_chat`; the reply (and the `chat` pushed to every member) shows it. */
+async function setDisappearing(chatId, seconds) {
+  if (!store || !store.chat(chatId)) return;
+  if (!socket || !socket.isOpen) {
+    ui.showActionError('Offline: try again once connected.');
+    return render();
+  }
+  const st = store;
+  disappearing = { chatId, seconds };
+  render();
+  try {
+    const r = await socket.request('update_chat', { chat_id: chatId, disappear_after: seconds });
+    if (store === st) onChat(r.chat);
+  } catch (e) {
+    if (store === st) {
+      ui.showActionError(e.code === 'forbidden' ? 'Only admins may change this in this group.'
+        : `Could not change disappearing messages${e.message ? ` (${e.message})` : ''}.`);
+    }
+  } finally {
+    if (store === st) disappearing = null;
+    render();
+  }
 }
 
 // ---- connection and catch-up -------------------------------------------------

@@ -1,6 +1,7 @@
 // Rendering. User and server text only ever reaches the page through textContent,
 // attributes and DOM nodes: never innerHTML. Lists are keyed so that re-rendering
 // keeps images, videos, focus and the scroll position.
+import { DISAPPEAR_OPTIONS, disappearFromValue, disappearLabel, timeLeftText } from './account.js';
 
 const $ = (testid, root = document) => root.querySelector(`[data-testid="${testid}"]`);
 
@@ -92,6 +93,7 @@ function previewText(m, me, isGroup) {
     m.kind === 'image' ? 'Photo' :
     m.kind === 'video' ? 'Video' :
     m.kind === 'file' ? `File: ${name || 'attachment'}` :
+    m.disappeared ? 'This message disappeared' :
     m.deleted ? 'This message was deleted' :
     m.text || '';
   return who + body;
@@ -161,6 +163,14 @@ export class UI {
     this.suggestions = $('mention-suggestions');
     this.forwardDialog = $('forward-dialog');
     this.actionError = $('action-error');
+    this.accountButton = $('account-menu-button');
+    this.accountMenu = $('account-menu');
+    this.deleteDialog = $('delete-dialog');
+    this.exportDialog = $('export-dialog');
+    this.disappearSelect = $('disappear-select');
+    this.disappearSelect.replaceChildren(
+      ...DISAPPEAR_OPTIONS.map((o) => el('option', { value: o.seconds === null ? '' : String(o.seconds), text: o.label })),
+    );
     this.menuFor = null; // {chatId, seq} of the open message menu
     this.forwardFrom = null; // {chatId, seq} being forwarded
     this.mention = null; // {start, prefix, options, active} while completing an @mention
@@ -180,6 +190,7 @@ export class UI {
       if (this.authForm.reportValidity()) h.signup(...creds());
     });
     $('logout-button').addEventListener('click', () => h.logout());
+    this._wireAccount();
 
     $('new-direct-form').addEventListener('submit', (e) => {
       e.preventDefault();
@@ -303,6 +314,9 @@ export class UI {
       this.closeLightbox();
       this.closeMenu();
       this.closeForward();
+      this.closeAccountMenu();
+      if (!this.deleteDialog.hidden && !this._deleteBusy) this.closeDelete();
+      if (!this.exportDialog.hidden) this.closeExport();
     });
 
     this.menu.addEventListener('click', (e) => {
@@ -336,6 +350,128 @@ export class UI {
         this.closeForward();
       }
     });
+  }
+
+  // ---- account: log out everywhere, delete, export; a chat's disappearing setting --------------------------
+
+  _wireAccount() {
+    const h = this.h;
+    this.accountButton.addEventListener('click', () => (this.accountMenu.hidden ? this.openAccountMenu() : this.closeAccountMenu()));
+    this.accountMenu.addEventListener('click', (e) => {
+      const b = e.target.closest('button[data-action]');
+      if (!b) return;
+      this.closeAccountMenu();
+      this.setAccountError('');
+      if (b.dataset.action === 'export') h.exportData();
+      else if (b.dataset.action === 'logout-all') h.logoutAll();
+      else if (b.dataset.action === 'delete') this.openDelete();
+    });
+    document.addEventListener('click', (e) => {
+      if (!this.accountMenu.hidden && !this.accountMenu.contains(e.target) && !this.accountButton.contains(e.target)) {
+        this.closeAccountMenu();
+      }
+    }, true);
+
+    $('delete-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      const password = $('delete-password').value;
+      if (password && !this._deleteBusy) h.deleteAccount(password);
+    });
+    $('delete-cancel').addEventListener('click', () => this.closeDelete());
+    $('export-close').addEventListener('click', () => this.closeExport());
+    $('export-retry').addEventListener('click', () => h.exportData());
+    for (const dialog of [this.deleteDialog, this.exportDialog]) {
+      dialog.addEventListener('click', (e) => {
+        if (e.target !== dialog) return; // a click beside the card closes it
+        if (dialog === this.exportDialog) this.closeExport();
+        else if (!this._deleteBusy) this.closeDelete();
+      });
+    }
+
+    this.disappearSelect.addEventListener('change', () => {
+      const chatId = this.renderedChat;
+      const choice = disappearFromValue(this.disappearSelect.value);
+      if (chatId && choice) h.setDisappearing(chatId, choice.seconds);
+    });
+  }
+
+  openAccountMenu() {
+    this.accountMenu.hidden = false;
+    this.accountButton.setAttribute('aria-expanded', 'true');
+    const first = this.accountMenu.querySelector('button');
+    if (first) first.focus();
+  }
+
+  closeAccountMenu() {
+    if (this.accountMenu.hidden) return;
+    this.accountMenu.hidden = true;
+    this.accountButton.setAttribute('aria-expanded', 'false');
+  }
+
+  setAccountError(message) {
+    const e = $('account-error');
+    e.textContent = message || '';
+    e.hidden = !message;
+  }
+
+  openDelete() {
+    this.setDeleteBusy(false);
+    this.setDeleteError('');
+    $('delete-password').value = '';
+    this.deleteDialog.hidden = false;
+    $('delete-password').focus();
+  }
+
+  closeDelete() {
+    this.deleteDialog.hidden = true;
+    $('delete-password').value = '';
+    this.setDeleteBusy(false);
+  }
+
+  setDeleteBusy(busy) {
+    this._deleteBusy = busy;
+    $('delete-confirm').disabled = busy;
+    $('delete-cancel').disabled = busy;
+    $('delete-confirm').textContent = busy ? 'Deleting…' : 'Delete my account';
+  }
+
+  setDeleteError(message) {
+    const e = $('delete-error');
+    e.textContent = message || '';
+    e.hidden = !message;
+    if (message) {
+      $('delete-password').select();
+      $('delete-password').focus();
+    }
+  }
+
+  /** The export dialog: {state: 'preparing'|'ready'|'error', url?, message?, polls?}. */
+  showExport({ state, url, message, polls = 0 }) {
+    this.exportDialog.hidden = false;
+    const status = $('export-status');
+    const link = $('export-link');
+    const href = state === 'ready' ? safeUrl(url) : null;
+    status.dataset.state = state === 'ready' && !href ? 'error' : state;
+    status.textContent =
+      state === 'preparing' ? `Preparing your export…${polls >= 5 ? ' This can take a minute.' : ''}` :
+      state === 'ready' && href ? 'Your export is ready: one JSON object per line (profile, settings, chats, messages). The link works for 15 minutes.' :
+      'The export did not finish.';
+    $('export-progress').hidden = state !== 'preparing';
+    link.hidden = !href;
+    if (href) link.href = href;
+    else link.removeAttribute('href');
+    const err = state === 'error' ? message || 'Something went wrong.' : state === 'ready' && !href ? 'The server gave no usable link.' : '';
+    $('export-error').textContent = err;
+    $('export-error').hidden = !err;
+    $('export-retry').hidden = !err;
+    if (href) link.focus();
+  }
+
+  closeExport() {
+    if (this.exportDialog.hidden) return;
+    this.exportDialog.hidden = true;
+    $('export-link').removeAttribute('href');
+    this.h.cancelExport();
   }
 
   // ---- message actions ---------------------------------------------------------
@@ -494,11 +630,22 @@ export class UI {
 
   // ---- views -----------------------------------------------------------------
 
-  showAuth(message = '') {
+  /** The sign-in form; `message` as an error, `notice` as news (signed out everywhere, account deleted). */
+  showAuth(message = '', notice = '') {
     this.mainView.hidden = true;
     this.authView.hidden = false;
     this.authForm.reset();
+    this.closeAccountMenu();
+    this.closeMenu();
+    this.closeForward();
+    this.deleteDialog.hidden = true;
+    this.setDeleteBusy(false);
+    $('delete-password').value = '';
+    this.exportDialog.hidden = true;
+    $('export-link').removeAttribute('href');
+    this.setAccountError('');
     this.setAuthError(message);
+    this.setAuthNotice(notice);
     this.setAuthBusy(false);
     this.items.replaceChildren();
     this.chatList.replaceChildren();
@@ -519,6 +666,13 @@ export class UI {
   setAuthError(message) {
     this.authError.textContent = message || '';
     this.authError.hidden = !message;
+    if (message) this.setAuthNotice('');
+  }
+
+  setAuthNotice(message) {
+    const n = $('auth-notice');
+    n.textContent = message || '';
+    n.hidden = !message;
   }
 
   setNewChatError(message) {
@@ -652,6 +806,7 @@ export class UI {
       sub.textContent = lastSeenText(presence, now);
       sub.dataset.status = (presence && presence.status) || 'unknown';
     }
+    this._renderDisappearing(chat, store, v.disappearing);
 
     // messages
     const l = this.list;
@@ -712,6 +867,25 @@ export class UI {
     $('left-notice').hidden = canSend;
   }
 
+  /** The chat's disappearing setting: the select (showing a change in flight), and a mark while it is on. */
+  _renderDisappearing(chat, store, inFlight) {
+    const busy = inFlight && inFlight.chatId === chat.chat_id;
+    const seconds = busy ? inFlight.seconds : chat.disappear_after;
+    const select = this.disappearSelect;
+    const value = seconds ? String(seconds) : '';
+    if (![...select.options].some((o) => o.value === value)) {
+      select.append(el('option', { value, text: disappearLabel(seconds) })); // a duration this client does not offer
+    }
+    if (select.value !== value) select.value = value;
+    select.disabled = !!busy || !store.canSetDisappearing(chat.chat_id);
+    select.dataset.value = chat.disappear_after ? String(chat.disappear_after) : '';
+    this.chatPane.dataset.disappearAfter = chat.disappear_after ? String(chat.disappear_after) : '';
+    const status = $('disappear-status');
+    status.hidden = !chat.disappear_after;
+    status.textContent = chat.disappear_after ? `◷ ${disappearLabel(chat.disappear_after)}` : '';
+    status.title = chat.disappear_after ? `New messages disappear after ${disappearLabel(chat.disappear_after)}` : '';
+  }
+
   _renderContext(compose, store) {
     const target = compose ? store.message(compose.chatId, compose.seq) : null;
     const mode = target && !target.hidden && !target.deleted ? compose.mode : '';
@@ -743,7 +917,7 @@ export class UI {
 
     const quote = store.quoteOf(m);
     const sig = JSON.stringify([m.kind, m.text, m.media, m.sender_id, m.sent_at || m.created_at, isGroup, !!m.pending,
-      !!m.deleted, m.edited_at, m.reactions, quote, !!m.forwarded, m.mentions]);
+      !!m.deleted, m.edited_at, m.reactions, quote, !!m.forwarded, m.mentions, m.expires_at, !!m.disappeared]);
     if (node._sig !== sig) {
       node._sig = sig;
       node.replaceChildren(this._messageBody(m, own, isGroup, me, quote));
@@ -752,6 +926,15 @@ export class UI {
     else delete node.dataset.deleted;
     if (m.edited_at) node.dataset.edited = 'true';
     else delete node.dataset.edited;
+    if (m.expires_at) node.dataset.expiresAt = m.expires_at;
+    else delete node.dataset.expiresAt;
+    if (m.disappeared) node.dataset.disappeared = 'true';
+    else delete node.dataset.disappeared;
+    const mark = node.querySelector('.expires');
+    if (mark) {
+      const left = timeLeftText(m.expires_at, Date.now());
+      mark.title = `Disappears ${left ? `in ${left} ` : ''}(${new Date(m.expires_at).toLocaleString()})`;
+    }
     const t = node.querySelector('.tick');
     if (t) {
       const [glyph, title] = TICKS[tick] || ['', ''];
@@ -771,7 +954,7 @@ export class UI {
     if (m.deleted) {
       return el('div', { class: 'bubble deleted' }, menu,
         isGroup && !own ? el('div', { class: 'sender', testid: 'message-sender', text: m.sender_id }) : null,
-        el('div', { class: 'text', testid: 'message-deleted', text: 'This message was deleted' }));
+        el('div', { class: 'text', testid: 'message-deleted', text: m.disappeared ? 'This message disappeared' : 'This message was deleted' }));
     }
     const reactions = Object.entries(m.reactions || {});
     const who = (users) => users.map((u) => (u === me ? 'you' : u)).join(', ');
@@ -808,6 +991,7 @@ export class UI {
         'div',
         { class: 'meta' },
         m.edited_at ? el('span', { class: 'edited', testid: 'message-edited', text: 'edited' }) : null,
+        m.expires_at ? el('span', { class: 'expires', testid: 'message-expires', text: '◷', 'aria-label': 'Disappearing message' }) : null,
         el('time', { testid: 'message-time', datetime: m.sent_at || m.created_at || '', text: hhmm(m.sent_at || m.created_at) }),
         own ? el('span', { class: 'tick', testid: 'message-tick' }) : null,
         own && m.pending
