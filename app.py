@@ -132,7 +132,26 @@ def refresh():
 
 @route("/me")
 def me():
-    return {"user_id": caller()}
+    user_id = caller()
+    return {"user_id": user_id, "settings": services().settings.of(user_id)}
+
+
+@route("/me/settings", methods=["PUT"])
+def update_settings():
+    user_id = caller()
+    return {"settings": services().settings.update(user_id, body())}
+
+
+@route("/devices/{device}", methods=["PUT"])
+def register_device(device):
+    user_id, request = caller(), body()
+    return services().notifications.register(user_id, device, request.get("platform"), request.get("token"))
+
+
+@route("/devices/{device}", methods=["DELETE"])
+def unregister_device(device):
+    services().notifications.unregister(caller(), device)
+    return {}
 
 
 @route("/me", methods=["DELETE"])
@@ -162,7 +181,8 @@ def list_chats():
     params = current_request().query_params
     if params and ("limit" in params or "cursor" in params):
         return services().messaging.chats_page(caller(), query_int(params, "limit", 50, 1, 100), params.get("cursor"))
-    return {"chats": [chat.to_wire() for chat in services().messaging.chats_of(caller())]}
+    user_id = caller()
+    return {"chats": services().messaging.as_seen_by(user_id, services().messaging.chats_of(user_id))}
 
 
 @route("/chats", methods=["POST"])
@@ -189,7 +209,8 @@ def remove_member(chat_id, member_id):
 
 @route("/chats/{chat_id}")
 def get_chat(chat_id):
-    return {"chat": services().messaging.chat_of_member(caller(), chat_id).to_wire()}
+    user_id, messaging = caller(), services().messaging
+    return {"chat": messaging.as_seen_by(user_id, [messaging.chat_of_member(user_id, chat_id)])[0]}
 
 
 @route("/chats/{chat_id}/messages")

@@ -101,8 +101,9 @@ class BenchStack:
         return (await self._call("POST", "/_devstack/clock", {"advance_seconds": 0}))["now"]
 
     async def devices_registered(self, users: list[str]) -> dict[str, set[str]]:
-        """Per user, the devices of the sockets the app would push to (`connections_of`, as a send calls it)."""
+        """Per user, the devices of the sockets the app would push to (`reach_of`, as a send calls it)."""
         tables = (await self.aws())["tables"]
         store = DynamoUserStore(await self._dynamodb(), tables["connections"], tables["users"], CONNECTION_LIFETIME)
-        found = await asyncio.to_thread(store.connections_of, users)
-        return {user: {connection.device for connection in found.get(user, [])} for user in users}
+        found = await asyncio.to_thread(store.reach_of, users)
+        return {user: {connection.device for connection in found[user].connections} if user in found else set()
+                for user in users}

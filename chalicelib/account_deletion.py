@@ -1,10 +1,11 @@
 """Deleting an account (`DELETE /api/me`, GDPR article 17).
 
 The request does what must hold within 15 s, inline: the password checked, the account marked deleted (its
-name is never given out again), every session signed out and every socket closed (chalicelib/sessions), and
-sign-in disabled. A queued task then does the rest, each step safe to run again, so a task cut short and
-redelivered finishes the job: the user leaves every group (the last-admin rule applies, as for any leave), their
-uploads are deleted (files and items, wherever they were sent or forwarded), and the Cognito user is deleted.
+name is never given out again; its settings are dropped), every session signed out and every socket closed
+(chalicelib/sessions), and sign-in disabled. A queued task then does the rest, each step safe to run again, so a
+task cut short and redelivered finishes the job: the devices' push endpoints are deleted, the user leaves every
+group (the last-admin rule applies, as for any leave), their uploads are deleted (files and items, wherever they
+were sent or forwarded), and the Cognito user is deleted.
 Messages the user sent stay in their chats, as the contract says.
 """
 from chalicelib.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -12,6 +13,7 @@ from chalicelib.fanout import Fanout
 from chalicelib.groups import Groups
 from chalicelib.identity import Accounts
 from chalicelib.media import MediaService
+from chalicelib.notifications import Notifications
 from chalicelib.sessions import Sessions
 from chalicelib.storage import ChatStore, UserStore
 
@@ -20,13 +22,14 @@ PAGE_CHATS = 500  # memberships read at a time
 
 class AccountDeletion:
     def __init__(self, users: UserStore, chats: ChatStore, groups: Groups, media: MediaService, accounts: Accounts,
-                 sessions: Sessions, fanout: Fanout):
+                 sessions: Sessions, notifications: Notifications, fanout: Fanout):
         self._users = users
         self._media = media
         self._chats = chats
         self._groups = groups
         self._accounts = accounts
         self._sessions = sessions
+        self._notifications = notifications
         self._fanout = fanout
         fanout.handle("delete_account", lambda task: self.finish(task["user_id"]))
 
@@ -38,6 +41,7 @@ class AccountDeletion:
         self._fanout.dispatch([{"task": "delete_account", "user_id": user_id}])
 
     def finish(self, user_id: str) -> None:
+        self._notifications.unregister_all(user_id)
         after = ""
         while page := self._chats.memberships_page(user_id, after, PAGE_CHATS):
             for membership in page:

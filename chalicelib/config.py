@@ -28,6 +28,9 @@ class Settings:
     cloudfront_domain: str | None = None
     cloudfront_key_pair_id: str | None = None
     cloudfront_private_key_parameter: str | None = None
+    # SNS platform applications for pushes, one per platform (made by `python -m deploy up`; unset: none)
+    apns_application_arn: str | None = None
+    fcm_application_arn: str | None = None
 
     @property
     def token_issuer(self) -> str:
@@ -63,6 +66,8 @@ def settings() -> Settings:
         cloudfront_domain=env.get("CLOUD_FRONT_DOMAIN") or None,
         cloudfront_key_pair_id=env.get("CLOUD_FRONT_KEY_PAIR_ID") or None,
         cloudfront_private_key_parameter=env.get("CLOUD_FRONT_PRIVATE_KEY_PARAMETER") or None,
+        apns_application_arn=env.get("APNS_APPLICATION_ARN") or None,
+        fcm_application_arn=env.get("FCM_APPLICATION_ARN") or None,
         jwks_url=env.get("JWKS_URL") or None,
         connections_endpoint=env.get("CONNECTIONS_ENDPOINT") or None,
     )

@@ -4,7 +4,7 @@ from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from chalicelib import clock
-from chalicelib.model import Connection
+from chalicelib.model import Connection, Reach
 from chalicelib.observability import logger
 from chalicelib.storage import UserStore
 
@@ -30,27 +30,33 @@ class Delivery:
         self.users = users
         self._pusher = pusher
         self._forget: Callable[[Connection], object] = users.remove_connection
+        self._watchers: list[Callable[[dict, dict[str, Reach]], None]] = []
 
     def when_gone(self, forget: Callable[[Connection], object]) -> None:
         """Hand the sockets a push finds gone (410) to `forget`, rather than only removing them from their user."""
         self._forget = forget
 
+    def watch(self, watcher: Callable[[dict, dict[str, Reach]], None]) -> None:
+        """Call `watcher(frame, reach)` after each frame pushed to users' sockets (push notifications start there)."""
+        self._watchers.append(watcher)
+
     def reply_many(self, connection: Connection, frames: list[dict]) -> None:
         self._deliver({connection: frames})
 
-    def sockets_of(self, user_ids: Iterable[str]) -> dict[str, list[Connection]]:
-        return self.users.connections_of(user_ids)
+    def reach_of(self, user_ids: Iterable[str]) -> dict[str, Reach]:
+        return self.users.reach_of(user_ids)
 
     def to_users(self, user_ids: Iterable[str], frame: dict, skip_connection_id: str | None = None) -> int:
         """Push `frame` to every live socket of these users; answers how many sockets were tried."""
-        return self.to_sockets(self.sockets_of(user_ids), frame, skip_connection_id)
+        return self.to_sockets(self.reach_of(user_ids), frame, skip_connection_id)
 
-    def to_sockets(self, sockets: dict[str, list[Connection]], frame: dict, skip_connection_id: str | None = None) \
-            -> int:
-        """Push `frame` to these sockets (as `sockets_of` found them); answers how many were tried."""
-        targets = {connection: [frame] for connections in sockets.values()
-                   for connection in connections if connection.connection_id != skip_connection_id}
+    def to_sockets(self, reach: dict[str, Reach], frame: dict, skip_connection_id: str | None = None) -> int:
+        """Push `frame` to the sockets of these users (as `reach_of` found them); answers how many were tried."""
+        targets = {connection: [frame] for user in reach.values()
+                   for connection in user.connections if connection.connection_id != skip_connection_id}
         self._deliver(targets)
+        for watcher in self._watchers:
+            watcher(frame, reach)
         return len(targets)
 
     def close(self, endpoint: str, connection_id: str) -> None:

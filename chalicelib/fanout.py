@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from chalicelib.delivery import Delivery
-from chalicelib.news import News
+from chalicelib.news import News, unread_for
 from chalicelib.observability import metrics
 
 FANOUT_THRESHOLD = 100  # members
@@ -90,11 +90,12 @@ class Fanout:
         if "task" in task:
             self._handlers[task["task"]](task)
             return
-        frame = task["frame"]
+        frame, user_ids = task["frame"], task["user_ids"]
         news = news_in(frame)
         if news is not None:
-            self._news.mark(task["user_ids"], *news)
-        self._delivery.to_users(task["user_ids"], frame, task.get("skip_connection_id"))
+            self._news.mark(user_ids, *news, unread_for=unread_for(frame["message"], user_ids)
+                            if frame["type"] == "message" else ())
+        self._delivery.to_users(user_ids, frame, task.get("skip_connection_id"))
 
     def run_batch(self, event: dict) -> dict:
         """An SQS batch of tasks; answers the failed ones as `batchItemFailures` for redelivery."""

@@ -70,6 +70,13 @@ class Hide(Frame):
     seqs: Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=1, max_length=100)]
 
 
+class Mute(Frame):
+    """`until`: an ISO 8601 time in the future, or null to unmute (required either way)."""
+    action: Literal["mute"]
+    chat_id: ChatId
+    until: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None
+
+
 class History(Frame):
     action: Literal["history"]
     chat_id: ChatId
@@ -139,8 +146,8 @@ class MediaUrl(Frame):
     media_id: Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
-ClientFrame = Annotated[CreateChat | UpdateChat | Send | Hide | History | Heartbeat | Presence | Typing | Receipt | Sync
-                        | AddMembers | RemoveMembers | Leave | Upload | MediaUrl, Field(discriminator="action")]
+ClientFrame = Annotated[CreateChat | UpdateChat | Send | Hide | Mute | History | Heartbeat | Presence | Typing | Receipt
+                        | Sync | AddMembers | RemoveMembers | Leave | Upload | MediaUrl, Field(discriminator="action")]
 
 
 @cache

@@ -25,7 +25,7 @@ from chalicelib.model import (
     iso_from_epoch,
     now_iso,
 )
-from chalicelib.news import News
+from chalicelib.news import News, unread_for
 from chalicelib.observability import metrics
 from chalicelib.parallel import gathered, settled
 from chalicelib.rate_limits import RateLimiter
@@ -111,10 +111,16 @@ class Messaging:
         recent = [chat_id for chat_id in self._news.newest_first(user_id) if chat_id in member_of]
         order = recent + sorted(member_of.difference(recent))
         chats = gathered(*(partial(self._chats.get, chat_id) for chat_id in order[start:start + limit]))
-        page: dict = {"chats": [chat.to_wire() for chat in chats if chat is not None]}
+        page: dict = {"chats": self.as_seen_by(user_id, [chat for chat in chats if chat is not None])}
         if start + limit < len(order):
             page["next"] = str(start + limit)
         return page
+
+    def as_seen_by(self, user_id: str, chats: list[Chat]) -> list[dict]:
+        """Chats as a member gets them: with `muted_until` on those the member has muted now."""
+        mutes, now = self._chats.mutes(user_id), clock.now()
+        return [chat.to_wire() | ({"muted_until": iso_from_epoch(mutes[chat.chat_id])}
+                                  if mutes.get(chat.chat_id, 0) > now else {}) for chat in chats]
 
     def create_direct(self, user_id: str, peer_id: str | None) -> tuple[Chat, bool]:
         """The direct chat of two users, created if need be; answers it and whether this call created it."""
@@ -222,7 +228,7 @@ class Messaging:
         chat's sockets. A claim made here is dropped again if a check fails."""
         checks: dict[str, Callable[[], object]] = {
             "claim": lambda: self._messages.claim(chat_id, sender_id, client_msg_id),
-            "sockets": lambda: self._delivery.sockets_of(pair) if pair else None,
+            "sockets": lambda: self._delivery.reach_of(pair) if pair else None,
             "media": lambda: self._media.attachable(sender_id, chat_id, media_id, kind)
             if kind not in ("text", *RELATIONS) and forward_of is None else None,
             "rate": lambda: self._rate.take("send", sender_id),
@@ -301,7 +307,7 @@ class Messaging:
               members_version: int | None = None) -> None:
         frame = {"type": "message", "message": wire}
         if pair is not None and sockets is not None:  # marked as news for both while it is pushed: see chalicelib/news
-            gathered(lambda: self._news.mark(pair, message.chat_id, message.seq),
+            gathered(lambda: self._news.mark(pair, message.chat_id, message.seq, unread_for(wire, pair)),
                      lambda: self._delivery.to_sockets(sockets, frame, connection_id))
         else:
             members = self._access.members(message.chat_id, members_version)

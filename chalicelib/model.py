@@ -84,6 +84,28 @@ class UserPresence:
         return presence_wire(self.user_id, self.is_online(now), self.seen_last())
 
 
+@dataclass(frozen=True)
+class Device:
+    """A device registered for pushes: its platform and the SNS endpoint that reaches it."""
+    device: str
+    platform: str
+    endpoint: str
+
+
+@dataclass(frozen=True)
+class Reach:
+    """How a user can be reached now, as their users item holds it: live sockets, devices registered for pushes,
+    and whether pushes may show a preview of the text (the `push_previews` setting)."""
+    connections: list[Connection] = field(default_factory=list)
+    devices: tuple[Device, ...] = ()
+    previews: bool = True
+
+    def unreached_devices(self, now: float) -> list[Device]:
+        """The registered devices without a fresh socket: the ones a message must be pushed to."""
+        live = {c.device for c in self.connections if c.is_fresh(now)}
+        return [device for device in self.devices if device.device not in live]
+
+
 @dataclass
 class Member:
     user_id: str

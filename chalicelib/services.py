@@ -16,6 +16,7 @@ from chalicelib.media import MediaService
 from chalicelib.messaging import Messaging
 from chalicelib.model import CONNECTION_LIFETIME, Chat, MediaLimits
 from chalicelib.news import News
+from chalicelib.notifications import Notifications
 from chalicelib.presence import Presence
 from chalicelib.rate_limits import RateLimiter, RateLimits
 from chalicelib.receipts import Receipts
@@ -24,6 +25,7 @@ from chalicelib.sessions import Sessions
 from chalicelib.storage import Stores
 from chalicelib.storage.cloudfront import CloudFrontUrls
 from chalicelib.typing_indicators import TypingIndicators
+from chalicelib.user_settings import UserSettings
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,8 @@ class Services:
     disappearing: Disappearing
     exports: Exports
     account_deletion: AccountDeletion
+    notifications: Notifications
+    settings: UserSettings
 
     def signup(self, username: object, password: object) -> str:
         self.account_deletion.refuse_taken(normalize_username(username))
@@ -58,8 +62,9 @@ class Services:
         return self.messaging.create_direct(user_id, peer_id)
 
 
-def build(stores: Stores, pusher, tokens: TokenVerifier, accounts: Accounts, fanout_queue: FanoutQueue | None = None,
-          media_limits: MediaLimits = MediaLimits(), rate_limits: RateLimits = RateLimits()) -> Services:
+def build(stores: Stores, pusher, tokens: TokenVerifier, accounts: Accounts, notifier,
+          fanout_queue: FanoutQueue | None = None, media_limits: MediaLimits = MediaLimits(),
+          rate_limits: RateLimits = RateLimits()) -> Services:
     delivery = Delivery(stores.users, pusher)
     news = News(stores.news)
     fanout = Fanout(delivery, news, fanout_queue)
@@ -73,6 +78,8 @@ def build(stores: Stores, pusher, tokens: TokenVerifier, accounts: Accounts, fan
     delivery.when_gone(presence.disconnected)  # a socket a push finds gone closed without $disconnect
     groups = Groups(stores.chats, stores.users, access, delivery, fanout, messaging, receipts)
     sessions = Sessions(stores.users, accounts, delivery)
+    notifications = Notifications(stores.users, stores.chats, stores.messages, stores.receipts, news, access, delivery,
+                                  fanout, notifier)
     return Services(stores=stores, delivery=delivery, fanout=fanout, receipts=receipts, messaging=messaging,
                     catch_up=CatchUp(stores.chats, stores.messages, news, receipts, media, rate), groups=groups,
                     presence=presence, typing=TypingIndicators(access, delivery, rate), tokens=tokens,
@@ -80,7 +87,8 @@ def build(stores: Stores, pusher, tokens: TokenVerifier, accounts: Accounts, fan
                     disappearing=Disappearing(stores.messages, Relations(stores.messages, media)),
                     exports=Exports(stores.exports, stores.chats, stores.messages, stores.blobs, fanout),
                     account_deletion=AccountDeletion(stores.users, stores.chats, groups, media, accounts, sessions,
-                                                                    fanout))
+                                                     notifications, fanout),
+                    notifications=notifications, settings=UserSettings(stores.users))
 
 
 def dynamodb_stores(dynamodb, config: Settings, blobs) -> Stores:
@@ -109,6 +117,7 @@ def services() -> Services:
     from botocore.config import Config
 
     from chalicelib.connections_api import ConnectionsApiPusher
+    from chalicelib.sns_notifier import SnsNotifier
     from chalicelib.storage.s3 import S3Blobs
 
     config = settings()
@@ -120,6 +129,8 @@ def services() -> Services:
         tokens=TokenVerifier(config.token_issuer, config.user_pool_client_id, config.jwks_url),
         accounts=Accounts(boto3.client("cognito-idp", region_name=config.region), config.user_pool_id,
                           config.user_pool_client_id),
+        notifier=SnsNotifier(boto3.client("sns", region_name=config.region),
+                             {"apns": config.apns_application_arn, "fcm": config.fcm_application_arn}),
         fanout_queue=SqsFanoutQueue(boto3.client("sqs", region_name=config.region), config.fanout_queue_url),
         media_limits=config.media_limits,
         rate_limits=config.rate_limits,

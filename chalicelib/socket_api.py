@@ -28,6 +28,7 @@ class SocketApi:
             frames.CreateChat: self._create_chat,
             frames.Send: self._send,
             frames.Hide: self._hide,
+            frames.Mute: self._mute,
             frames.UpdateChat: self._update_chat,
             frames.History: self._history,
             frames.Heartbeat: self._heartbeat,
@@ -128,6 +129,10 @@ class SocketApi:
     def _update_chat(self, connection: Connection, frame: frames.UpdateChat) -> list[dict]:
         chat = self._services.messaging.update_chat(connection.user_id, frame.chat_id, frame.changes())
         return [{"type": "chat", "chat": chat.to_wire()}]
+
+    def _mute(self, connection: Connection, frame: frames.Mute) -> list[dict]:
+        self._services.notifications.mute(connection.user_id, frame.chat_id, frame.until)
+        return [{"type": "ok"}]
 
     def _hide(self, connection: Connection, frame: frames.Hide) -> list[dict]:
         self._services.messaging.hide(connection.user_id, frame.chat_id, list(frame.seqs))

@@ -17,6 +17,7 @@ from devstack import moto_server
 from devstack.accounting import Accounting
 from devstack.aws import FAKE_CREDENTIALS, ROOT, deploy, free_port
 from devstack.gateway import IDLE_SECONDS, MAX_SECONDS, Gateway
+from devstack.pushes import Pushes
 from devstack.throttling import Throttling
 from devstack.triggers import Triggers
 
@@ -72,6 +73,9 @@ def main() -> None:
                                every=float(os.environ.get("DEVSTACK_TTL_EVERY_SECONDS", TTL_EVERY))).routes(web_app)
         accounting.routes(web_app)
         throttling.routes(web_app)
+        pushes = Pushes()
+        pushes.install()
+        pushes.routes(web_app)
         moto_server.routes(web_app, env["CONNECTIONS_TABLE"])
         print(f"Parley local stack on http://127.0.0.1:{args.port} (REST /api, WebSocket /ws); moto on {endpoint}",
               flush=True)

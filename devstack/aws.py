@@ -27,9 +27,17 @@ def deploy(stage: str = "local") -> dict[str, str]:
         return boto3.client(service, region_name=REGION)
 
     stack = f"parley-{stage}"
+    # SNS platform applications, as `python -m deploy up` makes them from the deployer's credentials (moto
+    # checks none and delivers nothing: devstack/pushes.py shows what would have gone out)
+    sns = client("sns")
+    applications = {
+        parameter: sns.create_platform_application(Name=f"{stack}-{platform.lower()}", Platform=platform, Attributes={
+            "PlatformCredential": "local", **principal})["PlatformApplicationArn"]
+        for parameter, platform, principal in (("ApnsApplicationArn", "APNS", {"PlatformPrincipal": "local-key-id"}),
+                                               ("FcmApplicationArn", "GCM", {}))}
     cloudformation = client("cloudformation")
-    cloudformation.create_stack(StackName=stack, TemplateBody=template.TEMPLATE.read_text(),
-                                Parameters=[{"ParameterKey": "Stage", "ParameterValue": stage}])
+    cloudformation.create_stack(StackName=stack, TemplateBody=template.TEMPLATE.read_text(), Parameters=[
+        {"ParameterKey": key, "ParameterValue": value} for key, value in {"Stage": stage, **applications}.items()])
     outputs = cloudformation.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
     env = {env_name(output["OutputKey"]): output["OutputValue"] for output in outputs}
 

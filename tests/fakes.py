@@ -7,9 +7,10 @@ from typing import Iterable
 
 from chalicelib import clock
 from chalicelib.errors import BadRequest, Forbidden, NotFound, Unauthorized
-from chalicelib.model import (CLAIM_TTL, CONNECTION_LIFETIME, Chat, ChatHead, Connection, Cursors, Deletion, DirectState, Media,
-                              Member, Membership, Message, Reservation, UserPresence, cursor_shard, epoch_from_iso,
+from chalicelib.model import (CLAIM_TTL, CONNECTION_LIFETIME, Chat, ChatHead, Connection, Cursors, Deletion, Device, DirectState, Media,
+                              Member, Membership, Message, Reach, Reservation, UserPresence, cursor_shard, epoch_from_iso,
                               now_iso)
+from chalicelib.sns_notifier import EndpointGone
 from chalicelib.storage import Stores
 from chalicelib.storage.dynamodb.users import ONLINE_SHARDS, online_shard
 
@@ -22,6 +23,8 @@ class InMemoryUserStore:
         self.last_seen: dict[str, int] = {}
         self.signed_out: dict[str, int] = {}
         self.deleted_users: set[str] = set()
+        self.devices_by_user: dict[str, dict[str, Device]] = {}
+        self.user_settings: dict[str, dict] = {}
         self.online_shards = ONLINE_SHARDS
 
     def register(self, user_id: str) -> None:
@@ -65,6 +68,7 @@ class InMemoryUserStore:
 
     def mark_deleted(self, user_id: str) -> None:
         self.deleted_users.add(user_id)
+        self.user_settings.pop(user_id, None)
 
     def deleted(self, user_id: str) -> bool:
         return user_id in self.deleted_users
@@ -85,10 +89,33 @@ class InMemoryUserStore:
             self.last_seen[user_id] = last_seen
         return UserPresence(user_id, last_seen=last_seen)
 
-    def connections_of(self, user_ids: Iterable[str]) -> dict[str, list[Connection]]:
+    def reach_of(self, user_ids: Iterable[str]) -> dict[str, Reach]:
         oldest_alive = clock.now() - CONNECTION_LIFETIME
-        return {user_id: [c for c in self.users[user_id].values() if c.connected_at > oldest_alive]
+        return {user_id: Reach([c for c in self.users[user_id].values() if c.connected_at > oldest_alive],
+                               tuple(sorted(self.devices_by_user.get(user_id, {}).values(), key=lambda d: d.device)),
+                               self.user_settings.get(user_id, {}).get("push_previews", True))
                 for user_id in user_ids if user_id in self.users}
+
+    def devices(self, user_id: str) -> list[Device]:
+        return sorted(self.devices_by_user.get(user_id, {}).values(), key=lambda d: d.device)
+
+    def put_device(self, user_id: str, device: Device) -> Device | None:
+        replaced = self.devices_by_user.setdefault(user_id, {}).get(device.device)
+        self.devices_by_user[user_id][device.device] = device
+        return replaced
+
+    def remove_device(self, user_id: str, device_id: str, endpoint: str | None = None) -> Device | None:
+        device = self.devices_by_user.get(user_id, {}).get(device_id)
+        if device is None or (endpoint is not None and device.endpoint != endpoint):
+            return None
+        return self.devices_by_user[user_id].pop(device_id)
+
+    def settings(self, user_id: str) -> dict:
+        return dict(self.user_settings.get(user_id, {}))
+
+    def update_settings(self, user_id: str, changes: dict) -> dict:
+        self.user_settings.setdefault(user_id, {}).update(changes)
+        return self.settings(user_id)
 
     def presence_of(self, user_ids: Iterable[str]) -> dict[str, UserPresence]:
         return {user_id: self._presence(user_id) for user_id in user_ids if user_id in self.users}
@@ -124,6 +151,7 @@ class InMemoryChats:
         self.floors: dict[str, dict[str, dict[int, int]]] = {}
         self.folds: dict[tuple[str, int], dict] = {}  # what a message item keeps of the relations folded into it
         self.hidden: dict[tuple[str, str], set[int]] = {}
+        self.mutes: dict[str, dict[str, int]] = {}
 
 
 class InMemoryChatStore:
@@ -221,6 +249,20 @@ class InMemoryChatStore:
     def set_disappear_after(self, chat_id: str, seconds: int | None) -> None:
         with self.state.lock:
             self.state.heads[chat_id]["disappear_after"] = seconds
+
+    def mute(self, user_id: str, chat_id: str, until: int | None) -> None:
+        with self.state.lock:
+            if until is None:
+                self.state.mutes.get(user_id, {}).pop(chat_id, None)
+            else:
+                self.state.mutes.setdefault(user_id, {})[chat_id] = until
+
+    def mutes(self, user_id: str) -> dict[str, int]:
+        return dict(self.state.mutes.get(user_id, {}))
+
+    def muted_in(self, user_ids: Iterable[str], chat_id: str) -> dict[str, int]:
+        return {user_id: self.state.mutes[user_id][chat_id] for user_id in user_ids
+                if chat_id in self.state.mutes.get(user_id, {})}
 
 
 class InMemoryMessageStore:
@@ -453,6 +495,37 @@ class RecordingPusher:
         return [frame for frame in self.frames.get(connection_id, []) if frame["type"] == kind]
 
 
+class RecordingNotifier:
+    """SNS mobile push in memory: endpoints by token, what each publish carried, endpoints in `disabled` refused."""
+
+    def __init__(self, platforms: Iterable[str] = ("apns", "fcm")):
+        self.platforms = frozenset(platforms)
+        self.endpoints: dict[str, dict] = {}  # arn -> {"token", "owner"}
+        self.published: list[tuple[Device, dict]] = []
+        self.disabled: set[str] = set()
+
+    def register(self, platform: str, token: str, user_id: str, device_id: str) -> tuple[str, dict | None]:
+        owner = {"user_id": user_id, "device": device_id}
+        arn = next((arn for arn, e in self.endpoints.items() if e["token"] == token), f"arn:{platform}:{token}")
+        previous = self.endpoints.get(arn, {}).get("owner")
+        self.endpoints[arn] = {"token": token, "owner": owner}
+        self.disabled.discard(arn)
+        return arn, previous if previous not in (None, owner) else None
+
+    def delete(self, endpoint: str) -> None:
+        self.endpoints.pop(endpoint, None)
+
+    def publish(self, device: Device, payload: dict) -> None:
+        if device.endpoint in self.disabled or device.endpoint not in self.endpoints:
+            raise EndpointGone(device.endpoint)
+        self.published.append((device, payload))
+
+    def to(self, user_id: str) -> list[dict]:
+        """The payloads published to the user's devices, in order, each with the device it went to."""
+        return [{"device": d.device, **p} for d, p in self.published
+                if self.endpoints.get(d.endpoint, {}).get("owner", {}).get("user_id") == user_id]
+
+
 class RecordingQueue:
     """Keeps fan-out tasks until a test runs them, as the SQS consumer would."""
 
@@ -560,10 +633,21 @@ class InMemoryCounters:
 class InMemoryNewsStore:
     def __init__(self):
         self.marks: dict[str, set[tuple[int, str, int]]] = {}
+        self.unread: dict[str, dict[str, tuple[int, int]]] = {}
 
-    def mark(self, user_ids: Iterable[str], chat_id: str, seq: int, minute: int) -> None:
+    def mark(self, user_ids: Iterable[str], chat_id: str, seq: int, minute: int, unread_for: Iterable[str] = ()) \
+            -> None:
         for user_id in user_ids:
             self.marks.setdefault(user_id, set()).add((minute, chat_id, seq))
+        for user_id in unread_for:
+            self.unread.setdefault(user_id, {})[chat_id] = (seq, minute)
+
+    def unread_candidates(self, user_id: str) -> dict[str, tuple[int, int]]:
+        return dict(self.unread.get(user_id, {}))
+
+    def drop_unread(self, user_id: str, chat_id: str, seq: int, minute: int) -> None:
+        if self.unread.get(user_id, {}).get(chat_id) == (seq, minute):
+            del self.unread[user_id][chat_id]
 
     def marked_since(self, user_id: str, minute: int) -> dict[str, int]:
         lowest: dict[str, int] = {}

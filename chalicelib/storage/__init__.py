@@ -13,11 +13,13 @@ from chalicelib.model import (
     Connection,
     Cursors,
     Deletion,
+    Device,
     DirectState,
     Media,
     Member,
     Membership,
     Message,
+    Reach,
     Reservation,
     UserPresence,
 )
@@ -58,7 +60,7 @@ class UserStore(Protocol):
         """When the user last signed out everywhere (consistent read), or None."""
 
     def mark_deleted(self, user_id: str) -> None:
-        """Record that the account is deleted: its name is never given out again."""
+        """Record that the account is deleted (its name is never given out again), dropping its settings."""
 
     def deleted(self, user_id: str) -> bool: ...
 
@@ -77,8 +79,23 @@ class UserStore(Protocol):
         Answers the user's presence when this took them offline, else None.
         """
 
-    def connections_of(self, user_ids: Iterable[str]) -> dict[str, list[Connection]]:
-        """The live sockets of each user, in BatchGetItem-sized reads."""
+    def reach_of(self, user_ids: Iterable[str]) -> dict[str, Reach]:
+        """How each user can be reached (live sockets, devices registered for pushes, `push_previews`), in
+        BatchGetItem-sized reads of the users items every delivery reads anyway."""
+
+    def devices(self, user_id: str) -> list[Device]: ...
+
+    def put_device(self, user_id: str, device: Device) -> Device | None:
+        """Register (or re-register) a device for pushes; answers the registration it replaced, if any."""
+
+    def remove_device(self, user_id: str, device_id: str, endpoint: str | None = None) -> Device | None:
+        """Forget a device (only while it still has `endpoint`, if given); answers what was removed, if anything."""
+
+    def settings(self, user_id: str) -> dict:
+        """The settings the user has changed from their defaults."""
+
+    def update_settings(self, user_id: str, changes: dict) -> dict:
+        """Change some settings; answers them all (those changed from their defaults)."""
 
     def presence_of(self, user_ids: Iterable[str]) -> dict[str, UserPresence]:
         """Each existing user's sockets and stored `last_seen`, in BatchGetItem-sized reads."""
@@ -137,6 +154,16 @@ class ChatStore(Protocol):
 
     def set_disappear_after(self, chat_id: str, seconds: int | None) -> None:
         """Make the messages stored from now on disappear after `seconds` (None: they stay)."""
+
+    def mute(self, user_id: str, chat_id: str, until: int | None) -> None:
+        """Mute the chat for the user until `until` (epoch seconds; None: unmute). Mutes live in one item per user,
+        apart from the member items, so that muting never touches what a send reads."""
+
+    def mutes(self, user_id: str) -> dict[str, int]:
+        """The user's mutes, {chat_id: until}, expired ones included."""
+
+    def muted_in(self, user_ids: Iterable[str], chat_id: str) -> dict[str, int]:
+        """Which of these users muted this chat, and until when (expired ones included): one batch read."""
 
 
 class MessageStore(Protocol):
@@ -212,8 +239,17 @@ class NewsStore(Protocol):
     """Which of a user's chats have news, by the minute it was recorded: what lets `sync` read only the chats that
     changed. A mark is recorded after its message is stored, and keeps for NEWS_TTL."""
 
-    def mark(self, user_ids: Iterable[str], chat_id: str, seq: int, minute: int) -> None:
-        """Record, in `minute`, that the chat has messages from `seq` on that these users' devices may lack."""
+    def mark(self, user_ids: Iterable[str], chat_id: str, seq: int, minute: int, unread_for: Iterable[str] = ()) \
+            -> None:
+        """Record, in `minute`, that the chat has messages from `seq` on that these users' devices may lack; and
+        for `unread_for`, that the chat may be unread from `seq` on (an unread candidate, one per user and chat,
+        replaced by each newer one)."""
+
+    def unread_candidates(self, user_id: str) -> dict[str, tuple[int, int]]:
+        """The user's unread candidates: {chat_id: (seq, minute)}."""
+
+    def drop_unread(self, user_id: str, chat_id: str, seq: int, minute: int) -> None:
+        """Forget an unread candidate, unless a newer one replaced it."""
 
     def marked_since(self, user_id: str, minute: int) -> dict[str, int]:
         """The chats marked in `minute` or later (read consistently), each with the lowest seq marked."""

@@ -9,6 +9,7 @@ from chalicelib import clock
 from chalicelib.identity import Accounts, TokenVerifier
 from chalicelib.config import settings
 from chalicelib.services import build, dynamodb_stores
+from chalicelib.sns_notifier import SnsNotifier
 from chalicelib.storage.s3 import S3Blobs
 from tests import tokens
 from tests.fakes import RecordingPusher
@@ -22,7 +23,9 @@ def app(aws, monkeypatch):
     services = build(dynamodb_stores(dynamodb, settings(), S3Blobs(boto3.client("s3"), aws["MEDIA_BUCKET"])), pusher,
                      TokenVerifier(f"https://cognito-idp.us-east-1.amazonaws.com/{aws['USER_POOL_ID']}",
                                    aws["USER_POOL_CLIENT_ID"], aws["JWKS_URL"]),
-                     Accounts(boto3.client("cognito-idp"), aws["USER_POOL_ID"], aws["USER_POOL_CLIENT_ID"]))
+                     Accounts(boto3.client("cognito-idp"), aws["USER_POOL_ID"], aws["USER_POOL_CLIENT_ID"]),
+                     SnsNotifier(boto3.client("sns"), {"apns": aws["APNS_APPLICATION_ARN"],
+                                                       "fcm": aws["FCM_APPLICATION_ARN"]}))
     monkeypatch.setattr(parley, "services", lambda: services)
     parley.socket_api.cache_clear()
     parley.pusher = pusher
@@ -59,7 +62,7 @@ def test_connect_send_and_disconnect(app):
         assert app.pusher.of_type("ca", "sent")[0]["req"] == "2"
         assert app.pusher.of_type("cb", "message")[0]["message"]["text"] == "hi"
         client.lambda_.invoke("disconnect", ws_event("$disconnect", "cb"))
-        assert app.services().stores.users.connections_of(["bob"])["bob"] == []
+        assert app.services().stores.users.reach_of(["bob"])["bob"].connections == []
 
 
 def test_forged_tokens_are_refused_at_connect(app):
@@ -77,7 +80,8 @@ def test_rest_errors_follow_the_contract(app):
         missing = client.http.get("/chats/nope", headers={"Authorization": f"Bearer {token}"})
         assert missing.status_code == 404 and json.loads(missing.body)["code"] == "not_found"
         assert client.http.get("/me").status_code == 401
-        assert json.loads(client.http.get("/me", headers={"Authorization": token}).body) == {"user_id": "alice"}
+        assert json.loads(client.http.get("/me", headers={"Authorization": token}).body) == {
+            "user_id": "alice", "settings": {"push_previews": True}}
 
 
 def send_frame(client, connection_id: str, **body) -> None:
@@ -192,3 +196,67 @@ def test_an_account_deletion_cut_short_finishes_when_run_again(app, aws, monkeyp
         cognito = boto3.client("cognito-idp")
         with pytest.raises(cognito.exceptions.UserNotFoundException):
             cognito.admin_get_user(UserPoolId=aws["USER_POOL_ID"], Username="alice")
+
+
+def test_pushes_through_sns_with_mutes_settings_and_a_disabled_endpoint(app, aws):
+    sns = boto3.client("sns")
+
+    def published(endpoint: str) -> list[dict]:
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.sns.models import sns_backends
+        messages = sns_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].platform_endpoints[endpoint].messages.values()
+        return [json.loads(json.loads(json.loads(m)["GCM"])["fcmV1Message"]["message"]["data"]["parley"])
+                for m in messages]
+
+    with Client(app.app) as client:
+        alice, bob = signed_up(client, "alice"), signed_up(client, "bob")
+        headers = {"Authorization": bob, "Content-Type": "application/json"}
+        answer = client.http.put("/devices/phone", body=json.dumps({"platform": "fcm", "token": "fcm-bob"}),
+                                 headers=headers)
+        assert answer.status_code == 200 and json.loads(answer.body) == {"device": "phone", "platform": "fcm"}
+        bad = client.http.put("/devices/phone", body=json.dumps({"platform": "sms", "token": "x"}), headers=headers)
+        assert bad.status_code == 400 and json.loads(bad.body)["code"] == "bad_request"
+        (endpoint,) = [e["EndpointArn"] for e in sns.list_endpoints_by_platform_application(
+            PlatformApplicationArn=aws["FCM_APPLICATION_ARN"])["Endpoints"]]
+
+        client.lambda_.invoke("connect", ws_event("$connect", "ca", query={"token": alice}))
+        send_frame(client, "ca", action="create_chat", req="1", kind="direct", user_id="bob")
+        send_frame(client, "ca", action="send", req="2", chat_id="direct:alice:bob", client_msg_id="m1", kind="text",
+                   text="hello bob")
+        assert published(endpoint) == [{"chat_id": "direct:alice:bob", "seq": 1, "sender_id": "alice",
+                                        "kind": "text", "preview": "hello bob", "unread_chats": 1}]
+
+        client.lambda_.invoke("connect", ws_event("$connect", "cb", query={"token": bob}))
+        send_frame(client, "cb", action="mute", req="3", chat_id="direct:alice:bob", until="2099-01-01T00:00:00Z")
+        assert app.pusher.of_type("cb", "ok") == [{"type": "ok", "req": "3"}]
+        chats = json.loads(client.http.get("/chats", headers=headers).body)["chats"]
+        assert chats[0]["muted_until"] == "2099-01-01T00:00:00Z"
+        client.lambda_.invoke("disconnect", ws_event("$disconnect", "cb"))
+        send_frame(client, "ca", action="send", req="4", chat_id="direct:alice:bob", client_msg_id="m2", kind="text",
+                   text="muted")
+        assert len(published(endpoint)) == 1
+        send_frame(client, "ca", action="mute", req="5", chat_id="direct:alice:bob", until="yesterday")
+        assert app.pusher.of_type("ca", "error")[-1]["code"] == "bad_request"
+
+        client.lambda_.invoke("connect", ws_event("$connect", "cb2", query={"token": bob}))
+        send_frame(client, "cb2", action="mute", req="6", chat_id="direct:alice:bob", until=None)
+        client.lambda_.invoke("disconnect", ws_event("$disconnect", "cb2"))
+        settings = client.http.put("/me/settings", body=json.dumps({"push_previews": False}), headers=headers)
+        assert json.loads(settings.body) == {"settings": {"push_previews": False}}
+        send_frame(client, "ca", action="send", req="7", chat_id="direct:alice:bob", client_msg_id="m3", kind="text",
+                   text="no preview")
+        assert published(endpoint)[-1] == {"chat_id": "direct:alice:bob", "seq": 3, "sender_id": "alice",
+                                           "kind": "text", "unread_chats": 1}
+
+        sns.set_endpoint_attributes(EndpointArn=endpoint, Attributes={"Enabled": "false"})  # the token died
+        send_frame(client, "ca", action="send", req="8", chat_id="direct:alice:bob", client_msg_id="m4", kind="text",
+                   text="to a dead token")
+        assert app.services().stores.users.devices("bob") == []
+        assert sns.list_endpoints_by_platform_application(
+            PlatformApplicationArn=aws["FCM_APPLICATION_ARN"])["Endpoints"] == []
+
+        client.http.put("/devices/tablet", body=json.dumps({"platform": "apns", "token": "apns-bob"}), headers=headers)
+        assert client.http.delete("/devices/tablet", headers=headers).status_code == 200
+        assert app.services().stores.users.devices("bob") == []
+        assert sns.list_endpoints_by_platform_application(
+            PlatformApplicationArn=aws["APNS_APPLICATION_ARN"])["Endpoints"] == []

@@ -8,7 +8,7 @@ import pytest
 from chalicelib.config import settings
 from chalicelib.model import CURSOR_SHARDS, Connection
 from chalicelib.services import build, dynamodb_stores
-from tests.fakes import InMemoryBlobs, RecordingPusher
+from tests.fakes import InMemoryBlobs, RecordingNotifier, RecordingPusher
 
 
 class Requests:
@@ -38,7 +38,7 @@ class Requests:
 def parley(aws, tmp_path):
     dynamodb = boto3.resource("dynamodb")
     services = build(dynamodb_stores(dynamodb, settings(), InMemoryBlobs(tmp_path)), RecordingPusher(),
-                     tokens=None, accounts=None)
+                     tokens=None, accounts=None, notifier=RecordingNotifier())
     for user in ["alice", "bob"] + [f"m{i}" for i in range(60)]:
         services.stores.users.register(user)
     services.presence.connected(Connection("bob-phone", "bob", "phone", "https://e/api", 2_000_000_000, 0))

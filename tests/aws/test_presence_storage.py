@@ -12,7 +12,7 @@ from chalicelib.services import build, dynamodb_stores
 from chalicelib.storage.dynamodb.chats import DynamoChatStore
 from chalicelib.storage.dynamodb.counters import DynamoCounters
 from chalicelib.storage.dynamodb.users import ONLINE_SHARDS, DynamoUserStore, online_shard
-from tests.fakes import InMemoryBlobs, RecordingPusher, RecordingQueue
+from tests.fakes import InMemoryBlobs, RecordingNotifier, RecordingPusher, RecordingQueue
 
 T = 1_700_000_000
 
@@ -174,7 +174,8 @@ def test_requests_per_presence_query_heartbeat_and_transition(aws, dynamodb, use
     stores = replace(stores, users=users)
     chats = stores.chats
     queue = RecordingQueue()
-    services = build(stores, RecordingPusher(), tokens=None, accounts=None, fanout_queue=queue)
+    services = build(stores, RecordingPusher(), tokens=None, accounts=None, notifier=RecordingNotifier(),
+                     fanout_queue=queue)
     users.register("carol")
     services.messaging.create_direct("alice", "bob")
     chats.create(Chat("group:g", "group", "t", name="g", members=[Member("alice"), Member("bob"),
@@ -207,7 +208,8 @@ def test_a_user_with_many_chats_connects_in_two_requests_and_is_announced_a_page
                                                                                         requests, tmp_path):
     stores = replace(dynamodb_stores(dynamodb, settings(), InMemoryBlobs(tmp_path)), users=users)
     queue, pusher = RecordingQueue(), RecordingPusher()
-    services = build(stores, pusher, tokens=None, accounts=None, fanout_queue=queue)
+    services = build(stores, pusher, tokens=None, accounts=None, notifier=RecordingNotifier(),
+                     fanout_queue=queue)
     contacts = [f"c{i:04d}" for i in range(2 * ANNOUNCE_PAGE + 20)]
     with dynamodb.Table(aws["CHATS_TABLE"]).batch_writer() as batch:  # alice's member items, as create_direct's
         for contact in contacts:

@@ -7,7 +7,7 @@ import pytest
 
 from chalicelib.config import settings
 from chalicelib.errors import BadRequest, Forbidden, NotFound
-from chalicelib.model import Chat, Connection, Cursors, Member, Message, cursor_shard
+from chalicelib.model import Chat, Connection, Cursors, Device, Member, Message, cursor_shard
 from chalicelib.services import dynamodb_stores
 from chalicelib.storage import Stores
 from tests.fakes import InMemoryBlobs, in_memory_stores
@@ -42,10 +42,10 @@ def test_connections_are_found_per_user_in_batches(stores):
         users.add_connection(Connection(f"c{i}", f"u{i}", "phone", "https://e/api", 2_000_000_000, 0))
     went_online, others = users.add_connection(Connection("old", "u0", "tablet", "https://e/api", 1_000, 0))
     assert not went_online and [c.connection_id for c in others] == ["c0"]
-    found = users.connections_of(f"u{i}" for i in range(150))
+    found = {u: r.connections for u, r in users.reach_of(f"u{i}" for i in range(150)).items()}
     assert len(found) == 150 and [c.connection_id for c in found["u0"]] == ["c0"]  # "old" is long past 2 h
     users.remove_connection(found["u1"][0])
-    assert users.connections_of(["u1"])["u1"] == [] and users.connection("c1") is None
+    assert users.reach_of(["u1"])["u1"].connections == [] and users.connection("c1") is None
     assert users.existing(["u3", "nobody"]) == {"u3"}
 
 
@@ -337,3 +337,55 @@ def test_media_by_uploader(stores):
         stores.media.put(Media(media_id, "direct:a:b", uploader, "x.png", "image/png", 10, "image", "t"))
     assert sorted(stores.media.uploaded_by("a")) == ["m1", "m3"]
     assert stores.media.uploaded_by("c") == []
+
+
+def test_devices_are_registered_replaced_and_removed_and_come_with_reach(stores):
+    users = stores.users
+    users.register("a")
+    assert users.put_device("a", Device("phone", "fcm", "arn:1")) is None
+    assert users.put_device("a", Device("phone", "apns", "arn:2")) == Device("phone", "fcm", "arn:1")
+    users.put_device("a", Device("tablet", "fcm", "arn:3"))
+    assert users.devices("a") == [Device("phone", "apns", "arn:2"), Device("tablet", "fcm", "arn:3")]
+    users.add_connection(Connection("c1", "a", "tablet", "https://e/api", 2_000_000_000, 2_000_000_000))
+    reach = users.reach_of(["a"])["a"]
+    assert reach.devices == (Device("phone", "apns", "arn:2"), Device("tablet", "fcm", "arn:3")) and reach.previews
+    assert reach.unreached_devices(2_000_000_001) == [Device("phone", "apns", "arn:2")]
+    assert users.remove_device("a", "phone", "arn:other") is None  # replaced since: kept
+    assert users.remove_device("a", "phone") == Device("phone", "apns", "arn:2")
+    assert users.remove_device("a", "phone") is None
+    assert users.devices("a") == [Device("tablet", "fcm", "arn:3")]
+
+
+def test_settings_change_one_at_a_time_and_go_with_the_account(stores):
+    users = stores.users
+    users.register("a")
+    assert users.settings("a") == {}
+    assert users.update_settings("a", {"push_previews": False}) == {"push_previews": False}
+    assert users.reach_of(["a"])["a"].previews is False
+    assert users.update_settings("a", {"push_previews": True}) == {"push_previews": True}
+    users.mark_deleted("a")
+    assert users.settings("a") == {}
+
+
+def test_mutes_per_user_read_for_many_users_of_one_chat(stores):
+    chats = stores.chats
+    chats.mute("a", "group:g", 2_000_000_000)
+    chats.mute("a", "direct:a:b", 2_000_000_100)
+    chats.mute("b", "group:g", 1_000)
+    assert chats.mutes("a") == {"group:g": 2_000_000_000, "direct:a:b": 2_000_000_100}
+    assert chats.muted_in(["a", "b", "c"], "group:g") == {"a": 2_000_000_000, "b": 1_000}
+    chats.mute("a", "group:g", None)
+    assert chats.muted_in(["a", "b"], "group:g") == {"b": 1_000} and chats.mutes("c") == {}
+
+
+def test_unread_candidates_are_replaced_by_newer_ones_and_dropped_only_unreplaced(stores):
+    news = stores.news
+    news.mark(["a", "b"], "group:g", 5, 100, unread_for=["b"])
+    news.mark(["a"], "direct:a:b", 2, 100, unread_for=["a"])
+    assert news.unread_candidates("b") == {"group:g": (5, 100)}
+    news.mark(["a", "b"], "group:g", 9, 101, unread_for=["b"])
+    news.drop_unread("b", "group:g", 5, 100)  # replaced meanwhile: kept
+    assert news.unread_candidates("b") == {"group:g": (9, 101)}
+    news.drop_unread("b", "group:g", 9, 101)
+    assert news.unread_candidates("b") == {} and news.unread_candidates("a") == {"direct:a:b": (2, 100)}
+    assert news.marked_since("b", 0) == {"group:g": 5}

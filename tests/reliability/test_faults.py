@@ -182,7 +182,7 @@ def test_gone_sockets_are_removed_and_failing_pushes_never_fail_the_send(parley,
         assert a.send(chat_id, f"m{i}")["type"] == "sent"
 
     assert parley.services.stores.users.connection(phone.connection_id) is None
-    live = {c.connection_id for c in parley.services.stores.users.connections_of([bob])[bob]}
+    live = {c.connection_id for c in parley.services.stores.users.reach_of([bob])[bob].connections}
     assert live == {tablet.connection_id, laptop.connection_id}  # a 500 is not a 410: the tablet stays
     assert parley.faults.fired() > 0
     parley.faults.clear()

@@ -6,7 +6,7 @@ import pytest
 from chalicelib.model import Connection
 from chalicelib.rate_limits import RateLimits
 from chalicelib.services import build
-from tests.fakes import RecordingPusher, RecordingQueue, in_memory_stores
+from tests.fakes import RecordingNotifier, RecordingPusher, RecordingQueue, in_memory_stores
 
 
 # Tests here send (and fuzz every frame) in bursts to set a scene; the limits are tested in test_rate_limits.py.
@@ -25,7 +25,9 @@ class World:
         self.stores = in_memory_stores(folder)
         self.blobs = self.stores.blobs
         self.counters = self.stores.counters
-        self.services = build(self.stores, self.pusher, tokens=None, accounts=None, fanout_queue=self.queue,
+        self.notifier = RecordingNotifier()
+        self.services = build(self.stores, self.pusher, tokens=None, accounts=None, notifier=self.notifier,
+                              fanout_queue=self.queue,
                               rate_limits=SETUP_RATE_LIMITS)
 
     def users(self, *names: str) -> None:

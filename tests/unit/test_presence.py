@@ -194,8 +194,8 @@ def test_the_sweep_takes_crashed_users_offline_once_and_drops_stale_sockets(peop
     assert presence_pushes(people, bob) == [[{"user_id": "alice", "status": "offline",
                                               "last_seen": iso_from_epoch(START)}]]
     assert presence_pushes(people, carol_laptop) == presence_pushes(people, bob)
-    remaining = people.services.stores.users.connections_of(["alice", "carol"])
-    assert {user_id: [c.connection_id for c in sockets] for user_id, sockets in remaining.items()} == \
+    remaining = people.services.stores.users.reach_of(["alice", "carol"])
+    assert {user_id: [c.connection_id for c in user.connections] for user_id, user in remaining.items()} == \
         {"alice": [], "carol": [carol_laptop.connection_id]}
     assert sweep(people) == 0 and len(presence_pushes(people, bob)) == 1
 
@@ -213,7 +213,7 @@ def test_a_swept_socket_that_heartbeats_again_comes_back_online(people, time):
     disconnected(people, alice)
     heartbeat(people, alice)  # a late frame of a closed socket brings nothing back
     assert ask(people, "bob", "alice")["alice"][0] == "offline"
-    assert people.services.stores.users.connections_of(["alice"]) == {"alice": []}
+    assert people.services.stores.users.reach_of(["alice"])["alice"].connections == []
 
 
 def test_members_of_only_a_large_group_are_not_pushed_transitions_but_may_ask(people):
@@ -235,7 +235,7 @@ def test_a_connect_past_the_socket_cap_closes_the_users_oldest_sockets(people, t
     assert people.pusher.gone == set()
     newest = connect(people, "alice", "one-more")
     assert people.pusher.gone == {sockets[0].connection_id}
-    live = people.services.stores.users.connections_of(["alice"])["alice"]
+    live = people.services.stores.users.reach_of(["alice"])["alice"].connections
     assert len(live) == MAX_SOCKETS and newest in live and sockets[0] not in live
     assert ask(people, "bob", "alice")["alice"][0] == "online"
 

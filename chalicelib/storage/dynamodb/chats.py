@@ -10,11 +10,17 @@ from chalicelib.storage.dynamodb.receipts import direct_state
 META = "meta"
 ROSTER = "roster"
 MEMBER_PREFIX = "member#"
+MUTES_PREFIX = "mutes#"
 HEAD_PROJECTION = "chat_id, kind, last_seq, #name, member_count, members_version, cursors, last_sent, disappear_after"
 
 
 def member_sk(user_id: str) -> str:
     return MEMBER_PREFIX + user_id
+
+
+def mutes_key(user_id: str) -> dict:
+    """A user's mutes: one item, an attribute {chat_id: until} per muted chat."""
+    return {"chat_id": MUTES_PREFIX + user_id, "sk": "mutes"}
 
 
 def head_from_item(item: dict) -> ChatHead:
@@ -152,6 +158,22 @@ class DynamoChatStore:
             self._table.update_item(Key=key, UpdateExpression="SET disappear_after = :seconds",
                                     ExpressionAttributeValues={":seconds": seconds})
 
+    def mute(self, user_id: str, chat_id: str, until: int | None) -> None:
+        key, names = mutes_key(user_id), {"#chat": chat_id}
+        if until is None:
+            self._table.update_item(Key=key, UpdateExpression="REMOVE #chat", ExpressionAttributeNames=names)
+        else:
+            self._table.update_item(Key=key, UpdateExpression="SET #chat = :until", ExpressionAttributeNames=names,
+                                    ExpressionAttributeValues={":until": until})
+
+    def mutes(self, user_id: str) -> dict[str, int]:
+        return _mutes(self._table.get_item(Key=mutes_key(user_id), ConsistentRead=True).get("Item"))
+
+    def muted_in(self, user_ids: Iterable[str], chat_id: str) -> dict[str, int]:
+        keys = [mutes_key(user_id) for user_id in dict.fromkeys(user_ids)]
+        items = batch_get(self._resource, self._name, keys, "chat_id, #chat", {"#chat": chat_id})
+        return {item["chat_id"].removeprefix(MUTES_PREFIX): int(item[chat_id]) for item in items if chat_id in item}
+
     def _bump_version(self, chat_id: str, member_change: int) -> None:
         self._table.update_item(Key={"chat_id": chat_id, "sk": META},
                                 UpdateExpression="ADD members_version :one, member_count :change",
@@ -160,6 +182,10 @@ class DynamoChatStore:
 
 def _optional_int(item: dict, name: str) -> int | None:
     return int(item[name]) if name in item else None
+
+
+def _mutes(item: dict | None) -> dict[str, int]:
+    return {name: int(value) for name, value in (item or {}).items() if name not in ("chat_id", "sk")}
 
 
 def _membership(index_item: dict) -> Membership:

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib import clock
 from chalicelib.errors import Unauthorized
-from chalicelib.model import ONLINE_WINDOW, Connection, UserPresence
+from chalicelib.model import ONLINE_WINDOW, Connection, Device, Reach, UserPresence
 from chalicelib.storage.dynamodb import batch_get, query_all
 
 ONLINE_SHARDS = 8  # partitions of the sparse `online` index, so that connects never crowd one index partition
@@ -110,7 +110,7 @@ class DynamoUserStore:
         return int(item["signed_out_at"]) if "signed_out_at" in item else None
 
     def mark_deleted(self, user_id: str) -> None:
-        self._users.update_item(Key={"user_id": user_id}, UpdateExpression="SET deleted = :yes",
+        self._users.update_item(Key={"user_id": user_id}, UpdateExpression="SET deleted = :yes REMOVE settings",
                                 ExpressionAttributeValues={":yes": True})
 
     def deleted(self, user_id: str) -> bool:
@@ -183,14 +183,73 @@ class DynamoUserStore:
         except self._client.exceptions.ConditionalCheckFailedException:
             return False
 
-    def connections_of(self, user_ids: Iterable[str]) -> dict[str, list[Connection]]:
+    def reach_of(self, user_ids: Iterable[str]) -> dict[str, Reach]:
         keys = [{"user_id": user_id} for user_id in dict.fromkeys(user_ids)]
-        found: dict[str, list[Connection]] = {}
+        found: dict[str, Reach] = {}
         oldest_alive = int(clock.now()) - self._lifetime
-        for item in batch_get(self._resource, self._users_name, keys, "user_id, connections"):
-            found[item["user_id"]] = [connection for connection in _presence_from_item(item).connections
-                                      if connection.connected_at > oldest_alive]
+        for item in batch_get(self._resource, self._users_name, keys,
+                              "user_id, connections, devices, settings.push_previews"):
+            found[item["user_id"]] = Reach(
+                connections=[connection for connection in _presence_from_item(item).connections
+                             if connection.connected_at > oldest_alive],
+                devices=_devices_from_item(item), previews=item.get("settings", {}).get("push_previews", True))
         return found
+
+    def devices(self, user_id: str) -> list[Device]:
+        item = self._users.get_item(Key={"user_id": user_id}, ProjectionExpression="devices",
+                                    ConsistentRead=True).get("Item") or {}
+        return list(_devices_from_item(item))
+
+    def put_device(self, user_id: str, device: Device) -> Device | None:
+        entry = {"platform": device.platform, "endpoint": device.endpoint}
+        key = {"user_id": user_id}
+        try:
+            old = self._users.update_item(Key=key, UpdateExpression="SET devices.#d = :entry",
+                                          ExpressionAttributeNames={"#d": device.device},
+                                          ExpressionAttributeValues={":entry": entry}, ReturnValues="UPDATED_OLD")
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ValidationException":
+                raise
+            old = self._users.update_item(  # the user's first device: make the map
+                Key=key, UpdateExpression="SET devices = :map",
+                ExpressionAttributeValues={":map": {device.device: entry}}, ReturnValues="UPDATED_OLD")
+        replaced = old.get("Attributes", {}).get("devices", {}).get(device.device)
+        return Device(device.device, replaced["platform"], replaced["endpoint"]) if replaced else None
+
+    def remove_device(self, user_id: str, device_id: str, endpoint: str | None = None) -> Device | None:
+        condition = "devices.#d.endpoint = :endpoint" if endpoint else "attribute_exists(devices.#d)"
+        try:
+            old = self._users.update_item(
+                Key={"user_id": user_id}, UpdateExpression="REMOVE devices.#d", ConditionExpression=condition,
+                ExpressionAttributeNames={"#d": device_id}, ReturnValues="UPDATED_OLD",
+                **({"ExpressionAttributeValues": {":endpoint": endpoint}} if endpoint else {}))
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return None
+        removed = old["Attributes"]["devices"][device_id]
+        return Device(device_id, removed["platform"], removed["endpoint"])
+
+    def settings(self, user_id: str) -> dict:
+        item = self._users.get_item(Key={"user_id": user_id}, ProjectionExpression="settings",
+                                    ConsistentRead=True).get("Item") or {}
+        return item.get("settings", {})
+
+    def update_settings(self, user_id: str, changes: dict) -> dict:
+        key = {"user_id": user_id}
+        names = {f"#s{i}": name for i, name in enumerate(changes)}
+        values = {f":s{i}": value for i, value in enumerate(changes.values())}
+        try:
+            item = self._users.update_item(
+                Key=key, UpdateExpression="SET " + ", ".join(f"settings.#s{i} = :s{i}" for i in range(len(changes))),
+                ExpressionAttributeNames=names, ExpressionAttributeValues=values, ReturnValues="ALL_NEW")
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ValidationException":
+                raise
+            item = self._users.update_item(  # the first setting changed: make the map, keeping any made meanwhile
+                Key=key, UpdateExpression="SET settings = if_not_exists(settings, :changes)",
+                ExpressionAttributeValues={":changes": changes}, ReturnValues="ALL_NEW")
+            if not changes.items() <= item["Attributes"]["settings"].items():
+                return self.update_settings(user_id, changes)
+        return item["Attributes"]["settings"]
 
     def presence_of(self, user_ids: Iterable[str]) -> dict[str, UserPresence]:
         keys = [{"user_id": user_id} for user_id in dict.fromkeys(user_ids)]
@@ -237,3 +296,8 @@ def _presence_from_item(item: dict) -> UserPresence:
                    window=int(entry.get("window", ONLINE_WINDOW)))
         for connection_id, entry in item.get("connections", {}).items())
     return UserPresence(user_id, connections, int(item["last_seen"]) if "last_seen" in item else None)
+
+
+def _devices_from_item(item: dict) -> tuple[Device, ...]:
+    return tuple(Device(device_id, entry["platform"], entry["endpoint"])
+                 for device_id, entry in sorted(item.get("devices", {}).items()))
