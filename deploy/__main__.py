@@ -46,6 +46,7 @@ def write_config(project_dir: Path, stage: str, outputs: dict[str, str], websock
 
 
 def cmd_up(args) -> None:
+    from deploy import push_apps
     from deploy.stack import Stack, cloudfront_public_key
 
     project_dir = args.project_dir
@@ -59,6 +60,7 @@ def cmd_up(args) -> None:
         "EnableCloudFront": "true" if cloudfront else "false",
         "CloudFrontPublicKey": cloudfront_public_key(session, args.stage) if cloudfront else "",
         "AlarmEmail": args.alarm_email if args.alarm_email is not None else previous.get("AlarmEmail", ""),
+        **push_apps.ensure(session, args.stage),
     }
     outputs = stack.deploy(parameters)
 
@@ -80,6 +82,7 @@ def cmd_up(args) -> None:
 
 
 def cmd_down(args) -> None:
+    from deploy import push_apps
     from deploy.stack import Stack
 
     project_dir = args.project_dir
@@ -89,6 +92,7 @@ def cmd_down(args) -> None:
     stack = Stack(session, args.stage)
     kept = stack.retained(stack.outputs()) if stack.describe() else {}
     stack.delete()
+    push_apps.remove(session, args.stage)
     for path in project.chalice_dir(project_dir).glob(f"policy-{args.stage}-*.json"):
         path.unlink()
     if not kept:

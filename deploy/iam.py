@@ -7,6 +7,8 @@ them can be unknown when rendering:
   deploy (Chalice records it in `.chalice/deployed/<stage>.json`). Until then the statements that name it
   are left out; `python -m deploy up` then deploys a second time with them in.
 - `CloudFrontPrivateKeyParameterArn`: only stages with CloudFront have a signing key.
+- `ApnsApplicationArn`, `FcmApplicationArn` and their `...EndpointsArn`: only stages given push credentials
+  have SNS platform applications (deploy/push_apps.py).
 
 A statement naming an unknown *optional* variable is dropped whole (so a policy never widens to a
 wildcard for lack of an id); any other unknown name is an error.
@@ -19,7 +21,8 @@ from deploy.functions import API_GATEWAY_STAGE, FUNCTIONS
 from deploy.outputs import TABLE_OUTPUTS, StackFacts
 
 TEMPLATES = Path(__file__).resolve().parent / "policy_templates"
-OPTIONAL = ("WebSocketApiId", "CloudFrontPrivateKeyParameterArn")
+OPTIONAL = ("WebSocketApiId", "CloudFrontPrivateKeyParameterArn", "ApnsApplicationArn", "ApnsEndpointsArn",
+            "FcmApplicationArn", "FcmEndpointsArn")
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9]+)\}")
 
 
@@ -46,6 +49,11 @@ def variables(stage: str, outputs: dict[str, str], websocket_api_id: str | None)
         values[f"{key}Arn"] = facts.table_arn(outputs[key])
     if websocket_api_id:
         values["WebSocketApiId"] = websocket_api_id
+    for platform in ("Apns", "Fcm"):
+        if outputs.get(f"{platform}ApplicationArn"):
+            application = outputs[f"{platform}ApplicationArn"]  # app/APNS/name; its endpoints: endpoint/APNS/name/id
+            values[f"{platform}ApplicationArn"] = application
+            values[f"{platform}EndpointsArn"] = application.replace(":app/", ":endpoint/", 1) + "/*"
     if outputs.get("CloudFrontPrivateKeyParameter"):
         values["CloudFrontPrivateKeyParameterArn"] = facts.ssm_parameter_arn(outputs["CloudFrontPrivateKeyParameter"])
     return values

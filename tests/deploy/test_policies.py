@@ -21,6 +21,8 @@ ALLOWED_ACTIONS = {
     "cognito-idp:AdminConfirmSignUp", "cognito-idp:AdminUserGlobalSignOut", "cognito-idp:AdminDisableUser",
     "cognito-idp:AdminDeleteUser", "execute-api:ManageConnections",
     "ssm:GetParameter",
+    "sns:CreatePlatformEndpoint", "sns:GetEndpointAttributes", "sns:SetEndpointAttributes", "sns:DeleteEndpoint",
+    "sns:Publish",
     "logs:CreateLogStream", "logs:PutLogEvents",
 }
 ACTION = re.compile(r"[a-z0-9-]+:[A-Za-z]+")  # no `*` or `?` anywhere in an action
@@ -49,6 +51,10 @@ def known_resources(outputs) -> dict[str, str]:
     known.update({bucket + "/*": "MediaObjects", bucket + "/uploads/*": "Uploads", bucket + "/exports/*": "Exports",
                   outputs["FanoutQueueArn"]: "FanoutQueue", outputs["MediaEventsQueueArn"]: "MediaEventsQueue",
                   outputs["UserPoolArn"]: "UserPool", facts.ssm_parameter_arn(KEY_PARAMETER): "SigningKey"})
+    for platform in ("Apns", "Fcm"):
+        application = outputs[f"{platform}ApplicationArn"]
+        known[application] = f"{platform}Application"
+        known[application.replace(":app/", ":endpoint/") + "/*"] = f"{platform}Endpoints"
     for method in ("POST", "GET", "DELETE"):
         known[f"arn:aws:execute-api:us-east-1:123456789012:{API_ID}/api/{method}/@connections/*"] = f"{method}Socket"
     for function in FUNCTIONS.values():
@@ -95,7 +101,11 @@ def test_each_function_gets_only_what_it_touches(policies, known_resources):
         assert not {f"Logs:{other}" for other in FUNCTIONS if other != function} & named(function)
     assert named("fan_out") == {"FanoutQueue", "UsersTable", "UsersOnline", "ConnectionsTable", "ChatsTable",
                                 "ChatsByMember", "POSTSocket", "Logs:fan_out", "MessagesTable", "Exports", "UserPool",
-                                "MediaTable", "MediaByUploader", "MediaObjects"}  # and a deleted account's uploads
+                                "MediaTable", "MediaByUploader", "MediaObjects",  # and a deleted account's uploads
+                                "ApnsEndpoints", "FcmEndpoints"}  # push tasks
+    # devices are registered over REST; pushes go out from the queue only
+    assert {function for function in FUNCTIONS if "sns:CreatePlatformEndpoint" in actions(function)} == {"api_handler"}
+    assert {function for function in FUNCTIONS if "sns:Publish" in actions(function)} == {"fan_out"}
     # its own queue: the next page of a presence announcement, the announcements of a shard it swept
     assert {"sqs:ReceiveMessage", "sqs:SendMessage"} <= actions("fan_out")
     # presence transitions are queued, not announced inline; the sweep's schedule only queues its shards
@@ -134,6 +144,12 @@ def test_before_the_websocket_api_exists_its_statements_are_left_out(outputs):
         text = json.dumps(policy)
         assert "execute-api" not in text and "${" not in text and "ssm:" not in text
         assert policy["Statement"], function
+
+
+def test_a_stage_without_push_credentials_gets_no_sns_statements(outputs):
+    without = {key: value for key, value in outputs.items() if not key.endswith("ApplicationArn")}
+    for function in FUNCTIONS:
+        assert "sns:" not in json.dumps(iam.render(function, "local", without, API_ID)), function
 
 
 def test_an_unknown_placeholder_is_an_error(outputs, monkeypatch):

@@ -5,7 +5,7 @@ from urllib.parse import unquote_plus
 
 import pytest
 
-from deploy import moto_gaps
+from deploy import moto_gaps, push_apps
 from deploy.outputs import REQUIRED_OUTPUTS, env_name
 from deploy.stack import Stack, cloudfront_public_key
 from tests.deploy.conftest import STAGE
@@ -118,3 +118,32 @@ def test_the_cloudfront_signing_key_is_made_once_and_kept_in_ssm(aws):
     parameter = aws.client("ssm").get_parameter(Name="/parley/t3/cloudfront-private-key", WithDecryption=True)
     assert parameter["Parameter"]["Type"] == "SecureString"
     assert "PRIVATE KEY" in parameter["Parameter"]["Value"]
+
+
+def test_push_applications_are_made_from_the_deployers_secrets_updated_and_removed(aws):
+    secrets, sns = aws.client("secretsmanager"), aws.client("sns")
+    assert push_apps.ensure(aws, "t4") == {"ApnsApplicationArn": "", "FcmApplicationArn": ""}  # no secrets yet
+    secrets.create_secret(Name="parley/t4/apns", SecretString=json.dumps(
+        {"signing_key": "-----BEGIN PRIVATE KEY-----x", "key_id": "K1", "team_id": "T1", "bundle_id": "com.x",
+         "sandbox": True}))
+    secrets.create_secret(Name="parley/t4/fcm", SecretString=json.dumps({"type": "service_account",
+                                                                         "project_id": "p"}))
+    first = push_apps.ensure(aws, "t4")
+    assert ":app/APNS_SANDBOX/parley-t4-apns" in first["ApnsApplicationArn"]
+    assert ":app/GCM/parley-t4-fcm" in first["FcmApplicationArn"]
+    secrets.put_secret_value(SecretId="parley/t4/apns", SecretString=json.dumps(
+        {"signing_key": "-----BEGIN PRIVATE KEY-----y", "key_id": "K2", "team_id": "T1", "bundle_id": "com.x"}))
+    second = push_apps.ensure(aws, "t4")  # to production: the sandbox application goes
+    assert ":app/APNS/parley-t4-apns" in second["ApnsApplicationArn"]
+    assert second["FcmApplicationArn"] == first["FcmApplicationArn"]
+    attributes = sns.get_platform_application_attributes(PlatformApplicationArn=second["ApnsApplicationArn"])
+    assert attributes["Attributes"]["PlatformPrincipal"] == "K2"
+    assert len(sns.list_platform_applications()["PlatformApplications"]) == 2
+    push_apps.remove(aws, "t4")
+    assert sns.list_platform_applications()["PlatformApplications"] == []
+
+
+def test_a_malformed_push_secret_stops_the_deploy(aws):
+    aws.client("secretsmanager").create_secret(Name="parley/t5/fcm", SecretString=json.dumps({"key": "x"}))
+    with pytest.raises(SystemExit, match="service account"):
+        push_apps.ensure(aws, "t5")
