@@ -154,15 +154,15 @@ class Socket:
 
     async def call(self, action: str, timeout: float = 10, **params) -> dict:
         """Send one request; answer its (single) reply."""
-        return (await self.call_many(action, until=lambda frame: True, timeout=timeout, **params))[-1]
+        return (await self.call_many(action, done=lambda frame: True, timeout=timeout, **params))[-1]
 
-    async def call_many(self, action: str, until, timeout: float = 10, **params) -> list[dict]:
+    async def call_many(self, action: str, done, timeout: float = 10, **params) -> list[dict]:
         req = f"r{next(self._reqs)}"
         queue = self._waiting[req] = asyncio.Queue()
         await self.connection.send(json.dumps({"action": action, "req": req, **params}))
         replies = []
         try:
-            while not replies or not until(replies[-1]):
+            while not replies or not done(replies[-1]):
                 replies.append(await asyncio.wait_for(queue.get(), timeout))
                 if replies[-1]["type"] == "error":
                     break
@@ -173,7 +173,7 @@ class Socket:
     async def sync(self, cursors: dict[str, int], limit: int | None = None) -> tuple[dict[str, list[dict]], dict]:
         """Run a `sync`; answer the messages per chat and the `synced` frame."""
         params = {"cursors": cursors} | ({"limit": limit} if limit else {})
-        frames = await self.call_many("sync", until=lambda frame: frame["type"] == "synced", **params)
+        frames = await self.call_many("sync", done=lambda frame: frame["type"] == "synced", **params)
         assert frames[-1]["type"] == "synced", frames[-1]
         messages: dict[str, list[dict]] = {}
         for frame in frames[:-1]:
@@ -188,7 +188,7 @@ class Socket:
         entries: list[dict] = []
         step: dict = {}
         while pages is None or pages > 0:
-            frames = await self.call_many("sync", until=lambda frame: frame["type"] == "synced", timeout=60,
+            frames = await self.call_many("sync", done=lambda frame: frame["type"] == "synced", timeout=60,
                                           since=since, limit=limit, **step)
             assert frames[-1]["type"] == "synced", frames[-1]
             messages += [message for frame in frames[:-1] for message in frame["messages"]]

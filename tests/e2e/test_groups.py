@@ -125,3 +125,33 @@ def test_roles_and_removal_are_enforced(stack):
     run(scenario())
     status, _ = admin.post("/chats", {"kind": "group", "name": "x" * 101, "members": []})
     assert status == 400
+
+
+def test_a_500_member_group_with_450_offline_devices_pushes_450_times_through_the_queue(stack, crowd):
+    sender, offline, online = crowd[0], crowd[1:451], crowd[451:]
+    with ThreadPoolExecutor(8) as pool:
+        registered = list(pool.map(lambda user: http("PUT", f"{stack.api}/devices/pager", {
+            "platform": "fcm", "token": f"fcm-{user.user_id}"}, token=user.token)[0], offline + online))
+    assert set(registered) == {200}
+
+    async def scenario():
+        sockets = await connect_all([sender] + online, "pager")  # their pagers are live: no push for them
+        created = await sockets[0].call("create_chat", kind="group", name="pagers",
+                                        members=[u.user_id for u in crowd[1:]], timeout=60)
+        chat_id = created["chat"]["chat_id"]
+        sent = await sockets[0].call("send", chat_id=chat_id, client_msg_id="page", kind="text", text="all hands")
+
+        def pushed() -> list[dict]:
+            return [p for p in http("GET", f"{stack.base}/_devstack/pushes")[1]["pushes"]
+                    if p["payload"]["chat_id"] == chat_id]
+        deadline = asyncio.get_running_loop().time() + 120
+        while len(found := pushed()) < len(offline):
+            assert asyncio.get_running_loop().time() < deadline, f"{len(found)} of {len(offline)} pushed"
+            await asyncio.sleep(0.5)
+        await asyncio.sleep(1)
+        found = pushed()
+        assert sorted(p["user_id"] for p in found) == sorted(u.user_id for u in offline)  # each once, no one else
+        assert {p["payload"]["seq"] for p in found} == {sent["seq"]}
+        await asyncio.gather(*(socket.close() for socket in sockets))
+
+    run(scenario(), timeout=300)

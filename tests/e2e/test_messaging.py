@@ -222,7 +222,7 @@ def test_bad_tokens_get_401_on_rest(stack):
     for name, token in bad_tokens(alice.token).items():
         status, body = http("GET", f"{stack.api}/me", token=token or None)
         assert status == 401 and body["code"] == "unauthorized", name
-    assert alice.get("/me") == (200, {"user_id": alice.user_id})
+    assert alice.get("/me") == (200, {"user_id": alice.user_id, "settings": {"push_previews": True}})
     assert http("GET", f"{stack.api}/me", token=None)[0] == 401
 
 
