@@ -19,6 +19,7 @@ PRICE_SOURCES = {
     "lambda": "https://aws.amazon.com/lambda/pricing/",
     "dynamodb": "https://aws.amazon.com/dynamodb/pricing/on-demand/",
     "sqs": "https://aws.amazon.com/sqs/pricing/",
+    "sns": "https://aws.amazon.com/sns/pricing/",
 }
 PRICES = {
     "websocket_message": 1.00e-6,  # API Gateway WebSocket, per message (32 KB each, either direction)
@@ -28,6 +29,7 @@ PRICES = {
     "write_request_unit": 0.625e-6,  # DynamoDB on-demand (prices since November 2024)
     "read_request_unit": 0.125e-6,
     "sqs_request": 0.40e-6,  # standard queue, per request (64 KB each)
+    "mobile_push": 0.50e-6,  # SNS, per mobile push notification (after the first million a month)
 }
 WINDOW_ATTEMPTS = 3
 PARTITION_LOADS = ("read_units", "write_units", "partition_seconds")  # per partition key, divided per operation
@@ -70,6 +72,7 @@ def usage(label: str, snapshot: dict, count: int, inbound_frames: float = 1.0) -
         "index_write_units": sum(tally["index_write_units"] for tally in dynamodb),
         "websocket_messages": inbound_frames + sum(tally["websocket_messages"] for tally in operations.values()),
         "sqs_requests": sum(tally["requests"] for name, tally in operations.items() if name.startswith("sqs.")),
+        "mobile_pushes": operations.get("sns.Publish", {}).get("requests", 0.0),
         **lambda_usage(operations),
         "hottest_partitions": [{**load, **{name: load[name] / count for name in PARTITION_LOADS}}
                                for load in snapshot.get("partitions", [])[:HOTTEST_SHOWN]],
@@ -85,6 +88,7 @@ def dollars_per_million(used: dict) -> dict:
         "dynamodb": (used["write_units"] + used["index_write_units"]) * PRICES["write_request_unit"]
         + used["read_units"] * PRICES["read_request_unit"],
         "sqs": used["sqs_requests"] * PRICES["sqs_request"],
+        "sns": used.get("mobile_pushes", 0.0) * PRICES["mobile_push"],
     }
     bill = {service: dollars * 1e6 for service, dollars in bill.items()}
     return {**bill, "total": sum(bill.values())}

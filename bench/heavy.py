@@ -3,7 +3,9 @@ on one local stack, written to bench/results/heavy.{json,md} (sync's cases are i
 
 - a connect and a disconnect of a user with 10,000 direct contacts;
 - an online minute with the normal heartbeat (two, each answered) and with the quiet one (one, unanswered);
-- an edit, a reaction and a delete for everyone, beside a plain 1:1 send.
+- an edit, a reaction and a delete for everyone, beside a plain 1:1 send;
+- pushes: a 1:1 send to a recipient online, and to one whose phone has no socket; a group of PUSH_GROUP members
+  with every other member's phone offline (per message, and per offline recipient).
 
 The 10,000 chats are written straight into the stack's tables (keys and items as Parley's chat store writes
 them), 25 items a request: the items 10,000 `create_chat`s would leave, in seconds rather than minutes.
@@ -12,7 +14,9 @@ import asyncio
 import json
 import os
 import statistics
+import sys
 import time
+import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,6 +32,7 @@ from devstack.aws import FAKE_CREDENTIALS
 from tests.e2e.support import running_stack
 
 RESULTS = Path(__file__).parent / "results"
+PUSH_GROUP = 50
 TEXT = "Are we still on for Thursday? I can bring the projector if the room does not have one."  # ~90 characters
 
 
@@ -77,7 +82,7 @@ async def presence_cases(world: World, stack: BenchStack) -> list[dict]:
     return rows
 
 
-async def action_cases(world: World) -> list[dict]:
+async def action_cases(world: World, stack: BenchStack) -> list[dict]:
     alice, bob = await world.actor("actor_a"), await world.actor("actor_b")
     chat_id = (await alice.create_direct("actor_b"))["chat_id"]
     targets = iter([(await alice.send_text(chat_id, TEXT))["seq"] for _ in range(world.plan.cost_repeats * 4)])
@@ -96,7 +101,43 @@ async def action_cases(world: World) -> list[dict]:
     return rows
 
 
-async def heartbeat_cases(world: World) -> list[dict]:
+async def register_phones(stack: BenchStack, tokens: dict) -> None:
+    """Each user's phone registered for pushes, under the device id the bench's actors connect with."""
+    def put(user_tokens) -> None:
+        request = urllib.request.Request(f"{stack.base}/api/devices/actor", method="PUT", data=json.dumps(
+            {"platform": "fcm", "token": f"bench-{user_tokens.user_id}"}).encode(), headers={
+            "Content-Type": "application/json", "Authorization": f"Bearer {user_tokens.id_token}"})
+        urllib.request.urlopen(request, timeout=30).close()
+    await asyncio.gather(*(asyncio.to_thread(put, user_tokens) for user_tokens in tokens.values()))
+
+
+async def push_cases(world: World, stack: BenchStack) -> list[dict]:
+    """What a push adds: the same 1:1 send with the recipient's phone online, then offline; and a group whose
+    other members' phones are all offline."""
+    members = [f"pusher{i:03d}" for i in range(PUSH_GROUP)]
+    await register_phones(stack, await world.accounts.tokens(members))
+    sender, recipient = await world.actor(members[0]), await world.actor(members[1])
+    chat_id = (await sender.create_direct(members[1]))["chat_id"]
+    online = await measure(world, Operation("1:1 send, the recipient's phone online (its socket open)",
+                                            lambda: sender.send_text(chat_id, TEXT)))
+    await world.dismiss(recipient)
+    offline = await measure(world, Operation("1:1 send, the recipient's phone offline: one push",
+                                             lambda: sender.send_text(chat_id, TEXT)))
+    group = (await sender.create_group("pushes", members[1:]))["chat_id"]
+    grouped = await measure(world, Operation(f"group of {PUSH_GROUP}, the {PUSH_GROUP - 1} other phones offline",
+                                             lambda: sender.send_text(group, TEXT)))
+    await world.dismiss(sender)
+    return [push_row(online, 1), push_row(offline, 1), push_row(grouped, PUSH_GROUP - 1)]
+
+
+def push_row(cost: dict, recipients: int) -> dict:
+    return {"label": cost["label"], "recipients": recipients, "pushes": cost["mobile_pushes"],
+            "dynamodb_requests": cost["dynamodb_requests"], "sqs_requests": cost["sqs_requests"],
+            "read_units": cost["read_units"], "write_units": cost["write_units"],
+            "lambda_invocations": cost["lambda_invocations"], "dollars": cost["dollars_per_million"]}
+
+
+async def heartbeat_cases(world: World, stack: BenchStack) -> list[dict]:
     client = await world.actor("beater")
     normal = await measure(world, Operation("heartbeat", client.heartbeat))
     quiet = await measure(world, Operation("quiet heartbeat", lambda: client._connected_socket().send(
@@ -110,14 +151,15 @@ async def heartbeat_cases(world: World) -> list[dict]:
              "websocket_messages": quiet["websocket_messages"]}]
 
 
-async def on_stack(stack: BenchStack) -> dict:
+CASES = {"presence": presence_cases, "heartbeats": heartbeat_cases, "actions": action_cases, "pushes": push_cases}
+
+
+async def on_stack(stack: BenchStack, names: list[str]) -> dict:
     world = World(stack, FULL)
-    note("presence")
-    results = {"presence": await presence_cases(world, stack)}
-    note("heartbeats")
-    results["heartbeats"] = await heartbeat_cases(world)
-    note("message actions")
-    results["actions"] = await action_cases(world)
+    results = {}
+    for name in names:
+        note(name)
+        results[name] = await CASES[name](world, stack)
     await world.crowd.close()
     return results
 
@@ -127,38 +169,67 @@ def table(headers: list[str], rows: list[list]) -> list[str]:
             *["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]]
 
 
+def presence_table(rows: list[dict]) -> list[str]:
+    return table(["transition", "handshake ms (median of 3)", "DynamoDB requests", "SQS requests", "RCU",
+                  "$ per million"],
+                 [[r["label"], f"{r['ms']:.0f}" if r["ms"] is not None else "", f"{r['dynamodb_requests']:.0f}",
+                   f"{r['sqs_requests']:.0f}", f"{r['read_units']:.1f}", f"{r['dollars_per_million']:.2f}"]
+                  for r in rows])
+
+
+def heartbeat_table(rows: list[dict]) -> list[str]:
+    return table(["case", "WebSocket messages", "$ per million minutes"],
+                 [[r["label"], f"{r['websocket_messages']:.0f}", f"{r['dollars_per_million']:.2f}"] for r in rows])
+
+
+def action_table(rows: list[dict]) -> list[str]:
+    return table(["action", "DynamoDB requests", "RCU", "WCU", "$ per million"],
+                 [[r["label"], f"{r['dynamodb_requests']:.1f}", f"{r['read_units']:.1f}", f"{r['write_units']:.1f}",
+                   f"{r['dollars_per_million']:.2f}"] for r in rows])
+
+
+def push_table(rows: list[dict]) -> list[str]:
+    return table(["message", "pushes", "DynamoDB requests", "SQS requests", "Lambda invocations", "RCU", "WCU",
+                  "$ per million messages", "of which SNS", "$ per million offline recipients"],
+                 [[r["label"], f"{r['pushes']:.0f}", f"{r['dynamodb_requests']:.1f}", f"{r['sqs_requests']:.1f}",
+                   f"{r['lambda_invocations']:.1f}", f"{r['read_units']:.1f}", f"{r['write_units']:.1f}",
+                   f"{r['dollars']['total']:.2f}", f"{r['dollars']['sns']:.2f}",
+                   f"{r['dollars']['total'] / r['recipients']:.2f}" if r["pushes"] else ""] for r in rows])
+
+
+SECTIONS = {"presence": ("presence", presence_table), "heartbeats": ("an online minute", heartbeat_table),
+            "actions": ("message actions", action_table),
+            "pushes": ("pushes (SNS mobile push at $0.50 per million)", push_table)}
+
+
 def markdown(results: dict) -> str:
-    lines = [f"# Presence, heartbeats and message actions ({results['started']}, {results['seconds']:.0f} s)", "",
-             "`python -m bench.heavy` on the local stack, one run; costs by the bench's accounting (bench/costs.py).",
-             ""]
-    lines += ["## presence", ""]
-    lines += table(["transition", "handshake ms (median of 3)", "DynamoDB requests", "SQS requests", "RCU",
-                    "$ per million"],
-                   [[r["label"], f"{r['ms']:.0f}" if r["ms"] is not None else "", f"{r['dynamodb_requests']:.0f}",
-                     f"{r['sqs_requests']:.0f}", f"{r['read_units']:.1f}", f"{r['dollars_per_million']:.2f}"]
-                    for r in results["presence"]])
-    lines += ["", "## an online minute", ""]
-    lines += table(["case", "WebSocket messages", "$ per million minutes"],
-                   [[r["label"], f"{r['websocket_messages']:.0f}", f"{r['dollars_per_million']:.2f}"]
-                    for r in results["heartbeats"]])
-    lines += ["", "## message actions", ""]
-    lines += table(["action", "DynamoDB requests", "RCU", "WCU", "$ per million"],
-                   [[r["label"], f"{r['dynamodb_requests']:.1f}", f"{r['read_units']:.1f}", f"{r['write_units']:.1f}",
-                     f"{r['dollars_per_million']:.2f}"] for r in results["actions"]])
-    return "\n".join(lines) + "\n"
+    lines = [f"# Presence, heartbeats, message actions and pushes ({results['started']}, {results['seconds']:.0f} s)",
+             "", "`python -m bench.heavy` on the local stack, one run; costs by the bench's accounting "
+             "(bench/costs.py).", ""]
+    for name, (title, render) in SECTIONS.items():
+        if name in results:
+            lines += [f"## {title}", "", *render(results[name]), ""]
+    return "\n".join(lines)
 
 
 def main() -> None:
+    """`python -m bench.heavy [presence heartbeats actions pushes]`: all of them into heavy.{json,md}, or the ones
+    named into heavy-<names>.{json,md}."""
+    names = sys.argv[1:] or list(CASES)
+    unknown = set(names) - set(CASES)
+    if unknown:
+        raise SystemExit(f"unknown cases {sorted(unknown)}; the cases are {list(CASES)}")
     started = time.perf_counter()
     os.environ.update(FAKE_CREDENTIALS)
     note("starting the local stack")
     with running_stack({"SEND_LIMIT": "100000"}) as stack:
         results = {"started": datetime.now(UTC).isoformat(timespec="seconds"),
-                   **asyncio.run(on_stack(BenchStack(stack)))}
+                   **asyncio.run(on_stack(BenchStack(stack), names))}
     results["seconds"] = time.perf_counter() - started
+    stem = "heavy" if names == list(CASES) else "heavy-" + "-".join(names)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "heavy.json").write_text(json.dumps(results, indent=2))
-    (RESULTS / "heavy.md").write_text(markdown(results))
+    (RESULTS / f"{stem}.json").write_text(json.dumps(results, indent=2))
+    (RESULTS / f"{stem}.md").write_text(markdown(results))
     print(markdown(results))
 
 
