@@ -157,6 +157,10 @@ def test_deleting_an_account_signs_out_leaves_groups_and_keeps_the_name_taken(ap
             {"kind": "group", "name": "club", "members": ["alice", "carol"]})).body)["chat"]["chat_id"]
         client.http.post("/chats", headers={"Authorization": alice, **json_body},
                          body=json.dumps({"kind": "direct", "user_id": "bob"}))
+        client.http.put("/devices/phone", headers={"Authorization": alice, **json_body},
+                        body=json.dumps({"platform": "fcm", "token": "alice-phone"}))
+        client.http.put("/me/settings", headers={"Authorization": alice, **json_body},
+                        body=json.dumps({"push_previews": False}))
         wrong = client.http.delete("/me", headers={"Authorization": alice, **json_body},
                                    body=json.dumps({"password": "Wr0ng!pass"}))
         assert wrong.status_code == 403
@@ -173,6 +177,10 @@ def test_deleting_an_account_signs_out_leaves_groups_and_keeps_the_name_taken(ap
                                  body=json.dumps({"username": "Alice", "password": "Passw0rd!"}))
         assert again.status_code == 409
         assert len(json.loads(client.http.get("/chats", headers={"Authorization": bob}).body)["chats"]) == 2
+        users = app.services().stores.users
+        assert users.devices("alice") == [] and users.settings("alice") == {}
+        assert boto3.client("sns").list_endpoints_by_platform_application(
+            PlatformApplicationArn=settings().fcm_application_arn)["Endpoints"] == []
 
 
 def test_an_account_deletion_cut_short_finishes_when_run_again(app, aws, monkeypatch):
