@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
@@ -31,6 +32,9 @@ SYNC_LIMIT = 100
 
 TOKEN_REFRESH_MARGIN = 60.0
 """Seconds before expiry at which the id token is refreshed, so no request goes out with a stale one."""
+
+PLATFORMS = ("apns", "fcm")
+"""Push platforms a device can be registered for: Apple's (APNs) and Google's (FCM)."""
 
 
 @dataclass(frozen=True)
@@ -234,6 +238,54 @@ class ParleyClient:
         """The media object, with fresh URLs."""
         return (await self._rest("GET", f"/media/{quote(media_id, safe='')}"))["media"]
 
+    # Push notifications
+
+    async def register_device(self, device: str, platform: str, token: str) -> dict:
+        """Have pushes sent to a device while it has no live socket: ``device`` is the id it passes to
+        ``connect(device=...)``, ``platform`` ``apns`` or ``fcm``, ``token`` the platform's device token.
+        Register again whenever the platform gives a new token. Answers ``{"device", "platform"}``."""
+        body = {"platform": platform, "token": token}
+        return await self._rest("PUT", f"/devices/{quote(device, safe='')}", body)
+
+    async def unregister_device(self, device: str) -> None:
+        """Stop pushes to the device (at sign-out). A device that was not registered is no error."""
+        await self._rest("DELETE", f"/devices/{quote(device, safe='')}")
+
+    async def mute(self, chat_id: str, until: datetime | str | None) -> None:
+        """Mute the chat's pushes to your devices until ``until`` (a timezone-aware datetime or an ISO 8601
+        string, in the future), or unmute it (``None``). Mentions of you still push. Over the WebSocket."""
+        await self._ask("mute", chat_id=chat_id, until=iso_time(until))
+
+    async def settings(self) -> dict:
+        """Every setting, defaults included: ``{"push_previews": bool}``."""
+        return (await self.me())["settings"]
+
+    async def update_settings(self, **changes) -> dict:
+        """``update_settings(push_previews=False)``: change some settings; answers every setting."""
+        return (await self._rest("PUT", "/me/settings", changes))["settings"]
+
+    async def local_pushes(self, user_id: str | None = None) -> list[dict]:
+        """The local stack only: the pushes SNS would have delivered to ``user_id``'s devices (default: the
+        logged-in user), oldest first, as ``[{"user_id", "device", "platform", "payload"}]``.
+
+        Reads ``GET /_devstack/pushes`` beside the REST base. A server without it (AWS, where the pushes go
+        to the phones) raises ``ParleyError("not_found")``."""
+        user_id = user_id or self.user_id
+        if user_id is None:
+            raise ParleyError("unauthorized", "not logged in: call login() first, or give user_id")
+        root = self.rest_url.removesuffix("/api")
+        if root == self.rest_url:
+            raise ParleyError("not_found", f"{LOCAL_ONLY}; {self.rest_url} is not its REST URL (no /api)")
+        try:
+            reply = await self._request("GET", f"{root}/_devstack/pushes", params={"user_id": user_id})
+        except ParleyError as error:
+            # Not the local stack: API Gateway answers 403 for a path it has no route for, others 404.
+            if error.status in (403, 404):
+                message = f"{LOCAL_ONLY}; {root} has no /_devstack/pushes (answered {error.status})"
+                raise ParleyError("not_found", message, error.status) from None
+            raise
+        return reply["pushes"]
+
     async def _rest(
         self,
         method: str,
@@ -244,11 +296,20 @@ class ParleyClient:
         authorized: bool = True,
     ) -> dict:
         headers = {"Authorization": f"Bearer {await self.id_token()}"} if authorized else {}
+        return await self._request(method, self.rest_url + path, body, params=params, headers=headers)
+
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        body: dict | None = None,
+        *,
+        params: dict | None = None,
+        headers: dict | None = None,
+    ) -> dict:
         if self._http is None:
             self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._request_timeout))
-        async with self._http.request(
-            method, self.rest_url + path, json=body, params=params, headers=headers
-        ) as response:
+        async with self._http.request(method, url, json=body, params=params, headers=headers) as response:
             text = await response.text()
         try:
             reply = json.loads(text)
@@ -589,6 +650,19 @@ class ParleyClient:
                 break
             before_seq = older[0]["seq"]
         return messages
+
+
+LOCAL_ONLY = "pushes are listed only by the local stack (on AWS, SNS delivers them to the phones)"
+
+
+def iso_time(moment: datetime | str | None) -> str | None:
+    """``until`` as the server takes it: a timezone-aware datetime as ISO 8601 in UTC (``...Z``); a string
+    as given (the server checks it); None as None. A naive datetime is refused: its zone would be a guess."""
+    if not isinstance(moment, datetime):
+        return moment
+    if moment.utcoffset() is None:
+        raise ValueError(f"{moment} has no timezone: give an aware datetime, e.g. datetime.now(UTC)")
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _sync_result(frames: list[dict], since: str | None = None) -> SyncResult:
