@@ -7,14 +7,16 @@ import getpass
 import json
 import logging
 import mimetypes
+import re
 import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
 import aiohttp
 
-from .client import ParleyClient, Tokens
+from .client import PLATFORMS, ParleyClient, Tokens, iso_time
 from .config import load_config, save_config
 from .cursors import ChatCursors
 from .errors import ParleyError
@@ -46,10 +48,14 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="parley", description="Chat on a Parley server from the terminal.")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    def command(name: str, run, summary: str) -> argparse.ArgumentParser:
-        subparser = commands.add_parser(name, help=summary, description=summary)
-        subparser.set_defaults(run=run, command_name=name)
+    def command(name: str, run, summary: str, description: str | None = None, *, group: str = ""):
+        """A subcommand (of ``group``'s, for ``parley GROUP NAME``), with ``summary`` as its help."""
+        within = groups[group] if group else commands
+        subparser = within.add_parser(name, help=summary, description=description or summary)
+        subparser.set_defaults(run=run, command_name=f"{group} {name}".strip())
         return subparser
+
+    groups = {}
 
     for name, run, summary in (
         ("signup", _signup, "create an account, then log in as it"),
@@ -111,6 +117,57 @@ def _parser() -> argparse.ArgumentParser:
     upload.add_argument("chat_id", metavar="CHAT_ID")
     upload.add_argument("file", metavar="FILE")
     upload.add_argument("--type", help="its content type (default: guessed from the file name)")
+
+    device = commands.add_parser(
+        "device",
+        help="register a device for push notifications, or delete it",
+        description="Register a device for push notifications (APNs or FCM), or delete its registration. "
+        "A registered device gets a push for each new message while it has no live socket.",
+    )
+    groups["device"] = device.add_subparsers(required=True, metavar="SUBCOMMAND")
+    register = command(
+        "register",
+        _device_register,
+        "register a device (again, when its platform token changes)",
+        group="device",
+    )
+    register.add_argument("device", metavar="DEVICE", help="the id the device connects with (?device=...)")
+    register.add_argument("--platform", required=True, choices=PLATFORMS)
+    register.add_argument("--token", required=True, help="the APNs device token or FCM registration token")
+    unregister = command("delete", _device_delete, "stop pushes to a device", group="device")
+    unregister.add_argument("device", metavar="DEVICE")
+
+    mute = command(
+        "mute",
+        _mute,
+        "mute a chat's push notifications to you, or unmute it",
+        "Mute a chat's push notifications to your devices, for a while or until a time, or unmute it. "
+        "A message that mentions you still pushes. Other members see nothing of it.",
+    )
+    mute.add_argument("chat_id", metavar="CHAT_ID")
+    until = mute.add_mutually_exclusive_group(required=True)
+    until.add_argument(
+        "--for", dest="duration", type=_duration, metavar="DURATION", help="e.g. 30m, 8h, 7d, 1h30m"
+    )
+    until.add_argument(
+        "--until", type=_aware_time, metavar="TIME", help="ISO 8601 with its zone: 2026-01-05T08:00:00Z"
+    )
+    until.add_argument("--off", action="store_true", help="unmute")
+
+    settings = command("settings", _settings, "show your settings, or change them")
+    settings.add_argument(
+        "--push-previews", choices=("on", "off"), help="whether pushes show the start of the message's text"
+    )
+
+    command(
+        "pushes",
+        _pushes,
+        "list the pushes SNS would have delivered to your devices (local stack only)",
+        "List the pushes your registered devices would have got, oldest first, one line each: device, "
+        "platform, chat #seq, sender, preview, unread chats. Only the local stack can show them: nothing "
+        "leaves the machine there, and it records what SNS would have delivered (GET /_devstack/pushes). "
+        "On AWS, SNS delivers pushes to the phones and they cannot be listed.",
+    )
     return parser
 
 
@@ -180,7 +237,8 @@ async def _chats(args: argparse.Namespace) -> None:
     async with _logged_in() as client:
         async for chat in client.iter_chats():
             title = chat.get("name") or ", ".join(member["user_id"] for member in chat["members"])
-            print(f"{chat['chat_id']}\t{chat['kind']}\t{title}\t{chat['last_seq']} messages")
+            muted = f"\tmuted until {chat['muted_until']}" if "muted_until" in chat else ""
+            print(f"{chat['chat_id']}\t{chat['kind']}\t{title}\t{chat['last_seq']} messages{muted}")
 
 
 async def _send(args: argparse.Namespace) -> None:
@@ -233,6 +291,102 @@ async def _logout_all(args: argparse.Namespace) -> None:
 async def _export(args: argparse.Namespace) -> None:
     async with _logged_in() as client:
         print(await client.export())
+
+
+async def _device_register(args: argparse.Namespace) -> None:
+    async with _logged_in() as client:
+        await client.register_device(args.device, args.platform, args.token)
+        print(f"registered {args.device} ({args.platform}) for pushes")
+
+
+async def _device_delete(args: argparse.Namespace) -> None:
+    async with _logged_in() as client:
+        await client.unregister_device(args.device)
+        print(f"{args.device} gets no more pushes")
+
+
+DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def _duration(text: str) -> timedelta:
+    """``30m``, ``8h``, ``7d``, ``1h30m``: whole numbers of s, m, h, d or w."""
+    if not re.fullmatch(r"(\d+[smhdw])+", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration such as 30m, 8h or 7d")
+    duration = timedelta()
+    try:
+        for count, unit in re.findall(r"(\d+)([smhdw])", text):
+            duration += timedelta(**{DURATION_UNITS[unit]: int(count)})
+    except OverflowError:
+        raise argparse.ArgumentTypeError(f"{text} is too long a time") from None
+    if not duration:
+        raise argparse.ArgumentTypeError("a mute lasts longer than no time at all (--off unmutes)")
+    return duration
+
+
+def _aware_time(text: str) -> datetime:
+    """An ISO 8601 time with its zone (``Z`` or ``+01:00``): without one, which zone was meant is a guess."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time") from None
+    if moment.utcoffset() is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no zone: add Z (UTC) or an offset such as +01:00")
+    return moment
+
+
+async def _mute(args: argparse.Namespace) -> None:
+    if args.off:
+        until = None
+    elif args.duration is not None:
+        try:
+            until = datetime.now(UTC).replace(microsecond=0) + args.duration
+        except OverflowError:
+            raise UsageError("--for: that mute would end after the year 9999") from None
+    else:
+        until = args.until
+    async with _connected() as client:
+        await client.mute(args.chat_id, until)
+    print(f"unmuted {args.chat_id}" if until is None else f"muted {args.chat_id} until {iso_time(until)}")
+
+
+async def _settings(args: argparse.Namespace) -> None:
+    async with _logged_in() as client:
+        if args.push_previews is None:
+            settings = await client.settings()
+        else:
+            settings = await client.update_settings(push_previews=args.push_previews == "on")
+    for name, value in settings.items():
+        shown = ("on" if value else "off") if isinstance(value, bool) else json.dumps(value)
+        print(f"{name}: {shown}")
+
+
+async def _pushes(args: argparse.Namespace) -> None:
+    async with _logged_in() as client:
+        pushes = await client.local_pushes()
+    for push in pushes:
+        print(_describe_push(push))
+    if not pushes:
+        print("no pushes yet", file=sys.stderr)
+
+
+def _describe_push(push: dict) -> str:
+    """``phone  fcm  direct:alice:bob #3  alice  "see you at 8"  2 unread chats``, tab-separated."""
+    payload = push["payload"]
+    if "preview" in payload:
+        preview = json.dumps(payload["preview"], ensure_ascii=False)  # quoted: tabs and newlines stay in
+    else:
+        preview = "(no preview)" if payload.get("kind") == "text" else f"<{payload.get('kind')}>"
+    unread = payload.get("unread_chats")
+    return "\t".join(
+        (
+            push["device"],
+            push["platform"],
+            f"{payload['chat_id']} #{payload['seq']}",
+            payload["sender_id"],
+            preview,
+            f"{unread} unread chat{'' if unread == 1 else 's'}",
+        )
+    )
 
 
 @contextlib.asynccontextmanager
