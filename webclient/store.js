@@ -33,6 +33,7 @@ export class ChatStore {
     this.presence = new Map(); // user_id -> {status, last_seen}
     this.syncToken = ''; // the `since` of the last completed sync pass ('' before the first)
     this.nextExpiry = Infinity; // ms: the soonest `expires_at` of a loaded message not yet marked disappeared
+    this._stamp = 0; // orders what this user's mute is known from: REST replies (by when asked) and own mute calls
   }
 
   // ---- chats ---------------------------------------------------------------
@@ -63,14 +64,20 @@ export class ChatStore {
         left: false,
         disappear_after: null, // seconds after which new messages disappear; null: off
         disappearAsOf: -1, // the seq up to which disappear_after is known (a chat object's last_seq, a notice's seq)
+        muted_until: null, // ISO: this user's mute (REST chat objects, own mute calls); a past one is no mute
+        muteAsOf: 0, // the stamp (restStamp) of what muted_until was last set from
       };
       this.chats.set(chatId, c);
     }
     return c;
   }
 
-  /** A chat object (REST, `chat` event) or a `synced` entry. */
-  upsertChat(obj) {
+  /**
+   * A chat object (REST, `chat` event) or a `synced` entry. `restStamp` (from restStamp(), taken before the request)
+   * marks a chat object of `GET /api/chats` or `GET /api/chats/{id}`: only those carry `muted_until` (absent there:
+   * not muted). Pushed `chat` frames, replies on the socket and `synced` entries never do, so they leave it alone.
+   */
+  upsertChat(obj, restStamp = 0) {
     if (!obj || typeof obj.chat_id !== 'string') return null;
     const c = this.ensureChat(obj.chat_id);
     if (obj.kind) c.kind = obj.kind;
@@ -84,7 +91,46 @@ export class ChatStore {
     }
     if (obj.settings && typeof obj.settings === 'object') c.settings = { ...obj.settings };
     if (Number.isInteger(obj.last_seq)) c.last_seq = Math.max(c.last_seq, obj.last_seq);
+    if (restStamp > c.muteAsOf) {
+      // a reply asked for before this user's last mute call (or an older reply) is stale
+      c.muted_until = typeof obj.muted_until === 'string' && obj.muted_until ? obj.muted_until : null;
+      c.muteAsOf = restStamp;
+    }
     return c;
+  }
+
+  // ---- mutes -------------------------------------------------------------------
+
+  /** A stamp to take just before a REST request for chat objects; pass it to upsertChat with the reply. */
+  restStamp() {
+    return ++this._stamp;
+  }
+
+  /** This user's own `mute` call succeeded: `until` (ISO) or null (unmuted). It outranks REST replies asked for before. */
+  setMute(chatId, until) {
+    const c = this.ensureChat(chatId);
+    c.muted_until = until || null;
+    c.muteAsOf = ++this._stamp;
+  }
+
+  /** The chat's mute end (ISO) while it lasts at `now` (ms, this device's clock), else null. */
+  mutedUntil(chatId, now) {
+    const c = this.chat(chatId);
+    return c && c.muted_until && time(c.muted_until) > now ? c.muted_until : null;
+  }
+
+  isMuted(chatId, now) {
+    return this.mutedUntil(chatId, now) !== null;
+  }
+
+  /** When the soonest mute still running at `now` ends (ms), Infinity when none: the page shows it ended then. */
+  nextMuteEnd(now) {
+    let next = Infinity;
+    for (const c of this.chats.values()) {
+      const t = time(c.muted_until);
+      if (t > now && t < next) next = t;
+    }
+    return next;
   }
 
   /**
