@@ -5,6 +5,11 @@ REST and a fake S3 presigned-POST endpoint run on an aiohttp test server, the We
 them, push repeats, drop sockets, lose replies. It speaks the message actions (v1.1) as the contract has
 them: edits, deletes and reactions stored as messages with their own seq and folded into their target
 (time windows left out), forwards, quotes, mentions checked against the members, and ``hide``.
+
+And push notifications: devices registered over REST, ``mute``, the ``push_previews`` setting, read
+cursors from ``receipt`` (for the unread count), and ``GET /_devstack/pushes`` as the local stack has it.
+A push is recorded at once when a text or media message is stored, for each other member's device with
+no open socket of its own (``?device=<its id>``), unless the member muted the chat and is not mentioned.
 """
 
 import asyncio
@@ -23,6 +28,9 @@ from websockets.exceptions import ConnectionClosed
 
 PASSWORD = "Secret-123"
 RELATIONS = ("edit", "delete", "reaction")
+PUSHED_KINDS = ("text", "image", "video", "file")
+SETTINGS = {"push_previews": True}
+MAX_DEVICES = 10
 
 
 async def wait_until(condition: Callable[[], bool], timeout: float = 5) -> None:
@@ -61,6 +69,19 @@ class FakeParley:
         """(user_id, chat_id) -> the seqs that user hid."""
         self._reactions: dict[tuple[str, int], dict[str, tuple[int, str]]] = defaultdict(dict)
         self._counter = itertools.count(1)
+        self.devices: dict[str, dict[str, dict]] = defaultdict(dict)
+        """user_id -> device -> ``{"platform", "token"}``: registered for pushes."""
+        self.mutes: dict[tuple[str, str], datetime] = {}
+        """(user_id, chat_id) -> until when that user muted the chat."""
+        self.settings: dict[str, dict] = defaultdict(dict)
+        """user_id -> the settings changed from ``SETTINGS``."""
+        self.read_seqs: dict[tuple[str, str], int] = defaultdict(int)
+        self.pushes: list[dict] = []
+        """What SNS would have delivered, in order: ``{"user_id", "device", "platform", "payload"}``."""
+        self.devstack_refusal: int | None = None
+        """A status (404; 403 as API Gateway answers a path it has no route for) to answer
+        ``/_devstack/pushes`` with, as a server that is not the local stack does."""
+        self._socket_devices: dict[ServerConnection, str | None] = {}
 
     async def __aenter__(self) -> "FakeParley":
         app = web.Application()
@@ -68,8 +89,13 @@ class FakeParley:
         app.router.add_post("/api/auth/login", self._login)
         app.router.add_post("/api/auth/refresh", self._refresh)
         app.router.add_get("/api/me", self._me)
+        app.router.add_put("/api/me/settings", self._update_settings)
+        app.router.add_put("/api/devices/{device}", self._register_device)
+        app.router.add_delete("/api/devices/{device}", self._unregister_device)
         app.router.add_get("/api/chats", self._chats)
+        app.router.add_get("/api/chats/{chat_id}", self._chat)
         app.router.add_get("/api/chats/{chat_id}/messages", self._messages)
+        app.router.add_get("/_devstack/pushes", self._devstack_pushes)
         app.router.add_post("/s3", self._s3_post)
         self._http = TestServer(app, host="127.0.0.1")
         await self._http.start_server()
@@ -153,11 +179,54 @@ class FakeParley:
         return web.json_response({"id_token": self._new_token(user_id), "expires_in": self.token_lifetime})
 
     async def _me(self, request: web.Request) -> web.Response:
-        return web.json_response({"user_id": self._user_of(request)})
+        user_id = self._user_of(request)
+        return web.json_response({"user_id": user_id, "settings": SETTINGS | self.settings[user_id]})
+
+    async def _update_settings(self, request: web.Request) -> web.Response:
+        user_id, changes = self._user_of(request), await request.json()
+        if not isinstance(changes, dict):
+            return _error(400, "bad_request", "the body is a JSON object of settings")
+        if unknown := sorted(set(changes) - set(SETTINGS)):
+            return _error(400, "bad_request", f"unknown settings: {', '.join(unknown)}")
+        if wrong := [name for name, value in changes.items() if type(value) is not type(SETTINGS[name])]:
+            return _error(400, "bad_request", f"{', '.join(wrong)}: wrong type")
+        self.settings[user_id].update(changes)
+        return web.json_response({"settings": SETTINGS | self.settings[user_id]})
+
+    async def _register_device(self, request: web.Request) -> web.Response:
+        user_id, body = self._user_of(request), await request.json()
+        device = request.match_info["device"]
+        platform, token = body.get("platform"), body.get("token")
+        if not 1 <= len(device) <= 64:
+            return _error(400, "bad_request", "a device id has 1 to 64 characters")
+        if platform not in ("apns", "fcm"):
+            return _error(400, "bad_request", "platform must be 'apns' or 'fcm'")
+        if not isinstance(token, str) or not 1 <= len(token) <= 4096:
+            return _error(400, "bad_request", "token must be a string of 1 to 4096 characters")
+        if device not in self.devices[user_id] and len(self.devices[user_id]) >= MAX_DEVICES:
+            return _error(400, "bad_request", f"at most {MAX_DEVICES} devices; delete one first")
+        for owner, devices in self.devices.items():  # a phone that changed hands: the old account loses it
+            for name, registered in list(devices.items()):
+                if registered["token"] == token and (owner, name) != (user_id, device):
+                    del devices[name]
+        self.devices[user_id][device] = {"platform": platform, "token": token}
+        return web.json_response({"device": device, "platform": platform})
+
+    async def _unregister_device(self, request: web.Request) -> web.Response:
+        self.devices[self._user_of(request)].pop(request.match_info["device"], None)
+        return web.json_response({})
+
+    async def _devstack_pushes(self, request: web.Request) -> web.Response:
+        if self.devstack_refusal is not None:
+            refusal = {"message": "Missing Authentication Token"}
+            return web.json_response(refusal, status=self.devstack_refusal)
+        user_id = request.query.get("user_id")
+        pushes = [push for push in self.pushes if user_id is None or push["user_id"] == user_id]
+        return web.json_response({"pushes": pushes})
 
     async def _chats(self, request: web.Request) -> web.Response:
         user_id = self._user_of(request)
-        chats = [_chat_view(chat) for chat in self.chats.values() if user_id in chat["members"]]
+        chats = [self._chat_for(user_id, chat) for chat in self.chats.values() if user_id in chat["members"]]
         if "limit" not in request.query and "cursor" not in request.query:
             return web.json_response({"chats": chats})
         limit, start = request.query.get("limit", "100"), request.query.get("cursor", "0")
@@ -166,6 +235,22 @@ class FakeParley:
         end = int(start) + int(limit)
         page = {"chats": chats[int(start) : end]}
         return web.json_response(page | ({"next": str(end)} if end < len(chats) else {}))
+
+    async def _chat(self, request: web.Request) -> web.Response:
+        user_id = self._user_of(request)
+        chat = self.chats.get(request.match_info["chat_id"])
+        if chat is None:
+            return _error(404, "not_found", "no such chat")
+        if user_id not in chat["members"]:
+            return _error(403, "forbidden", "not a member of this chat")
+        return web.json_response({"chat": self._chat_for(user_id, chat)})
+
+    def _chat_for(self, user_id: str, chat: dict) -> dict:
+        """The chat as ``user_id`` gets it over REST: with ``muted_until`` while they have it muted."""
+        until = self.mutes.get((user_id, chat["chat_id"]))
+        if until is None or until <= datetime.now(UTC):
+            return _chat_view(chat)
+        return _chat_view(chat) | {"muted_until": until.isoformat(timespec="seconds").replace("+00:00", "Z")}
 
     async def _messages(self, request: web.Request) -> web.Response:
         user_id = self._user_of(request)
@@ -216,8 +301,9 @@ class FakeParley:
         return None
 
     async def _serve_socket(self, ws: ServerConnection) -> None:
-        token = parse_qs(urlsplit(ws.request.path).query)["token"][0]
-        user_id = self.token_owners[token]
+        query = parse_qs(urlsplit(ws.request.path).query)
+        user_id = self.token_owners[query["token"][0]]
+        self._socket_devices[ws] = query.get("device", [None])[0]
         self.sockets[user_id].append(ws)
         try:
             async for raw in ws:
@@ -233,6 +319,7 @@ class FakeParley:
             pass
         finally:
             self.sockets[user_id].remove(ws)
+            del self._socket_devices[ws]
 
     async def _act(self, user_id: str, ws: ServerConnection, frame: dict) -> list[dict]:
         handler = getattr(self, f"_on_{frame.get('action')}", None)
@@ -276,6 +363,38 @@ class FakeParley:
             await self.push(message, skip=ws)
         sent = {name: message[name] for name in ("chat_id", "seq", "message_id", "sent_at")}
         return [{"type": "sent", "client_msg_id": frame["client_msg_id"], **sent}]
+
+    async def _on_mute(self, user_id, ws, frame) -> list[dict]:
+        chat = self.chats.get(frame.get("chat_id"))
+        if chat is None:
+            raise Refused("not_found", "no such chat")
+        if user_id not in chat["members"]:
+            raise Refused("forbidden", "not a member of this chat")
+        if "until" not in frame:
+            raise Refused("bad_request", "until is required (null to unmute)")
+        if frame["until"] is None:
+            self.mutes.pop((user_id, chat["chat_id"]), None)
+            return [{"type": "ok"}]
+        try:
+            until = datetime.fromisoformat(frame["until"])
+        except (TypeError, ValueError):
+            raise Refused("bad_request", "until must be an ISO 8601 time, or null to unmute") from None
+        until = until.astimezone(UTC) if until.tzinfo else until.replace(tzinfo=UTC)
+        if until <= datetime.now(UTC):
+            raise Refused("bad_request", "until must be in the future")
+        self.mutes[(user_id, chat["chat_id"])] = until
+        return [{"type": "ok"}]
+
+    async def _on_receipt(self, user_id, ws, frame) -> list[dict]:
+        chat = self._chat_of_member(user_id, frame["chat_id"])
+        if frame.get("status") not in ("delivered", "read"):
+            raise Refused("bad_request", "status: delivered or read")
+        if not 1 <= frame.get("seq", 0) <= len(chat["messages"]):
+            raise Refused("bad_request", "seq: one of the chat's")
+        if frame["status"] == "read":
+            key = (user_id, chat["chat_id"])
+            self.read_seqs[key] = max(self.read_seqs[key], frame["seq"])
+        return [{"type": "ok"}]
 
     async def _on_hide(self, user_id, ws, frame) -> list[dict]:
         chat = self._chat_of_member(user_id, frame["chat_id"])
@@ -466,7 +585,43 @@ class FakeParley:
         chat["messages"].append(message)
         self.stored += 1
         self._stored_as[message["message_id"]] = self.stored
+        self._push_to_devices(chat, message)
         return message
+
+    def _push_to_devices(self, chat: dict, message: dict) -> None:
+        """Record a push to each other member's registered device that has no open socket of its own."""
+        if message["kind"] not in PUSHED_KINDS:
+            return
+        for member in chat["members"]:
+            if member == message["sender_id"] or self._muted_for(member, message):
+                continue
+            payload = {name: message[name] for name in ("chat_id", "seq", "sender_id", "kind")}
+            if message.get("text") and (SETTINGS | self.settings[member])["push_previews"]:
+                payload["preview"] = message["text"][:100]
+            payload["unread_chats"] = self._unread_chats(member)
+            live = {self._socket_devices.get(ws) for ws in self.sockets[member]}
+            for device, registered in self.devices[member].items():
+                if device not in live:
+                    push = {"user_id": member, "device": device, "platform": registered["platform"]}
+                    self.pushes.append({**push, "payload": payload})
+
+    def _muted_for(self, user_id: str, message: dict) -> bool:
+        until = self.mutes.get((user_id, message["chat_id"]))
+        mentioned = user_id in message.get("mentions", [])
+        return until is not None and until > datetime.now(UTC) and not mentioned
+
+    def _unread_chats(self, user_id: str) -> int:
+        """The member's chats with a text or media message from someone else after their read cursor."""
+        return sum(
+            any(
+                m["seq"] > self.read_seqs[(user_id, chat["chat_id"])]
+                and m["kind"] in PUSHED_KINDS
+                and m["sender_id"] != user_id
+                for m in chat["messages"]
+            )
+            for chat in self.chats.values()
+            if user_id in chat["members"]
+        )
 
     async def _send_to_members(self, chat: dict, frame: dict, *, skip: ServerConnection | None) -> None:
         for member in chat["members"]:

@@ -32,7 +32,7 @@ async def test_signup_then_login(client):
     assert await client.signup("carol", PASSWORD) == "carol"
     assert await client.login("carol", PASSWORD) == "carol"
     assert client.user_id == "carol"
-    assert await client.me() == {"user_id": "carol"}
+    assert await client.me() == {"user_id": "carol", "settings": {"push_previews": True}}
 
 
 async def test_http_errors_become_parley_errors(client):
@@ -62,7 +62,7 @@ async def test_an_expiring_token_is_refreshed_before_use(server, client):
     server.token_lifetime = 30
     await client.login("alice", PASSWORD)
     first_token = client.tokens.id_token
-    assert await client.me() == {"user_id": "alice"}
+    assert (await client.me())["user_id"] == "alice"
     assert server.refreshes == 1
     assert client.tokens.id_token != first_token
 
