@@ -5,6 +5,7 @@ import json
 import signal
 import stat
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -170,3 +171,153 @@ async def test_tail_shows_relations_as_what_they_do_and_their_targets_state(serv
         "bob deleted #1\n",
         "bob: (forwarded) see\n",
     ]
+
+
+# Push notifications
+
+
+def usage_error(capsys, *argv: str) -> str:
+    """Run a command that argparse refuses (before any event loop): its exit status is 2; answer stderr."""
+    with pytest.raises(SystemExit) as exited:
+        main(list(argv))
+    assert exited.value.code == 2
+    return capsys.readouterr().err
+
+
+async def test_devices_registered_and_deleted_from_the_command_line(server, config_file, capsys):
+    await log_in(server, "bob")
+    assert await parley("device", "register", "phone", "--platform", "fcm", "--token", "fcm-1") == 0
+    assert await parley("device", "register", "ipad", "--platform", "apns", "--token", "apns-1") == 0
+    assert server.devices["bob"] == {
+        "phone": {"platform": "fcm", "token": "fcm-1"},
+        "ipad": {"platform": "apns", "token": "apns-1"},
+    }
+    assert await parley("device", "delete", "ipad") == 0
+    assert list(server.devices["bob"]) == ["phone"]
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        "registered phone (fcm) for pushes",
+        "registered ipad (apns) for pushes",
+        "ipad gets no more pushes",
+    ]
+
+
+async def test_bad_device_registrations_from_the_command_line(server, config_file, capsys):
+    await log_in(server, "bob")
+    assert "invalid choice: 'webpush'" in usage_error(
+        capsys, "device", "register", "phone", "--platform", "webpush", "--token", "t"
+    )
+    assert "--token" in usage_error(capsys, "device", "register", "phone", "--platform", "fcm")
+    assert "SUBCOMMAND" in usage_error(capsys, "device")
+    assert await parley("device", "register", "phone", "--platform", "fcm", "--token", "") == 1
+    assert "bad_request" in capsys.readouterr().err
+    assert not server.devices["bob"]
+
+
+async def test_mute_for_a_while_until_a_time_and_off(server, config_file, capsys):
+    await log_in(server, "bob")
+    chat_id = server.create_direct("alice", "bob")
+    before = datetime.now(UTC).replace(microsecond=0)
+    assert await parley("mute", chat_id, "--for", "8h") == 0
+    after = datetime.now(UTC)
+    until = server.mutes[("bob", chat_id)]
+    assert before + timedelta(hours=8) <= until <= after + timedelta(hours=8)
+    assert await parley("mute", chat_id, "--for", "1d2h30m") == 0
+    assert server.mutes[("bob", chat_id)] - until >= timedelta(hours=18, minutes=30)
+    assert await parley("mute", chat_id, "--until", "2099-01-01T09:00:00+02:00") == 0
+    assert await parley("chats") == 0
+    assert await parley("mute", chat_id, "--off") == 0
+    assert ("bob", chat_id) not in server.mutes
+    assert await parley("chats") == 0
+    out = capsys.readouterr().out.splitlines()[1:]
+    assert out[0] == f"muted {chat_id} until {until.isoformat().replace('+00:00', 'Z')}"
+    assert out[2:] == [
+        f"muted {chat_id} until 2099-01-01T07:00:00Z",
+        f"{chat_id}\tdirect\talice, bob\t0 messages\tmuted until 2099-01-01T07:00:00Z",
+        f"unmuted {chat_id}",
+        f"{chat_id}\tdirect\talice, bob\t0 messages",
+    ]
+    assert [frame["until"] for frame in server.frames("mute")][2:] == ["2099-01-01T07:00:00Z", None]
+
+
+@pytest.mark.parametrize(
+    "argv, complaint",
+    [
+        (["--for", "8"], "not a duration"),
+        (["--for", "h"], "not a duration"),
+        (["--for", "8x"], "not a duration"),
+        (["--for", "8 h"], "not a duration"),
+        (["--for", "1.5h"], "not a duration"),
+        (["--for", "0h"], "no time at all"),
+        (["--for", "0m0s"], "no time at all"),
+        (["--for", "-5m"], "expected one argument"),
+        (["--for", "99999999999w"], "too long"),
+        (["--until", "tomorrow"], "not an ISO 8601 time"),
+        (["--until", "2099-01-01T09:00:00"], "has no zone"),
+        (["--for", "8h", "--off"], "not allowed with"),
+        ([], "one of the arguments --for --until --off is required"),
+    ],
+)
+async def test_bad_mute_options_are_usage_errors(server, config_file, capsys, argv, complaint):
+    await log_in(server, "bob")
+    assert complaint in usage_error(capsys, "mute", "alice-bob", *argv)
+    assert server.frames("mute") == []
+
+
+async def test_mutes_the_server_refuses(server, config_file, capsys):
+    await log_in(server, "bob")
+    server.add_user("carol")
+    chat_id = server.create_direct("alice", "bob")
+    assert await parley("mute", chat_id, "--until", "2001-01-01T00:00:00Z") == 1
+    assert "bad_request: until must be in the future" in capsys.readouterr().err
+    assert await parley("mute", server.create_direct("alice", "carol"), "--for", "1h") == 1
+    assert "forbidden" in capsys.readouterr().err
+    assert await parley("mute", chat_id, "--for", "3000000d") == 2  # past the year 9999
+    assert "year 9999" in capsys.readouterr().err
+    assert server.mutes == {}
+
+
+async def test_settings_shown_and_changed(server, config_file, capsys):
+    await log_in(server, "bob")
+    assert await parley("settings") == 0
+    assert await parley("settings", "--push-previews", "off") == 0
+    assert server.settings["bob"] == {"push_previews": False}
+    assert await parley("settings") == 0
+    assert await parley("settings", "--push-previews", "on") == 0
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        "push_previews: on",
+        "push_previews: off",
+        "push_previews: off",
+        "push_previews: on",
+    ]
+    assert "invalid choice: 'no'" in usage_error(capsys, "settings", "--push-previews", "no")
+
+
+async def test_pushes_lists_what_the_local_stack_recorded(server, config_file, capsys):
+    server.add_user("carol")
+    await log_in(server, "bob")
+    with_alice, with_carol = server.create_direct("alice", "bob"), server.create_direct("bob", "carol")
+    assert await parley("pushes") == 0
+    assert capsys.readouterr().err.splitlines()[-1] == "no pushes yet"
+    server.devices["bob"]["phone"] = {"platform": "fcm", "token": "t1"}
+    server.devices["bob"]["ipad"] = {"platform": "apns", "token": "t2"}
+    await server.store(with_alice, "alice", "dinner\tat 8?\nor 9")
+    server.settings["bob"]["push_previews"] = False
+    await server.store(with_carol, "carol", "secret")
+    await server.act(with_carol, "carol", kind="image", media_id="m1")
+    await server.store(with_alice, "bob", "my own: no push")
+    assert await parley("pushes") == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f'phone\tfcm\t{with_alice} #1\talice\t"dinner\\tat 8?\\nor 9"\t1 unread chat',
+        f'ipad\tapns\t{with_alice} #1\talice\t"dinner\\tat 8?\\nor 9"\t1 unread chat',
+        f"phone\tfcm\t{with_carol} #1\tcarol\t(no preview)\t2 unread chats",
+        f"ipad\tapns\t{with_carol} #1\tcarol\t(no preview)\t2 unread chats",
+        f"phone\tfcm\t{with_carol} #2\tcarol\t<image>\t2 unread chats",
+        f"ipad\tapns\t{with_carol} #2\tcarol\t<image>\t2 unread chats",
+    ]
+
+
+async def test_pushes_off_the_local_stack_says_so(server, config_file, capsys):
+    await log_in(server, "bob")
+    server.devstack_refusal = 403
+    assert await parley("pushes") == 1
+    assert "pushes are listed only by the local stack" in capsys.readouterr().err
