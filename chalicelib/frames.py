@@ -54,14 +54,52 @@ class Send(Frame):
     mentions: Annotated[list[UserId], Field(max_length=MAX_GROUP_MEMBERS)] | None = None
 
 
+class GroupSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    send: Literal["all", "admins"] | None = None
+    edit_info: Literal["all", "admins"] | None = None
+
+
 class UpdateChat(Frame):
-    """Only the fields given change; `disappear_after: null` turns disappearing messages off."""
+    """Only the fields given change; `disappear_after: null` turns disappearing messages off, `description: null`
+    and `avatar_media_id: null` remove them."""
     action: Literal["update_chat"]
     chat_id: ChatId
     disappear_after: Literal[86400, 604800, 7776000] | None = None
+    name: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+    description: Annotated[str, StringConstraints(max_length=512)] | None = None
+    avatar_media_id: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+    settings: GroupSettings | None = None
 
     def changes(self) -> dict:
-        return {name: getattr(self, name) for name in self.model_fields_set - {"action", "req", "chat_id"}}
+        changes = {name: getattr(self, name) for name in self.model_fields_set - {"action", "req", "chat_id"}}
+        if "settings" in changes:
+            changes["settings"] = self.settings.model_dump(exclude_none=True) if self.settings else {}
+        return changes
+
+
+class SetRole(Frame):
+    action: Literal["set_role"]
+    chat_id: ChatId
+    user_id: UserId
+    role: Literal["admin", "member"]
+
+
+class CreateInvite(Frame):
+    action: Literal["create_invite"]
+    chat_id: ChatId
+    expires_in: Annotated[int, Field(ge=60, le=604800)] = 604800
+
+
+class Join(Frame):
+    action: Literal["join"]
+    token: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+
+class RevokeInvite(Frame):
+    action: Literal["revoke_invite"]
+    chat_id: ChatId
+    token: Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
 class Hide(Frame):
@@ -147,7 +185,8 @@ class MediaUrl(Frame):
 
 
 ClientFrame = Annotated[CreateChat | UpdateChat | Send | Hide | Mute | History | Heartbeat | Presence | Typing | Receipt
-                        | Sync | AddMembers | RemoveMembers | Leave | Upload | MediaUrl, Field(discriminator="action")]
+                        | Sync | AddMembers | RemoveMembers | Leave | SetRole | CreateInvite | Join | RevokeInvite
+                        | Upload | MediaUrl, Field(discriminator="action")]
 
 
 @cache

@@ -2,18 +2,23 @@
 
 Members read a group from the system message that added them (founders: from the start). Removed members
 lose the chat entirely. When the last admin leaves, the longest-standing member (earliest to join; ties
-by user id) becomes admin.
+by user id) becomes admin; the last admin cannot step down to member. Admins change roles and make invite
+links: a random token, kept until it expires (TTL) or is revoked, through which anyone may join.
 """
+import secrets
 import uuid
 
+from chalicelib import clock
 from chalicelib.access import Access
 from chalicelib.delivery import Delivery
 from chalicelib.errors import BadRequest, Conflict, Forbidden, NotFound
 from chalicelib.fanout import Fanout
 from chalicelib.messaging import Messaging
-from chalicelib.model import MAX_GROUP_MEMBERS, Chat, Cursors, Member, Message, now_iso
+from chalicelib.model import MAX_GROUP_MEMBERS, Chat, Cursors, Member, Message, iso_from_epoch, now_iso
 from chalicelib.receipts import Receipts
 from chalicelib.storage import ChatStore, UserStore
+
+INVITE_TOKEN_BYTES = 16  # 128 random bits: invite links cannot be guessed
 
 
 def unique_ids(user_ids: list[str]) -> list[str]:
@@ -46,15 +51,60 @@ class Groups:
         return chat, True
 
     def add_members(self, actor_id: str, chat_id: str, user_ids: list[str]) -> Chat:
-        chat = self._as_admin(actor_id, chat_id)
+        chat = self._as_admin(actor_id, chat_id, "add or remove members")
         newcomers = [user_id for user_id in unique_ids(user_ids) if chat.member(user_id) is None]
         if not newcomers:
             return chat
         self._require_users(newcomers)
+        return self._admit(chat, newcomers, {"type": "added", "by": actor_id, "user_ids": newcomers},
+                           f"{actor_id} added {', '.join(newcomers)}")
+
+    def set_role(self, actor_id: str, chat_id: str, user_id: str, role: str) -> Chat:
+        chat = self._as_admin(actor_id, chat_id, "change roles")
+        member = chat.member(user_id.lower())
+        if member is None:
+            raise NotFound(f"{user_id} is not a member of this group")
+        if member.role == role:
+            return chat
+        if role == "member" and not any(m.role == "admin" for m in chat.members if m is not member):
+            raise BadRequest("a group needs an admin: make someone else admin first")
+        self._chats.set_role(chat.chat_id, member.user_id, role)
+        self._access.forget(chat.chat_id)
+        member.role = role
+        title = "an admin" if role == "admin" else "a member"
+        notice = self._messaging.post_system(chat, {"type": "role", "by": actor_id, "user_id": member.user_id,
+                                                    "role": role}, f"{actor_id} made {member.user_id} {title}")
+        chat.last_seq = notice.seq
+        self._announce(chat, notice)
+        return chat
+
+    def create_invite(self, actor_id: str, chat_id: str, expires_in: int) -> dict:
+        self._as_admin(actor_id, chat_id, "create invite links")
+        token, expires_at = secrets.token_urlsafe(INVITE_TOKEN_BYTES), int(clock.now()) + expires_in
+        self._chats.put_invite(token, chat_id, expires_at)
+        return {"type": "invite", "chat_id": chat_id, "token": token, "expires_at": iso_from_epoch(expires_at)}
+
+    def revoke_invite(self, actor_id: str, chat_id: str, token: str) -> None:
+        self._as_admin(actor_id, chat_id, "revoke invite links")
+        if not self._chats.delete_invite(token, chat_id):
+            raise NotFound("no such invite link of this group")
+
+    def join(self, user_id: str, token: str) -> Chat:
+        invite = self._chats.invite(token)
+        if invite is None or invite[1] <= clock.now():
+            raise NotFound("no such invite link: it expired or was revoked")
+        chat = self._chats.get(invite[0])
+        if chat is None:
+            raise NotFound("the group of this invite link is gone")
+        if chat.member(user_id) is not None:
+            return chat
+        return self._admit(chat, [user_id], {"type": "joined", "by": user_id, "user_ids": [user_id],
+                                             "via": "invite"}, f"{user_id} joined with an invite link")
+
+    def _admit(self, chat: Chat, newcomers: list[str], event: dict, text: str) -> Chat:
         if not self._chats.reserve_seats(chat.chat_id, len(newcomers), MAX_GROUP_MEMBERS):
             raise Conflict(f"the group is full: at most {MAX_GROUP_MEMBERS} members")
-        notice = self._messaging.post_system(chat, {"type": "added", "by": actor_id, "user_ids": newcomers},
-                                             f"{actor_id} added {', '.join(newcomers)}")
+        notice = self._messaging.post_system(chat, event, text)
         joined = [Member(user_id=u, joined_seq=notice.seq) for u in newcomers]
         self._chats.add_members(chat.chat_id, joined)
         self._receipts.seat(chat.chat_id, {u: Cursors(notice.seq - 1, notice.seq - 1) for u in newcomers})
@@ -67,7 +117,7 @@ class Groups:
     def remove_members(self, actor_id: str, chat_id: str, user_ids: list[str]) -> Chat:
         if actor_id in unique_ids(user_ids):
             raise BadRequest("to remove yourself, use leave")
-        chat = self._as_admin(actor_id, chat_id)
+        chat = self._as_admin(actor_id, chat_id, "add or remove members")
         leaving = [member for user_id in unique_ids(user_ids) if (member := chat.member(user_id)) is not None]
         if not leaving:
             raise NotFound("none of those users is a member")
@@ -111,12 +161,12 @@ class Groups:
             raise Forbidden("you are not a member of this chat")
         return chat, member
 
-    def _as_admin(self, actor_id: str, chat_id: str) -> Chat:
+    def _as_admin(self, actor_id: str, chat_id: str, action: str) -> Chat:
         chat, member = self._chat_of(actor_id, chat_id)
         if chat.kind != "group":
-            raise BadRequest("members can only be added to or removed from groups")
+            raise BadRequest(f"only groups have admins who {action}")
         if member.role != "admin":
-            raise Forbidden("only group admins can add or remove members")
+            raise Forbidden(f"only group admins can {action}")
         return chat
 
     def _require_users(self, user_ids: list[str]) -> None:

@@ -13,6 +13,7 @@ from chalicelib.errors import BadRequest, Conflict, Forbidden, NotFound, ParleyE
 from chalicelib.fanout import Fanout
 from chalicelib.media import MediaService
 from chalicelib.model import (
+    GROUP_SETTINGS,
     SEND_LEASE,
     Chat,
     Member,
@@ -36,6 +37,7 @@ from chalicelib.storage import ChatStore, MessageStore, UserStore
 MAX_REPLY_BYTES = 120 * 1024  # API Gateway's 128 KiB per message, less room for the envelope
 CLAIM_WAIT = 3  # seconds a repeated send waits for the first one to finish
 DISAPPEAR_AFTER = {86400: "24 hours", 604800: "7 days", 7776000: "90 days"}  # the choices `update_chat` offers
+INFO_NAMES = {"name": "name", "description": "description", "avatar_media_id": "picture", "settings": "settings"}
 NEWEST = 2**53  # a seq above any chat's last
 CLOCK_SKEW = 5  # seconds two Lambda containers' clocks may disagree by, when a resend looks for its original
 
@@ -179,7 +181,7 @@ class Messaging:
                 draft = replace(draft, quote=quote_of(admitted["quoted"]))
             if admitted["source"] is not None:
                 draft = self._forwarded(draft, admitted["source"])
-            message, reservation = self._append(draft)
+            message, reservation = self._append(draft, pair is not None or admitted["member"].role == "admin")
         except ParleyError:
             if claimed_before is None:
                 self._messages.release(chat_id, sender_id, client_msg_id)
@@ -273,12 +275,13 @@ class Messaging:
         if strangers:
             raise BadRequest(f"mentions must be members of the chat: {', '.join(strangers)} are not")
 
-    def _append(self, draft: Message) -> tuple[Message, Reservation]:
+    def _append(self, draft: Message, sender_is_admin: bool = True) -> tuple[Message, Reservation]:
         """Take the chat's next seq and store the message there; a seq that a reader closed as a gap (our lease
         ran out first) is given up for the next one."""
         while True:
             reservation = self._messages.reserve(draft.chat_id, draft.sender_id or None,
-                                                 direct=direct_members(draft.chat_id) is not None)
+                                                 direct=direct_members(draft.chat_id) is not None,
+                                                 sender_is_admin=sender_is_admin)
             if reservation is None:
                 raise NotFound(f"no chat {draft.chat_id!r}")
             sent_at = now_iso()
@@ -326,18 +329,53 @@ class Messaging:
         return message
 
     def update_chat(self, user_id: str, chat_id: str, changes: dict) -> Chat:
-        """Change a chat's settings (for now `disappear_after`), with a `system` message recording the change."""
+        """Change a chat's information or settings, with a `system` message recording each change: disappearing
+        messages (any member of a direct chat; in a group, as `edit_info` allows), a group's name, description
+        and avatar (as `edit_info` allows) and its settings (admins)."""
         chat = self.chat_of_member(user_id, chat_id)
-        if "disappear_after" in changes and changes["disappear_after"] != chat.disappear_after:
-            seconds = changes["disappear_after"]
-            self._chats.set_disappear_after(chat_id, seconds)
+        changed = self._changes(chat, user_id, changes)
+        if not changed:
+            return chat
+        self._chats.update_info(chat_id, {name: value for name, value in changed.items() if name != "settings"} |
+                                ({"settings": {name: value for name, value in changed["settings"].items()
+                                               if value != GROUP_SETTINGS[name]} or None}
+                                 if "settings" in changed else {}))
+        notices = []
+        if "disappear_after" in changed:
+            seconds = changed.pop("disappear_after")
             text = f"{user_id} turned off disappearing messages" if seconds is None else \
                 f"{user_id} set messages to disappear after {DISAPPEAR_AFTER[seconds]}"
-            notice = self.post_system(chat, {"type": "disappear_after", "by": user_id, "seconds": seconds}, text)
-            chat = self.chat_of_member(user_id, chat_id)
+            notices.append(self.post_system(chat, {"type": "disappear_after", "by": user_id, "seconds": seconds},
+                                            text))
+        if changed:
+            what = ", ".join(INFO_NAMES[name] for name in changed)
+            notices.append(self.post_system(chat, {"type": "chat_updated", "by": user_id, "changes": changed},
+                                            f"{user_id} changed the group's {what}"))
+        chat = self.chat_of_member(user_id, chat_id)
+        for notice in notices:
             self._fanout.to_members(chat.member_ids, {"type": "message", "message": notice.to_wire()})
-            self._fanout.to_members(chat.member_ids, {"type": "chat", "chat": chat.to_wire()})
+        self._fanout.to_members(chat.member_ids, {"type": "chat", "chat": chat.to_wire()})
         return chat
+
+    def _changes(self, chat: Chat, user_id: str, changes: dict) -> dict:
+        """What `update_chat` changes (settings as they will be, whole), once the caller is found allowed to."""
+        if chat.kind == "direct" and set(changes) - {"disappear_after"}:
+            raise BadRequest("a direct chat has no name, description, avatar or settings")
+        if "name" in changes and not changes["name"]:
+            raise BadRequest("a group needs a name of 1-100 characters")
+        if chat.kind == "group":
+            admin = (member := chat.member(user_id)) is not None and member.role == "admin"
+            if "settings" in changes and not admin:
+                raise Forbidden("only admins change a group's settings")
+            if set(changes) - {"settings"} and chat.group_settings["edit_info"] == "admins" and not admin:
+                raise Forbidden("only admins may change this group's information")
+        if changes.get("avatar_media_id"):
+            self._media.attachable(user_id, chat.chat_id, changes["avatar_media_id"], "image")
+        changed = {name: value for name, value in changes.items()
+                   if name != "settings" and value != getattr(chat, name)}
+        if "settings" in changes and chat.group_settings | changes["settings"] != chat.group_settings:
+            changed["settings"] = chat.group_settings | changes["settings"]
+        return changed
 
     def hide(self, user_id: str, chat_id: str, seqs: list[int]) -> None:
         """Delete for me: these messages no longer come back to the user's devices from `history` or `sync`."""

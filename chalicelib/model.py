@@ -12,6 +12,9 @@ CLAIM_TTL = 7 * 86400  # seconds a send's idempotency key is kept: a resend with
 ONLINE_WINDOW = 60  # seconds a heartbeat (the connect counts as one) keeps its socket's user online
 QUIET_WINDOW = 150  # seconds a quiet heartbeat (no `pong`; a background client's, every 60 s) keeps it online
 NEWS_TTL = 30 * 86400  # seconds a news mark keeps: a `sync` token older than this is answered as a fresh device
+# Who may send in a group, and who may change its name, description, avatar and disappearing messages: "all"
+# members or only "admins"
+GROUP_SETTINGS = {"send": "all", "edit_info": "all"}
 CURSOR_SHARDS = 40  # items a group's receipt cursors are spread over; why 40: docs/scaling.md, §3
 
 
@@ -126,6 +129,9 @@ class Chat:
     members: list[Member] = field(default_factory=list)
     members_version: int = 0  # bumped by every membership change, so that member lists can be cached
     disappear_after: int | None = None  # seconds after which new messages disappear; None: they stay
+    description: str | None = None  # groups only, as are the avatar and the settings
+    avatar_media_id: str | None = None
+    settings: dict[str, str] = field(default_factory=dict)  # changed from GROUP_SETTINGS' defaults
 
     def member(self, user_id: str) -> Member | None:
         return next((m for m in self.members if m.user_id == user_id), None)
@@ -141,7 +147,17 @@ class Chat:
             wire["name"] = self.name
         if self.disappear_after is not None:
             wire["disappear_after"] = self.disappear_after
+        if self.kind == "group":
+            if self.description is not None:
+                wire["description"] = self.description
+            if self.avatar_media_id is not None:
+                wire["avatar"] = {"media_id": self.avatar_media_id}
+            wire["settings"] = self.group_settings
         return wire
+
+    @property
+    def group_settings(self) -> dict[str, str]:
+        return GROUP_SETTINGS | self.settings
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,10 @@ class SocketApi:
             frames.AddMembers: self._add_members,
             frames.RemoveMembers: self._remove_members,
             frames.Leave: self._leave,
+            frames.SetRole: self._set_role,
+            frames.CreateInvite: self._create_invite,
+            frames.Join: self._join,
+            frames.RevokeInvite: self._revoke_invite,
             frames.Upload: self._upload,
             frames.MediaUrl: self._media_url,
         }
@@ -117,6 +121,20 @@ class SocketApi:
 
     def _leave(self, connection: Connection, frame: frames.Leave) -> list[dict]:
         self._services.groups.leave(connection.user_id, frame.chat_id)
+        return [{"type": "ok"}]
+
+    def _set_role(self, connection: Connection, frame: frames.SetRole) -> list[dict]:
+        chat = self._services.groups.set_role(connection.user_id, frame.chat_id, frame.user_id, frame.role)
+        return [{"type": "chat", "chat": chat.to_wire()}]
+
+    def _create_invite(self, connection: Connection, frame: frames.CreateInvite) -> list[dict]:
+        return [self._services.groups.create_invite(connection.user_id, frame.chat_id, frame.expires_in)]
+
+    def _join(self, connection: Connection, frame: frames.Join) -> list[dict]:
+        return [{"type": "chat", "chat": self._services.groups.join(connection.user_id, frame.token).to_wire()}]
+
+    def _revoke_invite(self, connection: Connection, frame: frames.RevokeInvite) -> list[dict]:
+        self._services.groups.revoke_invite(connection.user_id, frame.chat_id, frame.token)
         return [{"type": "ok"}]
 
     def _send(self, connection: Connection, frame: frames.Send) -> list[dict]:

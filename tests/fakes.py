@@ -152,6 +152,7 @@ class InMemoryChats:
         self.folds: dict[tuple[str, int], dict] = {}  # what a message item keeps of the relations folded into it
         self.hidden: dict[tuple[str, str], set[int]] = {}
         self.mutes: dict[str, dict[str, int]] = {}
+        self.invites: dict[str, tuple[str, int]] = {}
 
 
 class InMemoryChatStore:
@@ -178,7 +179,8 @@ class InMemoryChatStore:
             if head is None:
                 return None
             return Chat(chat_id, head["kind"], head["created_at"], head["last_seq"], head["name"],
-                        self._member_list(chat_id), head["members_version"], head.get("disappear_after"))
+                        self._member_list(chat_id), head["members_version"], head.get("disappear_after"),
+                        head.get("description"), head.get("avatar_media_id"), dict(head.get("settings", {})))
 
     def _member_list(self, chat_id: str) -> list[Member]:
         members = copy.deepcopy(list(self.state.members[chat_id].values()))
@@ -246,9 +248,27 @@ class InMemoryChatStore:
             self.state.members[chat_id][user_id].role = role
             self.state.heads[chat_id]["members_version"] += 1
 
-    def set_disappear_after(self, chat_id: str, seconds: int | None) -> None:
+    def update_info(self, chat_id: str, changes: dict) -> None:
         with self.state.lock:
-            self.state.heads[chat_id]["disappear_after"] = seconds
+            head = self.state.heads[chat_id]
+            for name, value in changes.items():
+                if value is None:
+                    head.pop(name, None)
+                else:
+                    head[name] = copy.deepcopy(value)
+
+    def put_invite(self, token: str, chat_id: str, expires_at: int) -> None:
+        self.state.invites[token] = (chat_id, expires_at)
+
+    def invite(self, token: str) -> tuple[str, int] | None:
+        return self.state.invites.get(token)
+
+    def delete_invite(self, token: str, chat_id: str) -> bool:
+        with self.state.lock:
+            if self.state.invites.get(token, ("",))[0] != chat_id:
+                return False
+            del self.state.invites[token]
+            return True
 
     def mute(self, user_id: str, chat_id: str, until: int | None) -> None:
         with self.state.lock:
@@ -289,11 +309,14 @@ class InMemoryMessageStore:
             self.state.claims[(chat_id, sender_id, client_msg_id)] = clock.now()
             return True
 
-    def reserve(self, chat_id: str, sender_id: str | None, direct: bool) -> Reservation | None:
+    def reserve(self, chat_id: str, sender_id: str | None, direct: bool, sender_is_admin: bool = True) \
+            -> Reservation | None:
         with self.state.lock:
             head = self.state.heads.get(chat_id)
             if head is None:
                 return None
+            if not sender_is_admin and head.get("settings", {}).get("send") == "admins":
+                raise Forbidden("only admins may send in this group")
             before = copy.deepcopy(head.get("direct"))
             head["last_seq"] += 1
             seq = head["last_seq"]
@@ -666,3 +689,4 @@ def in_memory_stores(folder) -> Stores:
     return Stores(users=InMemoryUserStore(), chats=InMemoryChatStore(chats), messages=InMemoryMessageStore(chats),
                   news=InMemoryNewsStore(), exports=InMemoryExportStore(), receipts=InMemoryReceiptStore(chats), counters=InMemoryCounters(), media=InMemoryMediaStore(),
                   blobs=InMemoryBlobs(folder))
+

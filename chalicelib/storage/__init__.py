@@ -152,8 +152,19 @@ class ChatStore(Protocol):
 
     def set_role(self, chat_id: str, user_id: str, role: str) -> None: ...
 
-    def set_disappear_after(self, chat_id: str, seconds: int | None) -> None:
-        """Make the messages stored from now on disappear after `seconds` (None: they stay)."""
+    def update_info(self, chat_id: str, changes: dict) -> None:
+        """Change fields of the chat's head: `name`, `description`, `avatar_media_id`, `settings` (those changed
+        from the defaults), `disappear_after` (messages stored from now on disappear after that many seconds); a
+        None removes the field."""
+
+    def put_invite(self, token: str, chat_id: str, expires_at: int) -> None:
+        """Keep a group's invite link until `expires_at` (epoch seconds)."""
+
+    def invite(self, token: str) -> tuple[str, int] | None:
+        """The group and expiry of an invite link (None if revoked, or deleted after expiring)."""
+
+    def delete_invite(self, token: str, chat_id: str) -> bool:
+        """Revoke an invite link of this group; False if there is none."""
 
     def mute(self, user_id: str, chat_id: str, until: int | None) -> None:
         """Mute the chat for the user until `until` (epoch seconds; None: unmute). Mutes live in one item per user,
@@ -179,8 +190,10 @@ class MessageStore(Protocol):
     def take_over(self, chat_id: str, sender_id: str, client_msg_id: str, claimed_at: float) -> bool:
         """Renew a claim made at `claimed_at` whose sender died; False if someone else renewed it first."""
 
-    def reserve(self, chat_id: str, sender_id: str | None, direct: bool) -> Reservation | None:
-        """Take the chat's next seq (None if there is no such chat).
+    def reserve(self, chat_id: str, sender_id: str | None, direct: bool, sender_is_admin: bool = True) \
+            -> Reservation | None:
+        """Take the chat's next seq (None if there is no such chat); raises `Forbidden` instead for a sender who is
+        not an admin of a group whose settings let only admins send (checked in the same update).
 
         In a direct chat the same update moves the sender's own cursors to the new seq and records it as the
         last seq they sent (one write); the reservation carries that state as it was before.

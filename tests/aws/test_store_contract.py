@@ -308,10 +308,10 @@ def test_messages_due_to_disappear_are_found_by_their_hour_until_deleted(stores)
     assert stores.messages.get("direct:a:b", 1).expires_at == "2027-01-15T08:00:00Z"
     stores.messages.delete("direct:a:b", 1)
     assert stores.messages.expiring(hour, due + 1800) == [("direct:a:b", 2)]
-    stores.chats.set_disappear_after("direct:a:b", 86400)
+    stores.chats.update_info("direct:a:b", {"disappear_after": 86400})
     assert stores.chats.head("direct:a:b").disappear_after == 86400
     assert stores.messages.reserve("direct:a:b", "a", direct=True).disappear_after == 86400
-    stores.chats.set_disappear_after("direct:a:b", None)
+    stores.chats.update_info("direct:a:b", {"disappear_after": None})
     assert stores.chats.get("direct:a:b").disappear_after is None
 
 
@@ -389,3 +389,24 @@ def test_unread_candidates_are_replaced_by_newer_ones_and_dropped_only_unreplace
     news.drop_unread("b", "group:g", 9, 101)
     assert news.unread_candidates("b") == {} and news.unread_candidates("a") == {"direct:a:b": (2, 100)}
     assert news.marked_since("b", 0) == {"group:g": 5}
+
+
+def test_a_groups_information_changes_and_is_removed_field_by_field(stores):
+    group(stores, "a", "b")
+    stores.chats.update_info("group:g", {"name": "climbers", "description": "Saturdays", "avatar_media_id": "m1",
+                                         "settings": {"send": "admins"}})
+    chat = stores.chats.get("group:g")
+    assert (chat.name, chat.description, chat.avatar_media_id) == ("climbers", "Saturdays", "m1")
+    assert chat.group_settings == {"send": "admins", "edit_info": "all"}
+    stores.chats.update_info("group:g", {"description": None, "settings": None})
+    chat = stores.chats.get("group:g")
+    assert (chat.description, chat.avatar_media_id, chat.settings) == (None, "m1", {})
+    assert chat.to_wire()["settings"] == {"send": "all", "edit_info": "all"} and chat.to_wire()["avatar"] == {
+        "media_id": "m1"}
+
+
+def test_invite_links_are_found_by_token_and_revoked_only_by_their_group(stores):
+    stores.chats.put_invite("t1", "group:g", 2_000_000_000)
+    assert stores.chats.invite("t1") == ("group:g", 2_000_000_000) and stores.chats.invite("nope") is None
+    assert not stores.chats.delete_invite("t1", "group:other")
+    assert stores.chats.delete_invite("t1", "group:g") and stores.chats.invite("t1") is None

@@ -23,6 +23,11 @@ def mutes_key(user_id: str) -> dict:
     return {"chat_id": MUTES_PREFIX + user_id, "sk": "mutes"}
 
 
+def invite_key(token: str) -> dict:
+    """A group's invite link: its group and `expires_at` (DynamoDB's TTL deletes it, late: reads check the time)."""
+    return {"chat_id": f"invite#{token}", "sk": "invite"}
+
+
 def head_from_item(item: dict) -> ChatHead:
     return ChatHead(chat_id=item["chat_id"], kind=item["kind"], last_seq=int(item["last_seq"]), name=item.get("name"),
                     member_count=as_int(item.get("member_count")), members_version=as_int(item.get("members_version")),
@@ -71,7 +76,8 @@ class DynamoChatStore:
         return Chat(chat_id=chat_id, kind=meta["kind"], created_at=meta["created_at"], last_seq=int(meta["last_seq"]),
                     name=meta.get("name"), members=_members(chat_id, items.get(ROSTER)),
                     members_version=as_int(meta.get("members_version")),
-                    disappear_after=_optional_int(meta, "disappear_after"))
+                    disappear_after=_optional_int(meta, "disappear_after"), description=meta.get("description"),
+                    avatar_media_id=meta.get("avatar_media_id"), settings=dict(meta.get("settings", {})))
 
     def head(self, chat_id: str) -> ChatHead | None:
         item = self._table.get_item(Key={"chat_id": chat_id, "sk": META}, ConsistentRead=True,
@@ -150,13 +156,31 @@ class DynamoChatStore:
                                 ExpressionAttributeNames={"#u": user_id}, ExpressionAttributeValues={":role": role})
         self._bump_version(chat_id, 0)
 
-    def set_disappear_after(self, chat_id: str, seconds: int | None) -> None:
-        key = {"chat_id": chat_id, "sk": META}
-        if seconds is None:
-            self._table.update_item(Key=key, UpdateExpression="REMOVE disappear_after")
-        else:
-            self._table.update_item(Key=key, UpdateExpression="SET disappear_after = :seconds",
-                                    ExpressionAttributeValues={":seconds": seconds})
+    def update_info(self, chat_id: str, changes: dict) -> None:
+        names = {f"#f{i}": name for i, name in enumerate(changes)}
+        values = {f":v{i}": value for i, value in enumerate(changes.values()) if value is not None}
+        sets = [f"#f{i} = :v{i}" for i, value in enumerate(changes.values()) if value is not None]
+        removes = [f"#f{i}" for i, value in enumerate(changes.values()) if value is None]
+        update = " ".join(part for part in (f"SET {', '.join(sets)}" if sets else "",
+                                            f"REMOVE {', '.join(removes)}" if removes else "") if part)
+        self._table.update_item(Key={"chat_id": chat_id, "sk": META}, UpdateExpression=update,
+                                ExpressionAttributeNames=names,
+                                **({"ExpressionAttributeValues": values} if values else {}))
+
+    def put_invite(self, token: str, chat_id: str, expires_at: int) -> None:
+        self._table.put_item(Item={**invite_key(token), "group_id": chat_id, "expires_at": expires_at})
+
+    def invite(self, token: str) -> tuple[str, int] | None:
+        item = self._table.get_item(Key=invite_key(token), ConsistentRead=True).get("Item")
+        return (item["group_id"], int(item["expires_at"])) if item else None
+
+    def delete_invite(self, token: str, chat_id: str) -> bool:
+        try:
+            self._table.delete_item(Key=invite_key(token), ConditionExpression="group_id = :chat",
+                                    ExpressionAttributeValues={":chat": chat_id})
+            return True
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
 
     def mute(self, user_id: str, chat_id: str, until: int | None) -> None:
         key, names = mutes_key(user_id), {"#chat": chat_id}

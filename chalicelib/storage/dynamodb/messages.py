@@ -5,6 +5,7 @@ from decimal import Decimal
 from boto3.dynamodb.conditions import Key
 
 from chalicelib import clock
+from chalicelib.errors import Forbidden
 from chalicelib.model import CLAIM_TTL, Deletion, Message, Reservation, epoch_from_iso, iso_from_epoch, now_iso
 from chalicelib.storage.dynamodb import as_int, batch_get, plain, query_all
 from chalicelib.storage.dynamodb.receipts import direct_state
@@ -96,18 +97,26 @@ class DynamoMessageStore:
         except self._failed:
             return False
 
-    def reserve(self, chat_id: str, sender_id: str | None, direct: bool) -> Reservation | None:
-        update, names = "SET last_seq = last_seq + :one", {}
+    def reserve(self, chat_id: str, sender_id: str | None, direct: bool, sender_is_admin: bool = True) \
+            -> Reservation | None:
+        update, condition = "SET last_seq = last_seq + :one", "attribute_exists(last_seq)"
+        names: dict[str, str] = {}
+        values: dict[str, object] = {":one": 1}
         if direct and sender_id:
             update += (", cursors.#me[0] = last_seq + :one, cursors.#me[1] = last_seq + :one, "
                        "last_sent.#me = last_seq + :one")
             names = {"#me": sender_id}
+        if not sender_is_admin:
+            condition += " AND (attribute_not_exists(settings.#send) OR settings.#send <> :admins)"
+            names, values = {**names, "#send": "send"}, {**values, ":admins": "admins"}
         try:
             old = self._chats.update_item(Key={"chat_id": chat_id, "sk": "meta"}, UpdateExpression=update,
-                                          ConditionExpression="attribute_exists(last_seq)",
-                                          ExpressionAttributeValues={":one": 1}, ReturnValues="ALL_OLD",
+                                          ConditionExpression=condition, ExpressionAttributeValues=values,
+                                          ReturnValues="ALL_OLD", ReturnValuesOnConditionCheckFailure="ALL_OLD",
                                           **({"ExpressionAttributeNames": names} if names else {}))["Attributes"]
-        except self._failed:
+        except self._failed as error:
+            if error.response.get("Item"):
+                raise Forbidden("only admins may send in this group") from None
             return None
         return Reservation(seq=int(old["last_seq"]) + 1, members_version=as_int(old.get("members_version")),
                            direct=direct_state(old) if direct else None,
