@@ -7,6 +7,7 @@ import { ChatStore, isRelation } from './store.js';
 import { UI } from './ui.js';
 import { loadSession, saveSession, clearSession, withExpiry, refreshDelay, deviceId, randomId } from './session.js';
 import { pollExport } from './account.js';
+import { muteUntil, notificationFor, notificationState, shouldNotify } from './notify.js';
 
 const TYPING_RESEND_MS = 3_000; // `typing start` at most this often while typing
 const TYPING_IDLE_MS = 4_000; // `typing stop` after this long without input
@@ -26,6 +27,11 @@ let lastRefreshAt = 0;
 let renderQueued = false;
 let disappearing = null; // {chatId, seconds}: an update_chat in flight
 let exportRun = 0; // bumped to cancel the export being polled
+let muting = null; // {chatId}: a mute in flight
+let muteCheckAt = Infinity; // ms: when the soonest running mute ends (the page then shows it unmuted)
+let previews = true; // the user's push_previews setting: off keeps message text out of notifications too
+const notes = new Map(); // chat_id -> the browser notification shown for it
+const NOTIFY_PROMPT_KEY = 'parley.notifyPrompt'; // 'done' once the one-time prompt was answered or dismissed
 const loadingOlder = new Set();
 const fillingGaps = new Set();
 const inflight = new Set(); // client_msg_ids being sent
@@ -44,6 +50,10 @@ const ui = new UI({
   exportData,
   cancelExport: () => exportRun++,
   setDisappearing,
+  setMute,
+  notifyState,
+  enableNotifications,
+  dismissNotifyPrompt,
   openChat,
   newDirect,
   newGroup,
@@ -89,7 +99,8 @@ function render() {
     const now = Date.now();
     store.expireDue(now); // disappearing messages whose time has come: the server pushes nothing
     const mode = compose && compose.chatId === openChatId ? compose : null;
-    ui.render({ store, openChatId, uploads, loadingOlder: loadingOlder.has(openChatId), now, compose: mode, disappearing });
+    muteCheckAt = store.nextMuteEnd(now); // a mute shows as ended once its time passes by this device's clock
+    ui.render({ store, openChatId, uploads, loadingOlder: loadingOlder.has(openChatId), now, compose: mode, disappearing, muting });
   });
 }
 
@@ -98,7 +109,8 @@ let ticks = 0;
 setInterval(() => {
   ticks++;
   const open = store && openChatId && store.chat(openChatId);
-  if ((open && (open.typing.size || ticks % 30 === 0)) || (store && Date.now() >= store.nextExpiry)) render();
+  const due = store && (Date.now() >= store.nextExpiry || Date.now() >= muteCheckAt);
+  if ((open && (open.typing.size || ticks % 30 === 0)) || due) render();
 }, 1_000);
 
 const chatVisible = (chatId) => chatId === openChatId && document.visibilityState === 'visible';
@@ -191,8 +203,11 @@ function startSession(s) {
   openChatId = null;
   compose = null;
   uploads = [];
+  muting = null;
+  previews = true;
   for (const set of [loadingOlder, fillingGaps, inflight, chatFetches, mediaRetried]) set.clear();
   ui.showMain(s.user_id);
+  ui.setNotifyState(notifyState());
   scheduleRefresh();
 
   socket = new ParleySocket({ url: socketUrl });
@@ -201,15 +216,23 @@ function startSession(s) {
   socket.on('open', onConnected);
   socket.on('state', ({ state }) => ui.setConnection(state === 'open' ? 'syncing' : state));
   const mySocket = socket;
-  // chat metadata (members) comes from REST; messages come from sync
+  // chat metadata (members, this user's mutes) comes from REST; messages come from sync
+  const stamp = store.restStamp();
   rest
     .chats()
     .then((r) => {
-      if (store && socket === mySocket) (r.chats || []).forEach((c) => store.upsertChat(c));
+      if (store && socket === mySocket) (r.chats || []).forEach((c) => store.upsertChat(c, stamp));
       render();
     })
     .catch((e) => console.warn('GET /chats failed', e))
     .finally(() => mySocket.start());
+  const st = store;
+  rest
+    .me()
+    .then((r) => {
+      if (store === st && r && r.settings) previews = r.settings.push_previews !== false;
+    })
+    .catch((e) => console.warn('GET /me failed', e));
   render();
 }
 
@@ -227,6 +250,8 @@ function logout(message, notice = '') {
   compose = null;
   uploads = [];
   disappearing = null;
+  muting = null;
+  closeNotifications();
   exportRun++;
   clearSession();
   ui.showAuth(message, notice);
@@ -312,6 +337,112 @@ async function setDisappearing(chatId, seconds) {
   }
 }
 
+// ---- mutes and browser notifications ----------------------------------------------
+
+/** Mute a chat for one of the choices (`8h`, `1w`, `forever`), or unmute it (null): `mute {chat_id, until}`. */
+async function setMute(chatId, choice) {
+  if (!store || !store.chat(chatId) || (muting && muting.chatId === chatId)) return;
+  if (!socket || !socket.isOpen) {
+    ui.showActionError('Offline: try again once connected.');
+    return render();
+  }
+  const until = choice ? muteUntil(choice, Date.now()) : null;
+  if (choice && !until) return;
+  const st = store;
+  muting = { chatId };
+  render();
+  try {
+    await socket.request('mute', { chat_id: chatId, until });
+    if (store === st) store.setMute(chatId, until);
+  } catch (e) {
+    if (store === st) ui.showActionError(`Could not ${until ? 'mute' : 'unmute'} the chat${e.message ? ` (${e.message})` : ''}.`);
+  } finally {
+    if (store === st) muting = null;
+    render();
+  }
+}
+
+const notificationApi = () => (typeof window.Notification === 'function' ? window.Notification : undefined);
+
+/** The state of the "Enable notifications" controls; the one-time prompt shows until answered or dismissed. */
+function notifyState() {
+  let prompt = true;
+  try {
+    prompt = localStorage.getItem(NOTIFY_PROMPT_KEY) !== 'done';
+  } catch {
+    /* storage unavailable: show it */
+  }
+  return { state: notificationState(notificationApi()), prompt: prompt && !!session };
+}
+
+function dismissNotifyPrompt() {
+  try {
+    localStorage.setItem(NOTIFY_PROMPT_KEY, 'done');
+  } catch {
+    /* storage unavailable */
+  }
+  ui.setNotifyState(notifyState());
+}
+
+/** Ask for permission: only ever called from a click (browsers want a user gesture, and so do users). */
+function enableNotifications() {
+  const api = notificationApi();
+  dismissNotifyPrompt();
+  if (!api || notificationState(api) !== 'default') return;
+  const done = () => ui.setNotifyState(notifyState());
+  let asked;
+  try {
+    asked = api.requestPermission(done); // older Safari answers through the callback only
+  } catch (e) {
+    console.warn('requestPermission failed', e);
+    return done();
+  }
+  if (asked && typeof asked.then === 'function') asked.then(done, done);
+}
+
+/** A live message from someone else while the page is hidden: a notification, one per chat (its tag). */
+function notifyOf(messages) {
+  const api = notificationApi();
+  const permission = notificationState(api);
+  if (permission !== 'granted') return;
+  const hidden = document.visibilityState === 'hidden';
+  const now = Date.now();
+  for (const m of messages) {
+    if (!shouldNotify(m, { me: store.me, hidden, permission, muted: store.isMuted(m.chat_id, now) })) continue;
+    const { title, body, tag } = notificationFor(m, { previews });
+    let n;
+    try {
+      n = new api(title, { body, tag, renotify: true });
+    } catch (e) {
+      console.warn('notification failed', e); // e.g. a browser that shows them only from a service worker
+      continue;
+    }
+    const chatId = m.chat_id;
+    notes.set(chatId, n);
+    n.onclick = () => {
+      window.focus();
+      n.close();
+      if (store && store.chat(chatId)) openChat(chatId);
+    };
+    n.onclose = () => {
+      if (notes.get(chatId) === n) notes.delete(chatId);
+    };
+  }
+}
+
+/** The notification of a chat now on screen (or all of them, at logout) goes away. */
+function closeNotifications(chatId = null) {
+  for (const [id, n] of [...notes]) {
+    if (chatId !== null && id !== chatId) continue;
+    notes.delete(id);
+    try {
+      n.close();
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
 // ---- connection and catch-up -------------------------------------------------
 
 /**
@@ -357,7 +488,7 @@ function onFrame(f) {
   if (!store) return;
   switch (f.type) {
     case 'message':
-      onMessages(null, [f.message], true);
+      notifyOf(onMessages(null, [f.message], true));
       break;
     case 'messages': // a sync's: one chat's (f.chat_id), or several, each message naming its own
       onMessages(f.chat_id, f.messages, false);
@@ -396,12 +527,14 @@ function onMessages(chatId, messages, live) {
     scheduleReceipts(id);
     if (live) scheduleGapCheck(id); // after a sync, gaps are checked once it ends
   }
+  return added;
 }
 
-function onChat(chat) {
+/** A chat object; `restStamp` when it comes from GET /api/chats or GET /api/chats/{id} (it then says the mute). */
+function onChat(chat, restStamp = 0) {
   if (!chat) return;
   const known = store.chat(chat.chat_id);
-  const c = store.upsertChat(chat);
+  const c = store.upsertChat(chat, restStamp);
   if (!known && c && c.kind === 'direct') requestPresence([store.peerOf(c.chat_id)].filter(Boolean));
 }
 
@@ -409,11 +542,12 @@ function fetchChat(chatId) {
   if (chatFetches.has(chatId)) return;
   chatFetches.add(chatId);
   const st = store;
+  const stamp = store.restStamp();
   rest
     .chat(chatId)
     .then((r) => {
       if (store !== st) return;
-      onChat(r.chat);
+      onChat(r.chat, stamp);
       render();
     })
     .catch((e) => console.warn('GET /chats/{id} failed', e))
@@ -422,11 +556,12 @@ function fetchChat(chatId) {
 
 function fetchChats() {
   const st = store;
+  const stamp = store.restStamp();
   rest
     .chats()
     .then((r) => {
       if (store !== st) return;
-      (r.chats || []).forEach(onChat);
+      (r.chats || []).forEach((c) => onChat(c, stamp));
       render();
     })
     .catch((e) => console.warn('GET /chats failed', e));
@@ -524,7 +659,10 @@ function loadReceipts(chatId) {
 
 document.addEventListener('visibilitychange', () => {
   if (socket) socket.setBackground(document.visibilityState === 'hidden');
-  if (openChatId && document.visibilityState === 'visible') flushReceipts(openChatId);
+  if (openChatId && document.visibilityState === 'visible') {
+    flushReceipts(openChatId);
+    closeNotifications(openChatId);
+  }
 });
 window.addEventListener('focus', () => openChatId && flushReceipts(openChatId));
 
@@ -542,6 +680,7 @@ function openChat(chatId) {
     compose = null;
   }
   openChatId = chatId;
+  if (document.visibilityState === 'visible') closeNotifications(chatId);
   render();
   if (store.messages(chatId).length < 30 && store.hasOlder(chatId)) loadOlder(chatId);
   if (store.gaps(chatId).length) fillGaps(chatId);

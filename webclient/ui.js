@@ -2,6 +2,7 @@
 // attributes and DOM nodes: never innerHTML. Lists are keyed so that re-rendering
 // keeps images, videos, focus and the scroll position.
 import { DISAPPEAR_OPTIONS, disappearFromValue, disappearLabel, timeLeftText } from './account.js';
+import { MUTE_CHOICES, NOTIFY_CONTROL, muteText } from './notify.js';
 
 const $ = (testid, root = document) => root.querySelector(`[data-testid="${testid}"]`);
 
@@ -18,6 +19,34 @@ export function el(tag, props = {}, ...children) {
   }
   for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) e.append(c);
   return e;
+}
+
+const SVG = 'http://www.w3.org/2000/svg';
+const BELL = 'M12 3a6 6 0 0 0-6 6v3.6L4.3 15.2V17h15.4v-1.8L18 12.6V9a6 6 0 0 0-6-6zm-2.2 15.5a2.2 2.2 0 0 0 4.4 0z';
+
+/** A bell, crossed out when `muted`: an inline SVG (emoji fonts are not everywhere), built as DOM nodes. */
+export function bellIcon(muted) {
+  const svg = document.createElementNS(SVG, 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('width', '1em');
+  svg.setAttribute('height', '1em');
+  svg.setAttribute('aria-hidden', 'true');
+  svg.setAttribute('class', `bell${muted ? ' muted' : ''}`);
+  const path = document.createElementNS(SVG, 'path');
+  path.setAttribute('d', BELL);
+  path.setAttribute('fill', 'currentColor');
+  svg.append(path);
+  if (muted) {
+    // the slash, over a gap of the background's colour (style.css: --bell-gap)
+    for (const [cls, width] of [['gap', 4.5], ['slash', 2]]) {
+      const line = document.createElementNS(SVG, 'line');
+      for (const [k, v] of Object.entries({ class: cls, x1: 3.5, y1: 3, x2: 20.5, y2: 21, stroke: 'currentColor', 'stroke-width': width, 'stroke-linecap': 'round' })) {
+        line.setAttribute(k, String(v));
+      }
+      svg.append(line);
+    }
+  }
+  return svg;
 }
 
 /** Only http(s) and blob URLs reach src/href (no javascript: or data: from the server). */
@@ -171,6 +200,19 @@ export class UI {
     this.disappearSelect.replaceChildren(
       ...DISAPPEAR_OPTIONS.map((o) => el('option', { value: o.seconds === null ? '' : String(o.seconds), text: o.label })),
     );
+    this.muteButton = $('mute-button');
+    this.muteButton.replaceChildren(bellIcon(false));
+    $('mute-status').replaceChildren(bellIcon(true), ' Muted');
+    this.muteMenu = $('mute-menu');
+    const muteItem = (testid, choice, label) => el('button', { type: 'button', role: 'menuitem', class: 'menu-item', testid,
+      'data-action': 'mute', 'data-choice': choice, text: label });
+    this.muteMenu.replaceChildren(
+      el('div', { class: 'menu-title', text: 'Mute notifications' }),
+      ...MUTE_CHOICES.map((c) => muteItem(c.id === 'forever' ? 'mute-forever' : `mute-for-${c.id}`, c.id, c.label)),
+      muteItem('mute-off', '', 'Unmute'),
+    );
+    this.notifyItem = $('account-notifications');
+    this.notifyPrompt = $('notify-prompt');
     this.menuFor = null; // {chatId, seq} of the open message menu
     this.forwardFrom = null; // {chatId, seq} being forwarded
     this.mention = null; // {start, prefix, options, active} while completing an @mention
@@ -315,6 +357,7 @@ export class UI {
       this.closeMenu();
       this.closeForward();
       this.closeAccountMenu();
+      this.closeMuteMenu();
       if (!this.deleteDialog.hidden && !this._deleteBusy) this.closeDelete();
       if (!this.exportDialog.hidden) this.closeExport();
     });
@@ -362,7 +405,8 @@ export class UI {
       if (!b) return;
       this.closeAccountMenu();
       this.setAccountError('');
-      if (b.dataset.action === 'export') h.exportData();
+      if (b.dataset.action === 'notifications') h.enableNotifications();
+      else if (b.dataset.action === 'export') h.exportData();
       else if (b.dataset.action === 'logout-all') h.logoutAll();
       else if (b.dataset.action === 'delete') this.openDelete();
     });
@@ -388,6 +432,23 @@ export class UI {
       });
     }
 
+    // notifications are asked for only here, from a click (a user gesture), never on page load
+    $('notify-enable').addEventListener('click', () => h.enableNotifications());
+    $('notify-dismiss').addEventListener('click', () => h.dismissNotifyPrompt());
+
+    // a chat's mute: the header's 🔔 opens the choices
+    this.muteButton.addEventListener('click', () => (this.muteMenu.hidden ? this.openMuteMenu() : this.closeMuteMenu()));
+    this.muteMenu.addEventListener('click', (e) => {
+      const b = e.target.closest('button[data-action="mute"]');
+      const chatId = this.renderedChat;
+      if (!b || !chatId) return;
+      this.closeMuteMenu();
+      h.setMute(chatId, b.dataset.choice || null);
+    });
+    document.addEventListener('click', (e) => {
+      if (!this.muteMenu.hidden && !this.muteMenu.contains(e.target) && !this.muteButton.contains(e.target)) this.closeMuteMenu();
+    }, true);
+
     this.disappearSelect.addEventListener('change', () => {
       const chatId = this.renderedChat;
       const choice = disappearFromValue(this.disappearSelect.value);
@@ -396,6 +457,7 @@ export class UI {
   }
 
   openAccountMenu() {
+    this.setNotifyState(this.h.notifyState()); // the permission may have changed in the browser's settings
     this.accountMenu.hidden = false;
     this.accountButton.setAttribute('aria-expanded', 'true');
     const first = this.accountMenu.querySelector('button');
@@ -406,6 +468,37 @@ export class UI {
     if (this.accountMenu.hidden) return;
     this.accountMenu.hidden = true;
     this.accountButton.setAttribute('aria-expanded', 'false');
+  }
+
+  /** The "Enable notifications" item and the one-time prompt: {state: unsupported|default|granted|denied, prompt}. */
+  setNotifyState({ state, prompt }) {
+    const item = this.notifyItem;
+    const control = NOTIFY_CONTROL[state];
+    item.hidden = !control;
+    item.dataset.state = state;
+    if (control) {
+      item.textContent = control.label;
+      item.title = control.hint;
+      item.disabled = state !== 'default';
+    }
+    this.notifyPrompt.hidden = !(prompt && state === 'default');
+  }
+
+  openMuteMenu() {
+    const chatId = this.renderedChat;
+    if (!chatId || this.muteButton.disabled) return;
+    const muted = this.chatPane.dataset.mutedUntil;
+    $('mute-off', this.muteMenu).hidden = !muted;
+    this.muteMenu.hidden = false;
+    this.muteButton.setAttribute('aria-expanded', 'true');
+    const first = this.muteMenu.querySelector('button');
+    if (first) first.focus();
+  }
+
+  closeMuteMenu() {
+    if (this.muteMenu.hidden) return;
+    this.muteMenu.hidden = true;
+    this.muteButton.setAttribute('aria-expanded', 'false');
   }
 
   setAccountError(message) {
@@ -636,6 +729,8 @@ export class UI {
     this.authView.hidden = false;
     this.authForm.reset();
     this.closeAccountMenu();
+    this.closeMuteMenu();
+    this.notifyPrompt.hidden = true;
     this.closeMenu();
     this.closeForward();
     this.deleteDialog.hidden = true;
@@ -727,7 +822,7 @@ export class UI {
     this._renderChat(v);
   }
 
-  _renderChatList({ store, openChatId }) {
+  _renderChatList({ store, openChatId, now }) {
     reconcile(
       this.chatList,
       store.chatList(),
@@ -740,7 +835,9 @@ export class UI {
           el(
             'div',
             { class: 'chat-item-main' },
-            el('div', { class: 'chat-item-name', testid: 'chat-name' }),
+            el('div', { class: 'chat-item-title' },
+              el('span', { class: 'chat-item-name', testid: 'chat-name' }),
+              el('span', { class: 'muted-mark', testid: 'chat-muted', role: 'img', hidden: true }, bellIcon(true))),
             el('div', { class: 'chat-item-preview', testid: 'chat-last-message' }),
           ),
           el('span', { class: 'badge', testid: 'chat-unread' }),
@@ -763,6 +860,13 @@ export class UI {
           store.me,
           c.kind === 'group',
         );
+        const mutedUntil = store.mutedUntil(id, now);
+        li.dataset.muted = String(!!mutedUntil);
+        const mark = li.querySelector('.muted-mark');
+        mark.hidden = !mutedUntil;
+        mark.title = mutedUntil ? muteText(mutedUntil, now) : '';
+        if (mutedUntil) mark.setAttribute('aria-label', mark.title);
+        else mark.removeAttribute('aria-label');
         const badge = li.querySelector('.badge');
         badge.textContent = unread > 99 ? '99+' : String(unread);
         badge.hidden = unread === 0;
@@ -782,6 +886,7 @@ export class UI {
     }
     if (this.renderedChat !== id) {
       this.closeMenu();
+      this.closeMuteMenu();
       this._closeMention();
       this.items.replaceChildren();
       this.renderedChat = id;
@@ -807,6 +912,7 @@ export class UI {
       sub.dataset.status = (presence && presence.status) || 'unknown';
     }
     this._renderDisappearing(chat, store, v.disappearing);
+    this._renderMute(chat, store, now, v.muting);
 
     // messages
     const l = this.list;
@@ -884,6 +990,24 @@ export class UI {
     status.hidden = !chat.disappear_after;
     status.textContent = chat.disappear_after ? `◷ ${disappearLabel(chat.disappear_after)}` : '';
     status.title = chat.disappear_after ? `New messages disappear after ${disappearLabel(chat.disappear_after)}` : '';
+  }
+
+  /** The chat's mute: the 🔕 mark (its title says until when) and the 🔔 button, busy while a change is in flight. */
+  _renderMute(chat, store, now, inFlight) {
+    const until = store.mutedUntil(chat.chat_id, now);
+    const text = until ? muteText(until, now) : '';
+    this.chatPane.dataset.mutedUntil = until || '';
+    const status = $('mute-status');
+    status.hidden = !until;
+    status.title = text;
+    const busy = !!inFlight && inFlight.chatId === chat.chat_id;
+    const b = this.muteButton;
+    b.disabled = busy || chat.left || !chat.kind;
+    b.dataset.muted = String(!!until);
+    b.title = until ? `${text}. Change or unmute…` : 'Mute notifications…';
+    b.setAttribute('aria-label', b.title);
+    if (b.disabled) this.closeMuteMenu();
+    else if (!this.muteMenu.hidden) $('mute-off', this.muteMenu).hidden = !until;
   }
 
   _renderContext(compose, store) {
