@@ -23,7 +23,9 @@ def now_iso() -> str:
 
 
 def epoch_from_iso(text: str) -> float:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    """A time in ISO 8601; one without a zone is UTC, as every time of the contract is."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def iso_from_epoch(seconds: float) -> str:
@@ -67,13 +69,16 @@ def presence_wire(user_id: str, online: bool, last_seen: int | None) -> dict:
 
 @dataclass(frozen=True)
 class UserPresence:
-    """A user's sockets as their users item holds them, and the `last_seen` stored when they last went offline.
+    """A user's sockets as their users item holds them, and the `last_seen` stored when they last went offline;
+    with who may see it: the `last_seen` setting (`shown_to`) and the users the user blocked.
 
     Whether the user is online is decided by time at each read: stale sockets may linger until the sweep.
     """
     user_id: str
     connections: tuple[Connection, ...] = ()
     last_seen: int | None = None
+    shown_to: str = "everyone"
+    blocked: frozenset[str] = frozenset()
 
     def is_online(self, now: float) -> bool:
         return any(connection.is_fresh(now) for connection in self.connections)
@@ -102,11 +107,23 @@ class Reach:
     connections: list[Connection] = field(default_factory=list)
     devices: tuple[Device, ...] = ()
     previews: bool = True
+    blocked: frozenset[str] = frozenset()  # whom the user blocked: their sends into a direct chat are refused
 
     def unreached_devices(self, now: float) -> list[Device]:
         """The registered devices without a fresh socket: the ones a message must be pushed to."""
         live = {c.device for c in self.connections if c.is_fresh(now)}
         return [device for device in self.devices if device.device not in live]
+
+
+@dataclass(frozen=True)
+class Person:
+    """A user as others see them: the profile (`display_name`, `about`, `avatar_media_id`), the settings changed
+    from their defaults, whom they blocked, and whether the account was deleted."""
+    user_id: str
+    profile: dict = field(default_factory=dict)
+    settings: dict = field(default_factory=dict)
+    blocked: frozenset[str] = frozenset()
+    deleted: bool = False
 
 
 @dataclass

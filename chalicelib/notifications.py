@@ -33,6 +33,7 @@ MAX_DEVICES = 10  # registered per user
 MAX_DEVICE_ID = 64
 MAX_TOKEN = 4096
 PREVIEW_CHARS = 100  # code points of the text a push may show
+LATEST_MUTE = 253402300799  # 9999-12-31T23:59:59Z, the last time ISO 8601 in four digits can say
 UNREAD_SCAN = 50  # messages after a read cursor looked at for one counted: past that, the chat counts as unread
 
 
@@ -90,6 +91,8 @@ class Notifications:
             raise BadRequest("until must be an ISO 8601 time, or null to unmute") from None
         if until_epoch <= clock.now():
             raise BadRequest("until must be in the future")
+        if until_epoch > LATEST_MUTE:
+            raise BadRequest("until must be before the year 10000")
         self._chats.mute(user_id, chat_id, until_epoch)
 
     def notify(self, frame: dict, reach: dict[str, Reach]) -> None:

@@ -110,7 +110,8 @@ def test_unmute_and_muted_until_on_the_callers_chat_objects(people):
     assert "muted_until" not in messaging.as_seen_by("bob", chats)[0]
 
 
-@pytest.mark.parametrize("until, error", [("yesterday", "ISO 8601"), (iso_from_epoch(START - 1), "future")])
+@pytest.mark.parametrize("until, error", [("yesterday", "ISO 8601"), (iso_from_epoch(START - 1), "future"),
+                                          ("9999-12-31T23:59:59-01:00", "10000")])
 def test_a_mute_until_a_bad_time_is_refused(people, until, error):
     chat = direct(people, "alice", "bob")
     with pytest.raises(BadRequest, match=error):
@@ -253,9 +254,17 @@ def test_a_new_token_for_a_device_deletes_its_old_endpoint(people):
 
 def test_settings_are_checked(people):
     settings = people.services.settings
-    assert settings.of("bob") == {"push_previews": True}
+    assert settings.of("bob") == {"last_seen": "everyone", "read_receipts": True, "groups_add": "everyone",
+                                  "push_previews": True}
     with pytest.raises(BadRequest, match="unknown settings: colour"):
         settings.update("bob", {"colour": "blue"})
-    with pytest.raises(BadRequest, match="push_previews must be a bool"):
+    with pytest.raises(BadRequest, match="push_previews must be true or false"):
         settings.update("bob", {"push_previews": "no"})
-    assert settings.update("bob", {"push_previews": False}) == {"push_previews": False}
+    with pytest.raises(BadRequest, match="last_seen is one of everyone, contacts, nobody"):
+        settings.update("bob", {"last_seen": "friends"})
+    assert settings.update("bob", {"push_previews": False})["push_previews"] is False
+
+def test_a_mute_until_a_time_without_a_zone_is_utc(people):
+    chat = direct(people, "alice", "bob")
+    people.services.notifications.mute("bob", chat, "2099-01-01T00:00:00")
+    assert people.stores.chats.mutes("bob") == {chat: 4070908800}
