@@ -27,7 +27,7 @@ let lastRefreshAt = 0;
 let renderQueued = false;
 let disappearing = null; // {chatId, seconds}: an update_chat in flight
 let exportRun = 0; // bumped to cancel the export being polled
-let muting = null; // {chatId}: a mute in flight
+const muting = new Set(); // chat_ids with a mute call in flight
 let muteCheckAt = Infinity; // ms: when the soonest running mute ends (the page then shows it unmuted)
 let previews = true; // the user's push_previews setting: off keeps message text out of notifications too
 const notes = new Map(); // chat_id -> the browser notification shown for it
@@ -203,7 +203,7 @@ function startSession(s) {
   openChatId = null;
   compose = null;
   uploads = [];
-  muting = null;
+  muting.clear();
   previews = true;
   for (const set of [loadingOlder, fillingGaps, inflight, chatFetches, mediaRetried]) set.clear();
   ui.showMain(s.user_id);
@@ -250,7 +250,7 @@ function logout(message, notice = '') {
   compose = null;
   uploads = [];
   disappearing = null;
-  muting = null;
+  muting.clear();
   closeNotifications();
   exportRun++;
   clearSession();
@@ -341,7 +341,7 @@ async function setDisappearing(chatId, seconds) {
 
 /** Mute a chat for one of the choices (`8h`, `1w`, `forever`), or unmute it (null): `mute {chat_id, until}`. */
 async function setMute(chatId, choice) {
-  if (!store || !store.chat(chatId) || (muting && muting.chatId === chatId)) return;
+  if (!store || !store.chat(chatId) || muting.has(chatId)) return;
   if (!socket || !socket.isOpen) {
     ui.showActionError('Offline: try again once connected.');
     return render();
@@ -349,7 +349,7 @@ async function setMute(chatId, choice) {
   const until = choice ? muteUntil(choice, Date.now()) : null;
   if (choice && !until) return;
   const st = store;
-  muting = { chatId };
+  muting.add(chatId);
   render();
   try {
     await socket.request('mute', { chat_id: chatId, until });
@@ -357,7 +357,7 @@ async function setMute(chatId, choice) {
   } catch (e) {
     if (store === st) ui.showActionError(`Could not ${until ? 'mute' : 'unmute'} the chat${e.message ? ` (${e.message})` : ''}.`);
   } finally {
-    if (store === st) muting = null;
+    if (store === st) muting.delete(chatId);
     render();
   }
 }

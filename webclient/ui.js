@@ -1000,7 +1000,7 @@ export class UI {
     const status = $('mute-status');
     status.hidden = !until;
     status.title = text;
-    const busy = !!inFlight && inFlight.chatId === chat.chat_id;
+    const busy = !!inFlight && inFlight.has(chat.chat_id);
     const b = this.muteButton;
     b.disabled = busy || chat.left || !chat.kind;
     b.dataset.muted = String(!!until);

@@ -139,6 +139,15 @@ def test_mute_shows_marks_survives_a_reload_and_unmutes(pair):
     bob.open_chat(chat_id)
     expect_unmuted(bob, chat_id)
 
+    # an error reply shows and changes nothing: with the tab's clock two days behind, "8 hours from now" is past
+    real_now = datetime.now(timezone.utc).timestamp()
+    bob.page.clock.set_system_time(real_now - 2 * 86400)
+    mute(bob, "mute-for-8h")
+    expect(bob.by("action-error")).to_contain_text("Could not mute the chat")
+    expect_unmuted(bob, chat_id)
+    bob.shot("mute-00-mute-refused")
+    bob.page.clock.set_system_time(datetime.now(timezone.utc).timestamp())
+
     mute(bob, "mute-for-8h", shot="mute-01-menu")
     muted = re.compile(r"^Muted until ")
     expect_muted(bob, chat_id, muted)
