@@ -133,7 +133,46 @@ def refresh():
 @route("/me")
 def me():
     user_id = caller()
-    return {"user_id": user_id, "settings": services().settings.of(user_id)}
+    return {"user_id": user_id, "profile": services().people.profile(user_id),
+            "settings": services().settings.of(user_id)}
+
+
+@route("/me/profile", methods=["PUT"])
+def update_profile():
+    user_id = caller()
+    return {"profile": services().people.update_profile(user_id, body())}
+
+
+@route("/users")
+def users():
+    user_id, params = caller(), current_request().query_params
+    ids = params.get("ids", "") if params else ""
+    return {"users": services().people.users(user_id, ids.split(","))}
+
+
+@route("/blocks", methods=["POST"])
+def block():
+    user_id = caller()
+    services().people.block(user_id, body().get("user_id"))
+    return Response(body={}, status_code=201)
+
+
+@route("/blocks/{other_id}", methods=["DELETE"])
+def unblock(other_id):
+    services().people.unblock(caller(), other_id)
+    return {}
+
+
+@route("/blocks")
+def blocked():
+    return {"user_ids": services().people.blocked(caller())}
+
+
+@route("/reports", methods=["POST"])
+def report():
+    user_id, request = caller(), body()
+    report_id = services().reports.report(user_id, request.get("chat_id"), request.get("seq"), request.get("reason"))
+    return Response(body={"report_id": report_id}, status_code=201)
 
 
 @route("/me/settings", methods=["PUT"])

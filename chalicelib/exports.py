@@ -11,7 +11,8 @@ from chalicelib import clock
 from chalicelib.errors import NotFound
 from chalicelib.fanout import Fanout
 from chalicelib.messaging import visible_after
-from chalicelib.storage import BlobStore, ChatStore, ExportStore, MessageStore
+from chalicelib.storage import BlobStore, ChatStore, ExportStore, MessageStore, UserStore
+from chalicelib.user_settings import DEFAULTS
 
 EXPORT_PREFIX = "exports/"  # deleted a day after they are written (infra/parley.yaml's lifecycle rules)
 URL_SECONDS = 900
@@ -19,9 +20,10 @@ PAGE = 100  # messages read at a time
 
 
 class Exports:
-    def __init__(self, store: ExportStore, chats: ChatStore, messages: MessageStore, blobs: BlobStore,
-                 fanout: Fanout):
+    def __init__(self, store: ExportStore, users: UserStore, chats: ChatStore, messages: MessageStore,
+                 blobs: BlobStore, fanout: Fanout):
         self._store = store
+        self._users = users
         self._chats = chats
         self._messages = messages
         self._blobs = blobs
@@ -55,8 +57,9 @@ class Exports:
         self._store.finish(user_id, export_id, key)
 
     def _lines(self, user_id: str):
-        yield {"type": "profile", "user_id": user_id}
-        yield {"type": "settings"}
+        person = self._users.people([user_id]).get(user_id)
+        yield {"type": "profile", "user_id": user_id, **(person.profile if person else {})}
+        yield {"type": "settings", **DEFAULTS, **(person.settings if person else {})}
         now = clock.now()
         memberships = self._chats.memberships(user_id)
         hidden_in = self._messages.hidden(user_id, [m.chat_id for m in memberships])  # 100 chats a batch read

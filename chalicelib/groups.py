@@ -15,6 +15,7 @@ from chalicelib.errors import BadRequest, Conflict, Forbidden, NotFound
 from chalicelib.fanout import Fanout
 from chalicelib.messaging import Messaging
 from chalicelib.model import MAX_GROUP_MEMBERS, Chat, Cursors, Member, Message, iso_from_epoch, now_iso
+from chalicelib.people import contacts
 from chalicelib.receipts import Receipts
 from chalicelib.storage import ChatStore, UserStore
 
@@ -42,7 +43,7 @@ class Groups:
         ids = unique_ids([creator_id, *(member_ids or [])])
         if len(ids) > MAX_GROUP_MEMBERS:
             raise BadRequest(f"a group has at most {MAX_GROUP_MEMBERS} members, its creator included")
-        self._require_users(ids)
+        self._check_newcomers(creator_id, ids[1:])
         chat = Chat(chat_id=f"group:{uuid.uuid4().hex}", kind="group", created_at=now_iso(), name=name,
                     members=[Member(user_id=creator_id, role="admin")] + [Member(user_id=u) for u in ids[1:]])
         self._chats.create(chat)
@@ -55,7 +56,7 @@ class Groups:
         newcomers = [user_id for user_id in unique_ids(user_ids) if chat.member(user_id) is None]
         if not newcomers:
             return chat
-        self._require_users(newcomers)
+        self._check_newcomers(actor_id, newcomers)
         return self._admit(chat, newcomers, {"type": "added", "by": actor_id, "user_ids": newcomers},
                            f"{actor_id} added {', '.join(newcomers)}")
 
@@ -169,7 +170,18 @@ class Groups:
             raise Forbidden(f"only group admins can {action}")
         return chat
 
-    def _require_users(self, user_ids: list[str]) -> None:
-        missing = sorted(set(user_ids) - self._users.existing(user_ids))
+    def _check_newcomers(self, actor_id: str, user_ids: list[str]) -> None:
+        """Whether `actor_id` may add these users (one batch read of their users items, and of the direct chats
+        of those who let only contacts add them): they exist, none blocked the actor, and each whose `groups_add`
+        is `contacts` counts the actor as a contact. Any refusal refuses the whole request."""
+        people = self._users.people(user_ids)
+        missing = sorted(set(user_ids) - people.keys())
         if missing:
             raise NotFound(f"no such users: {', '.join(missing[:10])}")
+        if any(actor_id in person.blocked for person in people.values()):
+            raise Forbidden("someone you named does not take group invitations from you")
+        choosy = [(user_id, actor_id) for user_id, person in people.items()
+                  if person.settings.get("groups_add") == "contacts"]
+        refusing = sorted(user for user, _ in set(choosy) - contacts(self._chats, choosy))
+        if refusing:
+            raise Forbidden(f"only their contacts may add {', '.join(refusing[:10])} to groups")

@@ -3,7 +3,9 @@
 A client asks for an upload slot (an S3 presigned POST bound to one key, the declared type and the exact
 declared size), posts the bytes straight to S3, and S3 tells an SQS queue, whose consumer checks what really
 arrived (size, magic bytes, decoding), makes the renditions, and tells the chat. Nothing is served from the
-upload itself but plain files: images and videos are served re-encoded, without their metadata.
+upload itself but plain files: images and videos are served re-encoded, without their metadata. A profile
+picture is uploaded the same way with `chat_id: "profile"`; only its uploader is told, and others get its URLs
+with the profile (chalicelib/people.py).
 """
 import re
 import tempfile
@@ -23,6 +25,7 @@ from chalicelib.storage import BlobStore, ChatStore, MediaStore
 UPLOAD_PREFIX = "uploads/"
 CONTENT_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}")
 UPLOAD_SECONDS = 600
+PROFILE_TARGET = "profile"  # an upload's `chat_id` for a profile picture: the item's is "profile:{user}"
 URL_SECONDS = 900
 
 
@@ -45,11 +48,16 @@ class MediaService:
     def request_upload(self, user_id: str, chat_id: str, filename: str, content_type: str, size: int) -> dict:
         from chalicelib.media_processing import safe_filename
         self._rate.take("upload", user_id)
-        self._access.member(user_id, chat_id)
+        if chat_id == PROFILE_TARGET:
+            chat_id = f"profile:{user_id}"
+        else:
+            self._access.member(user_id, chat_id)
         content_type = content_type.strip().lower()
         if not CONTENT_TYPE.fullmatch(content_type):
             raise BadRequest("content_type must be a MIME type such as image/jpeg")
         kind = kind_of(content_type)
+        if chat_id.startswith("profile:") and kind != "image":
+            raise BadRequest("a profile picture is an image")
         limit = self._limits.for_kind(kind)
         if size < 1:
             raise BadRequest("size must be at least 1 byte")
@@ -81,6 +89,10 @@ class MediaService:
         media = self._media.get(media_id)
         if media is None:
             raise NotFound(f"no media {media_id!r}")
+        if media.chat_id.startswith("profile:"):  # others get an avatar's URLs with its owner's profile
+            if media.uploader_id != user_id:
+                raise Forbidden("profile pictures are served with their profile (GET /api/users)")
+            return self.to_wire(media)
         for chat_id in (media.chat_id, *media.shared_with):
             try:
                 self._access.member(user_id, chat_id)
@@ -153,8 +165,10 @@ class MediaService:
                 media.status = "ready"
         if self._media.settle(media):
             self._blobs.delete(key)  # uploads/ expires in days; and only what was checked and cleaned is served
-            chat = self._chats.get(media.chat_id)
-            if chat is not None:
+            if media.chat_id.startswith("profile:"):
+                self._fanout.to_members([media.uploader_id], {"type": "media", "chat_id": PROFILE_TARGET,
+                                                              "media": self.to_wire(media)})
+            elif (chat := self._chats.get(media.chat_id)) is not None:
                 self._tell(chat, media)
 
     def _store_renditions(self, media: Media, processed, upload: str) -> None:

@@ -242,6 +242,10 @@ class Messaging:
             "mentions": lambda: self._check_mentions(chat_id, pair, mentions) if mentions else None}
         outcomes = dict(zip(checks, settled(*checks.values()), strict=True))
         failure = next((outcome for outcome in outcomes.values() if isinstance(outcome, Exception)), None)
+        if failure is None and pair is not None:  # the peer's item, read for its sockets, says whom they block
+            peer = pair[0] if pair[1] == sender_id else pair[1]
+            if peer in outcomes["sockets"] and sender_id in outcomes["sockets"][peer].blocked:
+                failure = Forbidden(f"{peer} does not take messages from you")
         if failure is not None:  # the first in the order above: membership before what the send names
             if outcomes["claim"] is None:  # this send made the claim
                 self._messages.release(chat_id, sender_id, client_msg_id)

@@ -26,7 +26,12 @@ The sweep (a schedule, every minute) queues one task per shard of the sparse `on
 {"task": "sweep", "shard": n}; each takes the stale users of its shard offline and queues their announcements.
 
 Privacy: only users who share a chat see each other's presence; anyone else reads `offline`, `null`, whether
-or not the user exists. A `presence` query of up to 100 ids reads the caller's member items of the direct chats
+or not the user exists. Among those, the user's `last_seen` setting (everyone, contacts, nobody) and blocks decide:
+whoever may not see it reads `unknown`, `null` and gets no pushes. Both come with the users items a query and an
+announcement read anyway; `contacts` costs one batch read of the direct chats' heads (chalicelib/people.py).
+Profile changes go to the same audience, by the same paged tasks, less the users the user blocked.
+
+A `presence` query of up to 100 ids reads the caller's member items of the direct chats
 with each of them (one consistent BatchGetItem); only the ids not found that way are looked for in the
 caller's groups, read a page of group memberships at a time (direct chats' ids all sort before groups'), and
 reading stops once every id is accounted for.
@@ -47,6 +52,7 @@ from chalicelib.model import (
     direct_members,
     presence_wire,
 )
+from chalicelib.people import contacts
 from chalicelib.rate_limits import RateLimiter
 from chalicelib.storage import ChatStore, UserStore
 
@@ -68,6 +74,7 @@ class Presence:
         self._fanout = fanout
         self._max_sockets = max_sockets
         fanout.handle("presence", self.announce_page)
+        fanout.handle("profile", self.profile_page)
         fanout.handle("sweep", self.sweep_shard)
 
     def connected(self, connection: Connection, signed_in_at: int | None = None) -> None:
@@ -106,29 +113,60 @@ class Presence:
             self._announce(presence)
 
     def query(self, caller_id: str, user_ids: list[str]) -> list[dict]:
-        """The presence of each user asked for (once each, in the order asked); strangers read offline, null."""
+        """The presence of each user asked for (once each, in the order asked); strangers read offline, null;
+        those who share a chat with the caller but hide their presence from them read unknown, null."""
         self._rate.take("presence", caller_id)
         wanted = list(dict.fromkeys(user_id.lower() for user_id in user_ids))
         visible = self._contacts_among(caller_id, set(wanted) - {caller_id})
         if caller_id in wanted:
             visible.add(caller_id)
         known = self._users.presence_of(visible) if visible else {}
+        hidden = {user_id for user_id, presence in known.items()
+                  if user_id != caller_id and not self._shown(presence, caller_id)}
+        choosy = [(user_id, caller_id) for user_id, presence in known.items()
+                  if user_id != caller_id and user_id not in hidden and presence.shown_to == "contacts"]
+        hidden |= {user_id for user_id, _ in set(choosy) - contacts(self._chats, choosy)}
         now = clock.now()
-        return [known[user_id].to_wire(now) if user_id in known else presence_wire(user_id, False, None)
+        return [{"user_id": user_id, "status": "unknown", "last_seen": None} if user_id in hidden
+                else known[user_id].to_wire(now) if user_id in known else presence_wire(user_id, False, None)
                 for user_id in wanted]
 
+    @staticmethod
+    def _shown(presence: UserPresence, viewer_id: str) -> bool:
+        """Whether the viewer may see the presence as far as the owner's item says (`contacts` needs a read)."""
+        return viewer_id not in presence.blocked and presence.shown_to != "nobody"
+
     def announce_page(self, task: dict) -> None:
-        """One page of a transition's announcement (a fan-out task); queues the next page first."""
+        """One page of a transition's announcement (a fan-out task); queues the next page first. Pushes only to
+        whom the user's `last_seen` setting and blocks let see it."""
         user_id, wire = task["user_id"], task["presence"]
         current = self._users.presence_now(user_id)
         if current is None or current.is_online(clock.now()) != (wire["status"] == "online"):
             return  # overtaken by a later transition, whose own task announces what holds now
-        page = self._chats.memberships_page(user_id, task["after"], ANNOUNCE_PAGE)
-        if len(page) == ANNOUNCE_PAGE:
-            self._fanout.dispatch([{**task, "after": page[-1].chat_id}])
-        audience = self._audience(user_id, page)
+        if current.shown_to == "nobody":
+            return
+        audience = self._page_audience(task, current.blocked)
+        if current.shown_to == "contacts":
+            audience = {peer for _, peer in contacts(self._chats, [(user_id, peer) for peer in audience])}
         if audience:
             self._delivery.to_users(sorted(audience), {"type": "presence", "users": [wire]})
+
+    def announce_profile(self, user_id: str, profile: dict) -> None:
+        """Tell those who share a chat with the user (but those the user blocked) of a profile change."""
+        self._fanout.dispatch([{"task": "profile", "user_id": user_id, "profile": profile, "after": ""}])
+
+    def profile_page(self, task: dict) -> None:
+        current = self._users.presence_now(task["user_id"])
+        audience = self._page_audience(task, current.blocked if current else frozenset())
+        if audience:
+            self._delivery.to_users(sorted(audience), {"type": "profile", "user": task["profile"]})
+
+    def _page_audience(self, task: dict, blocked: frozenset[str]) -> set[str]:
+        """Who shares one of the next page of the user's chats with them, less `blocked`; queues the page after."""
+        page = self._chats.memberships_page(task["user_id"], task["after"], ANNOUNCE_PAGE)
+        if len(page) == ANNOUNCE_PAGE:
+            self._fanout.dispatch([{**task, "after": page[-1].chat_id}])
+        return self._audience(task["user_id"], page) - blocked
 
     def _announce(self, presence: UserPresence) -> None:
         self._fanout.dispatch([{"task": "presence", "user_id": presence.user_id,

@@ -41,6 +41,7 @@ class RateLimits:
     sync: Limit = Limit(20, 10, "syncs", shared=False)
     sync_page: Limit = Limit(100, 10, "sync pages", shared=False)  # continuing a pass: 10,000 chats in 10 s
     heartbeat: Limit = Limit(20, 10, "heartbeats", shared=False)
+    report: Limit = Limit(10, 600, "reports")
 
 
 class RateLimiter:

@@ -4,7 +4,10 @@ Each member has two cursors per chat (delivered, read) that only move forward; r
 Sending a message moves the sender's own cursors to it.
 
 Direct chats keep both members' cursors, and the last seq each one sent, on the chat's head: one conditional
-update moves a cursor, and what it answers tells whether the peer has messages that just got covered.
+update moves a cursor, and what it answers tells whether the peer has messages that just got covered. Reads are
+shown only between members who both have `read_receipts` on (a per-container copy of the settings, read only
+when a read would be told): otherwise the peer hears `delivered`, and `GET .../receipts` shows each the other's
+`read_seq` as 0.
 
 Groups tell a sender when every member has reached their message, so they need the lowest cursor (the
 floor) without one item that every member's receipt writes. A group's cursors are spread over CURSOR_SHARDS
@@ -19,6 +22,7 @@ from chalicelib.errors import BadRequest, Forbidden
 from chalicelib.model import Cursors, DirectState, cursor_shard, direct_members
 from chalicelib.rate_limits import RateLimiter
 from chalicelib.storage import ChatStore, MessageStore, ReceiptStore
+from chalicelib.user_settings import UserSettings
 
 STATUSES = ("delivered", "read")  # lowest to highest
 NO_FLOOR = 2**63
@@ -30,7 +34,8 @@ def lowest(cursors: dict[str, Cursors], status: str, without: str | None = None)
 
 class Receipts:
     def __init__(self, receipts: ReceiptStore, chats: ChatStore, messages: MessageStore, access: Access,
-                 delivery: Delivery, rate: RateLimiter):
+                 delivery: Delivery, rate: RateLimiter, settings: UserSettings):
+        self._settings = settings
         self._rate = rate
         self._receipts = receipts
         self._chats = chats
@@ -74,6 +79,8 @@ class Receipts:
         last_sent, old = before.last_sent.get(peer, 0), before.cursors.get(user_id, Cursors())
         for status in reversed(STATUSES):  # the peer hears once, of the highest status reached
             low, high = old.of(status), after.of(status)
+            if status == "read" and low < high and not self._reads_shown(user_id, peer):
+                continue
             if low < last_sent <= high or (last_sent > high > low and
                                            peer in self._messages.senders_between(chat_id, low, high)):
                 self._delivery.to_users([peer], {"type": "receipt", "chat_id": chat_id, "user_id": user_id,
@@ -82,15 +89,22 @@ class Receipts:
 
     def cursors(self, user_id: str, chat_id: str) -> dict:
         self._access.member(user_id, chat_id)
-        if direct_members(chat_id) is not None:
+        if (pair := direct_members(chat_id)) is not None:
             head = self._chats.head(chat_id)
             cursors = head.direct.cursors if head and head.direct else {}
+            peer = pair[0] if pair[1] == user_id else pair[1]
+            if peer in cursors and not self._reads_shown(user_id, peer):
+                cursors = {**cursors, peer: Cursors(cursors[peer].delivered, 0)}
         else:
             cursors = {user: c for shard in self._receipts.shards(chat_id).values() for user, c in shard.items()}
             order = [m.user_id for m in self._access.members(chat_id)]
             cursors = {user: cursors[user] for user in order if user in cursors}
         return {"chat_id": chat_id, "receipts": [{"user_id": user, "delivered_seq": c.delivered, "read_seq": c.read}
                                                  for user, c in cursors.items()]}
+
+    def _reads_shown(self, user_id: str, peer_id: str) -> bool:
+        """Whether two members of a direct chat see each other's reads: both have `read_receipts` on."""
+        return all(settings["read_receipts"] for settings in self._settings.cached([user_id, peer_id]).values())
 
     def own_cursors(self, user_id: str, group_ids: list[str]) -> dict[str, Cursors]:
         return self._receipts.cursors_in(user_id, group_ids) if group_ids else {}

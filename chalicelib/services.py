@@ -17,10 +17,12 @@ from chalicelib.messaging import Messaging
 from chalicelib.model import CONNECTION_LIFETIME, Chat, MediaLimits
 from chalicelib.news import News
 from chalicelib.notifications import Notifications
+from chalicelib.people import People
 from chalicelib.presence import Presence
 from chalicelib.rate_limits import RateLimiter, RateLimits
 from chalicelib.receipts import Receipts
 from chalicelib.relations import Relations
+from chalicelib.reports import Reports
 from chalicelib.sessions import Sessions
 from chalicelib.storage import Stores
 from chalicelib.storage.cloudfront import CloudFrontUrls
@@ -48,6 +50,8 @@ class Services:
     account_deletion: AccountDeletion
     notifications: Notifications
     settings: UserSettings
+    people: People
+    reports: Reports
 
     def signup(self, username: object, password: object) -> str:
         self.account_deletion.refuse_taken(normalize_username(username))
@@ -70,7 +74,8 @@ def build(stores: Stores, pusher, tokens: TokenVerifier, accounts: Accounts, not
     fanout = Fanout(delivery, news, fanout_queue)
     access = Access(stores.chats)
     rate = RateLimiter(stores.counters, rate_limits)
-    receipts = Receipts(stores.receipts, stores.chats, stores.messages, access, delivery, rate)
+    settings = UserSettings(stores.users)
+    receipts = Receipts(stores.receipts, stores.chats, stores.messages, access, delivery, rate, settings)
     media = MediaService(stores.media, stores.blobs, stores.chats, access, fanout, rate, media_limits)
     messaging = Messaging(stores.chats, stores.messages, stores.users, news, access, delivery, fanout, receipts, media,
                           rate)
@@ -85,10 +90,12 @@ def build(stores: Stores, pusher, tokens: TokenVerifier, accounts: Accounts, not
                     presence=presence, typing=TypingIndicators(access, delivery, rate), tokens=tokens,
                     accounts=accounts, media=media, sessions=sessions,
                     disappearing=Disappearing(stores.messages, Relations(stores.messages, media)),
-                    exports=Exports(stores.exports, stores.chats, stores.messages, stores.blobs, fanout),
+                    exports=Exports(stores.exports, stores.users, stores.chats, stores.messages, stores.blobs, fanout),
                     account_deletion=AccountDeletion(stores.users, stores.chats, groups, media, accounts, sessions,
                                                      notifications, fanout),
-                    notifications=notifications, settings=UserSettings(stores.users))
+                    notifications=notifications, settings=settings,
+                    people=People(stores.users, stores.chats, media, presence.announce_profile),
+                    reports=Reports(stores.reports, stores.messages, access, rate))
 
 
 def dynamodb_stores(dynamodb, config: Settings, blobs) -> Stores:
@@ -100,12 +107,14 @@ def dynamodb_stores(dynamodb, config: Settings, blobs) -> Stores:
     from chalicelib.storage.dynamodb.messages import DynamoMessageStore
     from chalicelib.storage.dynamodb.news import DynamoNewsStore
     from chalicelib.storage.dynamodb.receipts import DynamoReceiptStore
+    from chalicelib.storage.dynamodb.reports import DynamoReportStore
     from chalicelib.storage.dynamodb.users import DynamoUserStore
     return Stores(users=DynamoUserStore(dynamodb, config.connections_table, config.users_table, CONNECTION_LIFETIME),
                   chats=DynamoChatStore(dynamodb, config.chats_table),
                   messages=DynamoMessageStore(dynamodb, config.chats_table, config.messages_table),
                   news=DynamoNewsStore(dynamodb, config.chats_table),
                   exports=DynamoExportStore(dynamodb, config.chats_table),
+                  reports=DynamoReportStore(dynamodb, config.chats_table),
                   receipts=DynamoReceiptStore(dynamodb, config.chats_table),
                   counters=DynamoCounters(dynamodb, config.chats_table),
                   media=DynamoMediaStore(dynamodb, config.media_table), blobs=blobs)

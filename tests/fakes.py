@@ -8,7 +8,7 @@ from typing import Iterable
 from chalicelib import clock
 from chalicelib.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from chalicelib.model import (CLAIM_TTL, CONNECTION_LIFETIME, Chat, ChatHead, Connection, Cursors, Deletion, Device, DirectState, Media,
-                              Member, Membership, Message, Reach, Reservation, UserPresence, cursor_shard, epoch_from_iso,
+                              Member, Membership, Message, Person, Reach, Reservation, UserPresence, cursor_shard, epoch_from_iso,
                               now_iso)
 from chalicelib.sns_notifier import EndpointGone
 from chalicelib.storage import Stores
@@ -25,6 +25,8 @@ class InMemoryUserStore:
         self.deleted_users: set[str] = set()
         self.devices_by_user: dict[str, dict[str, Device]] = {}
         self.user_settings: dict[str, dict] = {}
+        self.profiles: dict[str, dict] = {}
+        self.blocks: dict[str, set[str]] = {}
         self.online_shards = ONLINE_SHARDS
 
     def register(self, user_id: str) -> None:
@@ -68,7 +70,8 @@ class InMemoryUserStore:
 
     def mark_deleted(self, user_id: str) -> None:
         self.deleted_users.add(user_id)
-        self.user_settings.pop(user_id, None)
+        for kept in (self.user_settings, self.profiles, self.blocks):
+            kept.pop(user_id, None)
 
     def deleted(self, user_id: str) -> bool:
         return user_id in self.deleted_users
@@ -93,7 +96,8 @@ class InMemoryUserStore:
         oldest_alive = clock.now() - CONNECTION_LIFETIME
         return {user_id: Reach([c for c in self.users[user_id].values() if c.connected_at > oldest_alive],
                                tuple(sorted(self.devices_by_user.get(user_id, {}).values(), key=lambda d: d.device)),
-                               self.user_settings.get(user_id, {}).get("push_previews", True))
+                               self.user_settings.get(user_id, {}).get("push_previews", True),
+                               frozenset(self.blocks.get(user_id, set())))
                 for user_id in user_ids if user_id in self.users}
 
     def devices(self, user_id: str) -> list[Device]:
@@ -117,11 +121,33 @@ class InMemoryUserStore:
         self.user_settings.setdefault(user_id, {}).update(changes)
         return self.settings(user_id)
 
+    def update_profile(self, user_id: str, changes: dict) -> dict:
+        profile = self.profiles.setdefault(user_id, {})
+        for name, value in changes.items():
+            if value is None:
+                profile.pop(name, None)
+            else:
+                profile[name] = value
+        return dict(profile)
+
+    def people(self, user_ids: Iterable[str]) -> dict[str, Person]:
+        return {user_id: Person(user_id, dict(self.profiles.get(user_id, {})), self.settings(user_id),
+                                frozenset(self.blocks.get(user_id, set())), user_id in self.deleted_users)
+                for user_id in user_ids if user_id in self.users}
+
+    def block(self, user_id: str, other_id: str) -> None:
+        self.blocks.setdefault(user_id, set()).add(other_id)
+
+    def unblock(self, user_id: str, other_id: str) -> None:
+        self.blocks.get(user_id, set()).discard(other_id)
+
     def presence_of(self, user_ids: Iterable[str]) -> dict[str, UserPresence]:
         return {user_id: self._presence(user_id) for user_id in user_ids if user_id in self.users}
 
     def _presence(self, user_id: str) -> UserPresence:
-        return UserPresence(user_id, tuple(self.users.get(user_id, {}).values()), self.last_seen.get(user_id))
+        return UserPresence(user_id, tuple(self.users.get(user_id, {}).values()), self.last_seen.get(user_id),
+                            self.user_settings.get(user_id, {}).get("last_seen", "everyone"),
+                            frozenset(self.blocks.get(user_id, set())))
 
     def presence_now(self, user_id: str) -> UserPresence | None:
         return self._presence(user_id) if user_id in self.users else None
@@ -683,10 +709,22 @@ class InMemoryNewsStore:
         return list(dict.fromkeys(chat_id for _, chat_id, _ in marks))
 
 
+class InMemoryReportStore:
+    def __init__(self):
+        self.reports: list[dict] = []
+
+    def add(self, report: dict) -> None:
+        self.reports.append(copy.deepcopy(report))
+
+    def newest(self, limit: int, before: str | None = None) -> list[dict]:
+        ordered = sorted(self.reports, key=lambda r: (r["reported_at"], r["report_id"]), reverse=True)
+        return [r for r in ordered if before is None or f"{r['reported_at']}#{r['report_id']}" < before][:limit]
+
+
 def in_memory_stores(folder) -> Stores:
     """Every store's in-memory twin; blobs as files under `folder`."""
     chats = InMemoryChats()
     return Stores(users=InMemoryUserStore(), chats=InMemoryChatStore(chats), messages=InMemoryMessageStore(chats),
-                  news=InMemoryNewsStore(), exports=InMemoryExportStore(), receipts=InMemoryReceiptStore(chats), counters=InMemoryCounters(), media=InMemoryMediaStore(),
+                  news=InMemoryNewsStore(), exports=InMemoryExportStore(), reports=InMemoryReportStore(), receipts=InMemoryReceiptStore(chats), counters=InMemoryCounters(), media=InMemoryMediaStore(),
                   blobs=InMemoryBlobs(folder))
 

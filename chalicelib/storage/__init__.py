@@ -19,6 +19,7 @@ from chalicelib.model import (
     Member,
     Membership,
     Message,
+    Person,
     Reach,
     Reservation,
     UserPresence,
@@ -60,7 +61,8 @@ class UserStore(Protocol):
         """When the user last signed out everywhere (consistent read), or None."""
 
     def mark_deleted(self, user_id: str) -> None:
-        """Record that the account is deleted (its name is never given out again), dropping its settings."""
+        """Record that the account is deleted (its name is never given out again), dropping its profile, settings
+        and blocks."""
 
     def deleted(self, user_id: str) -> bool: ...
 
@@ -96,6 +98,16 @@ class UserStore(Protocol):
 
     def update_settings(self, user_id: str, changes: dict) -> dict:
         """Change some settings; answers them all (those changed from their defaults)."""
+
+    def update_profile(self, user_id: str, changes: dict) -> dict:
+        """Change fields of the profile (a None removes one); answers the whole profile."""
+
+    def people(self, user_ids: Iterable[str]) -> dict[str, Person]:
+        """Each existing user's profile, settings, blocks and deletion mark, in BatchGetItem-sized reads."""
+
+    def block(self, user_id: str, other_id: str) -> None: ...
+
+    def unblock(self, user_id: str, other_id: str) -> None: ...
 
     def presence_of(self, user_ids: Iterable[str]) -> dict[str, UserPresence]:
         """Each existing user's sockets and stored `last_seen`, in BatchGetItem-sized reads."""
@@ -322,6 +334,16 @@ class ExportStore(Protocol):
         """{"status": "pending"|"ready", "key"?} of the user's own export, or None."""
 
 
+class ReportStore(Protocol):
+    """Reports of messages, kept for moderators."""
+
+    def add(self, report: dict) -> None:
+        """Keep a report (`report_id`, `reporter_id`, `chat_id`, `seq`, `reason`, `reported_at`, `messages`)."""
+
+    def newest(self, limit: int, before: str | None = None) -> list[dict]:
+        """Up to `limit` reports, newest first; `before` (a `reported_at`) pages back."""
+
+
 class Counters(Protocol):
     """Fixed-window event counters shared by every Lambda container (the rate limits)."""
 
@@ -378,6 +400,7 @@ class Stores:
     news: NewsStore
     receipts: ReceiptStore
     exports: ExportStore
+    reports: ReportStore
     counters: Counters
     media: MediaStore
     blobs: BlobStore

@@ -80,8 +80,8 @@ def test_rest_errors_follow_the_contract(app):
         missing = client.http.get("/chats/nope", headers={"Authorization": f"Bearer {token}"})
         assert missing.status_code == 404 and json.loads(missing.body)["code"] == "not_found"
         assert client.http.get("/me").status_code == 401
-        assert json.loads(client.http.get("/me", headers={"Authorization": token}).body) == {
-            "user_id": "alice", "settings": {"push_previews": True}}
+        me = json.loads(client.http.get("/me", headers={"Authorization": token}).body)
+        assert me["user_id"] == "alice" and me["profile"] == {"user_id": "alice"} and me["settings"]["push_previews"]
 
 
 def send_frame(client, connection_id: str, **body) -> None:
@@ -250,7 +250,7 @@ def test_pushes_through_sns_with_mutes_settings_and_a_disabled_endpoint(app, aws
         send_frame(client, "cb2", action="mute", req="6", chat_id="direct:alice:bob", until=None)
         client.lambda_.invoke("disconnect", ws_event("$disconnect", "cb2"))
         settings = client.http.put("/me/settings", body=json.dumps({"push_previews": False}), headers=headers)
-        assert json.loads(settings.body) == {"settings": {"push_previews": False}}
+        assert json.loads(settings.body)["settings"]["push_previews"] is False
         send_frame(client, "ca", action="send", req="7", chat_id="direct:alice:bob", client_msg_id="m3", kind="text",
                    text="no preview")
         assert published(endpoint)[-1] == {"chat_id": "direct:alice:bob", "seq": 3, "sender_id": "alice",
@@ -268,3 +268,39 @@ def test_pushes_through_sns_with_mutes_settings_and_a_disabled_endpoint(app, aws
         assert app.services().stores.users.devices("bob") == []
         assert sns.list_endpoints_by_platform_application(
             PlatformApplicationArn=aws["APNS_APPLICATION_ARN"])["Endpoints"] == []
+
+
+def test_people_routes_profiles_users_blocks_and_reports(app):
+    with Client(app.app) as client:
+        alice, bob = signed_up(client, "alice"), signed_up(client, "bob")
+
+        def call(method: str, path: str, token: str, body=None):
+            answer = getattr(client.http, method)(path, headers={"Authorization": token,
+                                                                 "Content-Type": "application/json"},
+                                                  **({"body": json.dumps(body)} if body is not None else {}))
+            return answer.status_code, json.loads(answer.body)
+
+        assert call("put", "/me/profile", alice, {"display_name": "Alice", "about": "climbs"}) == (
+            200, {"profile": {"user_id": "alice", "display_name": "Alice", "about": "climbs"}})
+        assert call("put", "/me/profile", alice, {"display_name": ""})[0] == 400
+        assert call("get", "/me", alice)[1]["profile"]["display_name"] == "Alice"
+        assert call("get", "/users?ids=alice,bob,nobody", bob) == (200, {"users": [
+            {"user_id": "alice", "display_name": "Alice", "about": "climbs"}, {"user_id": "bob"}]})
+        assert call("get", "/users", bob)[0] == 400
+        assert call("post", "/blocks", alice, {"user_id": "bob"}) == (201, {})
+        assert call("get", "/blocks", alice) == (200, {"user_ids": ["bob"]})
+        assert call("get", "/users?ids=alice", bob)[1] == {"users": [{"user_id": "alice", "display_name": "Alice"}]}
+        chat = call("post", "/chats", alice, {"kind": "direct", "user_id": "bob"})[1]["chat"]["chat_id"]
+        client.lambda_.invoke("connect", ws_event("$connect", "cb", query={"token": bob}))
+        send_frame(client, "cb", action="send", req="1", chat_id=chat, client_msg_id="m", kind="text", text="hey")
+        assert app.pusher.of_type("cb", "error")[-1]["code"] == "forbidden"
+        assert call("delete", "/blocks/bob", alice) == (200, {})
+        send_frame(client, "cb", action="send", req="2", chat_id=chat, client_msg_id="m", kind="text", text="hey")
+        assert app.pusher.of_type("cb", "sent")[-1]["seq"] == 1
+        status, body = call("post", "/reports", alice, {"chat_id": chat, "seq": 1, "reason": "rude"})
+        assert status == 201 and len(body["report_id"]) == 32
+        assert call("post", "/reports", alice, {"chat_id": chat, "seq": 9, "reason": "rude"})[0] == 404
+        (report,) = app.services().stores.reports.newest(5)
+        assert report["messages"][0]["text"] == "hey" and report["reporter_id"] == "alice"
+        assert call("put", "/me/settings", alice, {"last_seen": "nobody", "groups_add": "contacts"})[1][
+            "settings"]["last_seen"] == "nobody"

@@ -410,3 +410,34 @@ def test_invite_links_are_found_by_token_and_revoked_only_by_their_group(stores)
     assert stores.chats.invite("t1") == ("group:g", 2_000_000_000) and stores.chats.invite("nope") is None
     assert not stores.chats.delete_invite("t1", "group:other")
     assert stores.chats.delete_invite("t1", "group:g") and stores.chats.invite("t1") is None
+
+
+def test_profiles_blocks_and_settings_come_with_people_and_go_with_the_account(stores):
+    users = stores.users
+    for user in ("a", "b", "c"):
+        users.register(user)
+    assert users.update_profile("a", {"display_name": "Ann", "about": "hi"}) == {"display_name": "Ann", "about": "hi"}
+    assert users.update_profile("a", {"about": None, "avatar_media_id": "m1"}) == {"display_name": "Ann",
+                                                                                 "avatar_media_id": "m1"}
+    users.update_settings("a", {"last_seen": "contacts"})
+    users.block("a", "b")
+    users.block("a", "c")
+    users.unblock("a", "c")
+    people = users.people(["a", "b", "nobody"])
+    assert set(people) == {"a", "b"}
+    assert people["a"].profile == {"display_name": "Ann", "avatar_media_id": "m1"}
+    assert people["a"].blocked == frozenset({"b"}) and people["a"].settings == {"last_seen": "contacts"}
+    assert users.reach_of(["a"])["a"].blocked == frozenset({"b"})
+    (presence,) = users.presence_of(["a"]).values()
+    assert presence.shown_to == "contacts" and presence.blocked == frozenset({"b"})
+    users.mark_deleted("a")
+    gone = users.people(["a"])["a"]
+    assert gone.deleted and gone.profile == {} and gone.blocked == frozenset() and gone.settings == {}
+
+
+def test_reports_page_newest_first(stores):
+    for i in range(3):
+        stores.reports.add({"report_id": f"r{i}", "reporter_id": "a", "chat_id": "group:g", "seq": i + 1,
+                            "reason": "spam", "reported_at": f"2030-01-01T00:00:0{i}.000Z", "messages": []})
+    assert [r["report_id"] for r in stores.reports.newest(2)] == ["r2", "r1"]
+    assert [r["report_id"] for r in stores.reports.newest(5, before="2030-01-01T00:00:01.000Z")] == ["r0"]

@@ -87,8 +87,8 @@ def test_a_muted_chat_pushes_only_mentions_and_a_mute_is_the_callers_alone(stack
 def test_previews_follow_the_setting_and_the_badge_counts_unread_chats(stack):
     alice, bob, carol = stack.user("alice"), stack.user("bob"), stack.user("carol")
     register(bob, "phone")
-    assert http("PUT", f"{stack.api}/me/settings", {"push_previews": False}, token=bob.token) == (
-        200, {"settings": {"push_previews": False}})
+    status, body = http("PUT", f"{stack.api}/me/settings", {"push_previews": False}, token=bob.token)
+    assert status == 200 and body["settings"]["push_previews"] is False
     assert http("PUT", f"{stack.api}/me/settings", {"theme": "dark"}, token=bob.token)[0] == 400
     with_alice, with_carol = direct_chat(alice, bob), direct_chat(carol, bob)
 

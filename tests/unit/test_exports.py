@@ -16,6 +16,8 @@ def test_an_export_holds_the_user_their_chats_and_what_they_can_read(world):
     world.send("ben", group, "before ann joined")
     world.services.groups.add_members("ben", group, ["ann"])
     after = world.send("cat", group, "after")
+    world.stores.users.update_profile("ann", {"display_name": "Ann"})
+    world.services.settings.update("ann", {"read_receipts": False})
     world.queue.tasks.clear()
     export_id = world.services.exports.request("ann")
     assert world.services.exports.status("ann", export_id) == {"status": "pending"}
@@ -25,7 +27,9 @@ def test_an_export_holds_the_user_their_chats_and_what_they_can_read(world):
     assert status["status"] == "ready"
     key = status["url"].split("://")[1].split("?")[0]
     lines = [json.loads(line) for line in (world.blobs.folder / key).read_text().splitlines()]
-    assert lines[0] == {"type": "profile", "user_id": "ann"} and lines[1]["type"] == "settings"
+    assert lines[0] == {"type": "profile", "user_id": "ann", "display_name": "Ann"}
+    assert lines[1] == {"type": "settings", "last_seen": "everyone", "read_receipts": False,
+                        "groups_add": "everyone", "push_previews": True}
     assert {line["chat_id"] for line in lines if line["type"] == "chat"} == {direct, group}
     texts = {line["chat_id"]: line.get("text") for line in lines
              if line["type"] == "message" and line.get("kind") != "system"}

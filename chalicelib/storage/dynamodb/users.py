@@ -14,12 +14,13 @@ from botocore.exceptions import ClientError
 
 from chalicelib import clock
 from chalicelib.errors import Unauthorized
-from chalicelib.model import ONLINE_WINDOW, Connection, Device, Reach, UserPresence
+from chalicelib.model import ONLINE_WINDOW, Connection, Device, Person, Reach, UserPresence
 from chalicelib.storage.dynamodb import batch_get, query_all
 
 ONLINE_SHARDS = 8  # partitions of the sparse `online` index, so that connects never crowd one index partition
 CONNECTIONS_VERSION = "connections_version"  # bumped by every write to a user's map, for conditional rewrites
 PRESENCE_PROJECTION = "user_id, connections, #version, online_shard, last_seen"
+PRIVACY_PROJECTION = "settings.last_seen, blocked"  # who may see a user's presence
 PRESENCE_WRITE_ATTEMPTS = 5
 
 
@@ -110,7 +111,8 @@ class DynamoUserStore:
         return int(item["signed_out_at"]) if "signed_out_at" in item else None
 
     def mark_deleted(self, user_id: str) -> None:
-        self._users.update_item(Key={"user_id": user_id}, UpdateExpression="SET deleted = :yes REMOVE settings",
+        self._users.update_item(Key={"user_id": user_id},
+                                UpdateExpression="SET deleted = :yes REMOVE settings, profile, blocked",
                                 ExpressionAttributeValues={":yes": True})
 
     def deleted(self, user_id: str) -> bool:
@@ -188,11 +190,12 @@ class DynamoUserStore:
         found: dict[str, Reach] = {}
         oldest_alive = int(clock.now()) - self._lifetime
         for item in batch_get(self._resource, self._users_name, keys,
-                              "user_id, connections, devices, settings.push_previews"):
+                              "user_id, connections, devices, settings.push_previews, blocked"):
             found[item["user_id"]] = Reach(
                 connections=[connection for connection in _presence_from_item(item).connections
                              if connection.connected_at > oldest_alive],
-                devices=_devices_from_item(item), previews=item.get("settings", {}).get("push_previews", True))
+                devices=_devices_from_item(item), previews=item.get("settings", {}).get("push_previews", True),
+                blocked=frozenset(item.get("blocked", ())))
         return found
 
     def devices(self, user_id: str) -> list[Device]:
@@ -234,31 +237,60 @@ class DynamoUserStore:
         return item.get("settings", {})
 
     def update_settings(self, user_id: str, changes: dict) -> dict:
-        key = {"user_id": user_id}
-        names = {f"#s{i}": name for i, name in enumerate(changes)}
-        values = {f":s{i}": value for i, value in enumerate(changes.values())}
+        return self._update_map(user_id, "settings", changes)
+
+    def update_profile(self, user_id: str, changes: dict) -> dict:
+        return self._update_map(user_id, "profile", changes)
+
+    def _update_map(self, user_id: str, attribute: str, changes: dict) -> dict:
+        """Set (or, for None, remove) entries of a map attribute of the users item; answers the map."""
+        key, names = {"user_id": user_id}, {"#map": attribute, **{f"#k{i}": name for i, name in enumerate(changes)}}
+        values = {f":v{i}": value for i, value in enumerate(changes.values()) if value is not None}
+        sets = [f"#map.#k{i} = :v{i}" for i, value in enumerate(changes.values()) if value is not None]
+        removes = [f"#map.#k{i}" for i, value in enumerate(changes.values()) if value is None]
+        update = " ".join(part for part in (f"SET {', '.join(sets)}" if sets else "",
+                                            f"REMOVE {', '.join(removes)}" if removes else "") if part)
         try:
-            item = self._users.update_item(
-                Key=key, UpdateExpression="SET " + ", ".join(f"settings.#s{i} = :s{i}" for i in range(len(changes))),
-                ExpressionAttributeNames=names, ExpressionAttributeValues=values, ReturnValues="ALL_NEW")
+            item = self._users.update_item(Key=key, UpdateExpression=update, ExpressionAttributeNames=names,
+                                           ReturnValues="ALL_NEW", **({"ExpressionAttributeValues": values}
+                                                                      if values else {}))
         except ClientError as error:
             if error.response["Error"]["Code"] != "ValidationException":
                 raise
-            item = self._users.update_item(  # the first setting changed: make the map, keeping any made meanwhile
-                Key=key, UpdateExpression="SET settings = if_not_exists(settings, :changes)",
-                ExpressionAttributeValues={":changes": changes}, ReturnValues="ALL_NEW")
-            if not changes.items() <= item["Attributes"]["settings"].items():
-                return self.update_settings(user_id, changes)
-        return item["Attributes"]["settings"]
+            first = {name: value for name, value in changes.items() if value is not None}
+            item = self._users.update_item(  # the map's first entries: make it, keeping one made meanwhile
+                Key=key, UpdateExpression="SET #map = if_not_exists(#map, :first)",
+                ExpressionAttributeNames={"#map": attribute}, ExpressionAttributeValues={":first": first},
+                ReturnValues="ALL_NEW")
+            if not first.items() <= item["Attributes"][attribute].items():
+                return self._update_map(user_id, attribute, changes)
+        return item["Attributes"].get(attribute, {})
+
+    def people(self, user_ids: Iterable[str]) -> dict[str, Person]:
+        keys = [{"user_id": user_id} for user_id in dict.fromkeys(user_ids)]
+        return {item["user_id"]: Person(item["user_id"], item.get("profile", {}), item.get("settings", {}),
+                                        frozenset(item.get("blocked", ())), bool(item.get("deleted")))
+                for item in batch_get(self._resource, self._users_name, keys,
+                                      "user_id, profile, settings, blocked, deleted")}
+
+    def block(self, user_id: str, other_id: str) -> None:
+        self._users.update_item(Key={"user_id": user_id}, UpdateExpression="ADD blocked :other",
+                                ExpressionAttributeValues={":other": {other_id}})
+
+    def unblock(self, user_id: str, other_id: str) -> None:
+        self._users.update_item(Key={"user_id": user_id}, UpdateExpression="DELETE blocked :other",
+                                ExpressionAttributeValues={":other": {other_id}})
 
     def presence_of(self, user_ids: Iterable[str]) -> dict[str, UserPresence]:
         keys = [{"user_id": user_id} for user_id in dict.fromkeys(user_ids)]
-        items = batch_get(self._resource, self._users_name, keys, "user_id, connections, last_seen")
+        items = batch_get(self._resource, self._users_name, keys,
+                          f"user_id, connections, last_seen, {PRIVACY_PROJECTION}")
         return {item["user_id"]: _presence_from_item(item) for item in items}
 
     def presence_now(self, user_id: str) -> UserPresence | None:
         item = self._users.get_item(Key={"user_id": user_id}, ConsistentRead=True,
-                                    ProjectionExpression="user_id, connections, last_seen").get("Item")
+                                    ProjectionExpression=f"user_id, connections, last_seen, {PRIVACY_PROJECTION}"
+                                    ).get("Item")
         return _presence_from_item(item) if item else None
 
     def expire_stale_connections(self, shard: int) -> list[UserPresence]:
@@ -295,7 +327,8 @@ def _presence_from_item(item: dict) -> UserPresence:
                    connected_at=int(entry["connected_at"]), seen_at=int(entry["seen_at"]),
                    window=int(entry.get("window", ONLINE_WINDOW)))
         for connection_id, entry in item.get("connections", {}).items())
-    return UserPresence(user_id, connections, int(item["last_seen"]) if "last_seen" in item else None)
+    return UserPresence(user_id, connections, int(item["last_seen"]) if "last_seen" in item else None,
+                        item.get("settings", {}).get("last_seen", "everyone"), frozenset(item.get("blocked", ())))
 
 
 def _devices_from_item(item: dict) -> tuple[Device, ...]:
