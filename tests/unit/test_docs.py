@@ -23,7 +23,7 @@ CONTRACT = ROOT.parent / "shared" / "PROTOCOL.md"
 CONTRACT_ACTIONS = {"create_chat", "send", "receipt", "sync", "history", "add_members", "remove_members", "leave",
                     "typing", "heartbeat", "presence", "upload", "media_url"}
 SERVER_FRAMES = {"chat", "sent", "message", "ok", "receipt", "messages", "synced", "history", "typing", "pong",
-                 "presence", "upload", "media", "error", "invite"}
+                 "presence", "upload", "media", "error", "invite", "profile"}
 OBJECT_SCHEMAS = {"Message", "Chat", "Member", "Media", "Error"}
 
 
