@@ -7,6 +7,7 @@
   config     only write .chalice/ from given stack outputs (offline; what `up` does between its steps)
   webconfig  print the web client's `window.PARLEY_CONFIG` for a deployed stage
   redrive    move what the fan-out and media consumers gave up on (their DLQs) back to their queues
+  reports    list the reports users made of messages, newest first (moderators; --local URL for a local stack)
 
 AWS credentials and region come from the usual places (AWS_PROFILE, AWS_REGION, ~/.aws) or --profile and
 --region. See docs/deploy.md.
@@ -128,6 +129,20 @@ def cmd_redrive(args) -> None:
     redrive(_session(args).client("sqs"), args.stage, tuple(args.queue or QUEUES), wait=args.wait)
 
 
+def cmd_reports(args) -> None:
+    from deploy.reports import local_table, print_reports
+    from deploy.stack import Stack
+
+    if args.local:
+        resource, table = local_table(args.local)
+    else:
+        session = _session(args)
+        resource, table = session.resource("dynamodb"), Stack(session, args.stage).outputs()["ChatsTable"]
+    shown = print_reports(resource, table, args.limit, args.before)
+    more = f"; older ones: --before {shown[-1]['reported_at']}" if len(shown) == args.limit else ""
+    print(f"{len(shown)} report(s){more}", file=sys.stderr)
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="python -m deploy", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -169,6 +184,12 @@ def parser() -> argparse.ArgumentParser:
     redrive.add_argument("--queue", action="append", choices=["fanout", "media-events"],
                          help="only this queue (repeatable; default: both)")
     redrive.add_argument("--wait", action="store_true", help="follow each move until it ends")
+
+    reports = command("reports", cmd_reports, "list the reports of messages, newest first")
+    aws(reports)
+    reports.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    reports.add_argument("--before", help="only reports made before this time (ISO 8601, as `reported_at`)")
+    reports.add_argument("--local", metavar="URL", help="a local stack's base URL instead of the stage on AWS")
     return main
 
 

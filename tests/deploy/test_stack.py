@@ -147,3 +147,18 @@ def test_a_malformed_push_secret_stops_the_deploy(aws):
     aws.client("secretsmanager").create_secret(Name="parley/t5/fcm", SecretString=json.dumps({"key": "x"}))
     with pytest.raises(SystemExit, match="service account"):
         push_apps.ensure(aws, "t5")
+
+
+def test_moderators_list_reports_newest_first(local_stack, aws, capsys):
+    from chalicelib.storage.dynamodb.reports import DynamoReportStore
+    from deploy.__main__ import main
+
+    env, _ = local_stack
+    store = DynamoReportStore(aws.resource("dynamodb"), env["CHATS_TABLE"])
+    for i in range(3):
+        store.add({"report_id": f"r{i}", "reporter_id": "ann", "chat_id": "group:g", "seq": i + 1, "reason": "spam",
+                   "reported_at": f"2030-01-01T00:00:0{i}.000Z", "messages": [{"seq": i + 1, "text": "buy"}]})
+    main(["reports", "--stage", STAGE, "--region", "us-east-1", "--limit", "2"])
+    out, err = capsys.readouterr()
+    assert [json.loads(line)["report_id"] for line in out.splitlines()] == ["r2", "r1"]
+    assert "--before 2030-01-01T00:00:01.000Z" in err
