@@ -33,7 +33,8 @@ FUZZ = settings(deadline=None, database=None, derandomize=not LONG, print_blob=T
 ANSWERS: Counter = Counter()  # what the fuzzers got back, printed at the end of each (pytest -s shows it)
 
 ACTIONS = ["create_chat", "update_chat", "send", "hide", "history", "heartbeat", "presence", "typing", "receipt", "sync",
-           "add_members", "remove_members", "leave", "upload", "media_url"]
+           "add_members", "remove_members", "leave", "upload", "media_url", "mute", "set_role", "create_invite",
+           "join", "revoke_invite"]
 
 # Values -------------------------------------------------------------------------------------------------
 
@@ -101,6 +102,14 @@ def field_values(pools: Pools) -> dict:
         "since": st.sampled_from(["", "0", "1800000000", "yesterday"]) | strings | json_values,
         "page": strings | json_values, "quiet": st.booleans() | json_values,
         "disappear_after": st.sampled_from([86400, 604800, 7776000, None, 60, 0]) | json_values,
+        "until": st.sampled_from(["2099-01-01T00:00:00Z", "2001-01-01T00:00:00Z", "9999-12-31T23:59:59-01:00",
+                                  "tomorrow", None]) | strings | json_values,
+        "role": st.sampled_from(["admin", "member", "owner"]) | json_values,
+        "expires_in": st.integers(-1, 10**7) | json_values, "token": strings | json_values,
+        "description": strings | json_values, "avatar_media_id": pools.media(),
+        "settings": st.fixed_dictionaries({}, optional={"send": st.sampled_from(["all", "admins", "x"]) | json_values,
+                                                        "edit_info": st.sampled_from(["all", "admins"])})
+        | json_values,
         "extra": json_values | deep_values,
     }
 
@@ -134,6 +143,11 @@ def valid_fields(pools: Pools) -> dict:
         "mentions": st.lists(ids, max_size=3), "seqs": st.lists(st.integers(0, 12), min_size=1, max_size=5),
         "since": st.sampled_from(["", "1800000000"]), "page": st.text(min_size=1, max_size=40),
         "quiet": st.booleans(), "disappear_after": st.sampled_from([86400, 604800, 7776000, None]),
+        "until": st.sampled_from(["2099-01-01T00:00:00Z", None]), "role": st.sampled_from(["admin", "member"]),
+        "expires_in": st.integers(60, 604800), "token": st.text(min_size=1, max_size=30),
+        "description": st.text(max_size=512) | st.none(), "avatar_media_id": st.sampled_from(pools.media_ids),
+        "settings": st.fixed_dictionaries({}, optional={"send": st.sampled_from(["all", "admins"]),
+                                                        "edit_info": st.sampled_from(["all", "admins"])}),
     }
 
 
@@ -141,7 +155,11 @@ SCHEMA = {  # action -> (required fields, optional fields), as the contract list
     "create_chat": (["kind"], ["user_id", "name", "members"]),
     "send": (["chat_id", "client_msg_id", "kind"], ["text", "media_id", "reply_to", "relates_to", "emoji",
                                                     "forward_of", "mentions"]),
-    "hide": (["chat_id", "seqs"], []), "update_chat": (["chat_id"], ["disappear_after"]),
+    "hide": (["chat_id", "seqs"], []),
+    "update_chat": (["chat_id"], ["disappear_after", "name", "description", "avatar_media_id", "settings"]),
+    "mute": (["chat_id", "until"], []), "set_role": (["chat_id", "user_id", "role"], []),
+    "create_invite": (["chat_id"], ["expires_in"]), "join": (["token"], []),
+    "revoke_invite": (["chat_id", "token"], []),
     "history": (["chat_id"], ["before", "limit"]), "heartbeat": ([], ["quiet"]), "presence": (["user_ids"], []),
     "typing": (["chat_id", "state"], []), "receipt": (["chat_id", "seq", "status"], []),
     "sync": ([], ["cursors", "limit", "since", "page"]), "add_members": (["chat_id", "user_ids"], []),
