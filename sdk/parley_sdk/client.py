@@ -1,15 +1,17 @@
 """``ParleyClient``: the REST API, the WebSocket actions and an ordered, deduplicated event stream."""
 
 import asyncio
+import enum
 import io
 import json
+import mimetypes
 import os
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
@@ -35,6 +37,20 @@ TOKEN_REFRESH_MARGIN = 60.0
 
 PLATFORMS = ("apns", "fcm")
 """Push platforms a device can be registered for: Apple's (APNs) and Google's (FCM)."""
+
+USERS_PAGE = 100
+"""The most user ids one ``GET /api/users`` names."""
+
+PROFILE = "profile"
+"""The ``chat_id`` an ``upload`` gives for your own profile picture."""
+
+
+class _Unset(enum.Enum):
+    UNSET = "UNSET"
+
+
+UNSET = _Unset.UNSET
+"""The default of fields that are left as they are, where ``None`` means "remove it"."""
 
 
 @dataclass(frozen=True)
@@ -231,7 +247,9 @@ class ParleyClient:
         return state["url"]
 
     async def presence(self, user_ids: list[str]) -> list[dict]:
-        """Per user: ``{"user_id", "status": "online"|"offline", "last_seen"}``."""
+        """Per user: ``{"user_id", "status": "online"|"offline"|"unknown", "last_seen"}``; ``unknown`` (with
+        ``last_seen`` None): someone who shares a chat with you but does not let you see it (their
+        ``last_seen`` setting, or they blocked you)."""
         return (await self._rest("POST", "/presence", {"user_ids": user_ids}))["users"]
 
     async def media(self, media_id: str) -> dict:
@@ -257,12 +275,96 @@ class ParleyClient:
         await self._ask("mute", chat_id=chat_id, until=iso_time(until))
 
     async def settings(self) -> dict:
-        """Every setting, defaults included: ``{"push_previews": bool}``."""
+        """Every setting, defaults included:
+        ``{"last_seen", "read_receipts", "groups_add", "push_previews"}``."""
         return (await self.me())["settings"]
 
     async def update_settings(self, **changes) -> dict:
-        """``update_settings(push_previews=False)``: change some settings; answers every setting."""
+        """Change some settings; answers every setting. The server knows ``last_seen`` (``"everyone"``,
+        ``"contacts"`` or ``"nobody"``: who sees your presence), ``read_receipts`` (``False``: no read
+        receipts either way in direct chats), ``groups_add`` (``"everyone"`` or ``"contacts"``: who may add
+        you to a group) and ``push_previews`` (``False``: pushes without the text), e.g.
+        ``update_settings(last_seen="contacts", read_receipts=False)``. Anything else is sent as given, and
+        the server refuses it (``bad_request``)."""
         return (await self._rest("PUT", "/me/settings", changes))["settings"]
+
+    # People
+
+    async def profile(self) -> dict:
+        """Your profile as others see it: ``{"user_id", "display_name"?, "about"?, "avatar"?}`` (``avatar``: a
+        media object with fresh URLs; its ``variants.thumb`` is the picture to show)."""
+        return (await self.me())["profile"]
+
+    async def update_profile(
+        self,
+        *,
+        display_name: str | _Unset | None = UNSET,
+        about: str | _Unset | None = UNSET,
+        avatar_media_id: str | _Unset | None = UNSET,
+    ) -> dict:
+        """Change the fields given (``None`` removes one; those not given stay as they are); answers the
+        profile. ``display_name``: 1-64 characters; ``about``: 0-140; ``avatar_media_id``: your own upload
+        into ``PROFILE`` (see ``set_avatar``). Those who share a chat with you get a ``profile`` event."""
+        changes = _given(display_name=display_name, about=about, avatar_media_id=avatar_media_id)
+        return (await self._rest("PUT", "/me/profile", changes))["profile"]
+
+    async def set_avatar(
+        self,
+        source: str | os.PathLike | bytes,
+        content_type: str | None = None,
+        filename: str | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> dict:
+        """Upload an image (JPEG, PNG, GIF or WebP) as your profile picture and set it; answers the profile.
+
+        ``content_type`` defaults to the one the file name suggests. The upload goes over the WebSocket
+        (``connect()`` first), as ``upload`` does; its ``media`` event, with ``chat_id`` ``"profile"``, comes
+        to your own devices only. ``update_profile(avatar_media_id=None)`` removes the picture."""
+        if filename is None and isinstance(source, bytes):
+            raise ValueError("filename is required when uploading bytes")
+        if content_type is None:
+            name = filename or Path(source).name  # type: ignore[arg-type]
+            content_type = mimetypes.guess_type(name)[0]
+            if content_type is None:
+                raise ValueError(f"cannot tell the content type of {name!r}: give content_type")
+        media_id = await self.upload(PROFILE, source, content_type, filename, progress)
+        return await self.update_profile(avatar_media_id=media_id)
+
+    async def users(self, user_ids: Iterable[str]) -> list[dict]:
+        """Profiles as you see them, in the order asked:
+        ``[{"user_id", "display_name"?, "about"?, "avatar"?}]`` (``{"user_id", "deleted": true}`` for a
+        deleted account). Unknown users are left out. Asked ``USERS_PAGE`` (100) at a time."""
+        if isinstance(user_ids, str):
+            raise TypeError("users() takes a list of user ids, not one string")
+        wanted = list(dict.fromkeys(user_ids))
+        for user_id in wanted:
+            if not isinstance(user_id, str) or not user_id or "," in user_id:
+                raise ValueError(f"{user_id!r} is not a user id")
+        found: list[dict] = []
+        for start in range(0, len(wanted), USERS_PAGE):
+            ids = ",".join(wanted[start : start + USERS_PAGE])
+            found += (await self._rest("GET", "/users", params={"ids": ids}))["users"]
+        return found
+
+    async def block(self, user_id: str) -> None:
+        """Block a user: their sends into your direct chat and their adding you to groups are refused, and
+        they see your presence as ``unknown`` and your profile without ``about`` and ``avatar``. Silent: they
+        are not told."""
+        await self._rest("POST", "/blocks", {"user_id": user_id})
+
+    async def unblock(self, user_id: str) -> None:
+        """Unblock a user (one you had not blocked is no error)."""
+        await self._rest("DELETE", f"/blocks/{quote(user_id, safe='')}")
+
+    async def blocked(self) -> list[str]:
+        """The user ids you block."""
+        return (await self._rest("GET", "/blocks"))["user_ids"]
+
+    async def report(self, chat_id: str, seq: int, reason: str) -> str:
+        """Report a message you can read to the moderators (``reason``: 1-500 characters); answers the
+        report's id. The report keeps a copy of the message and of up to 5 before it."""
+        body = {"chat_id": chat_id, "seq": seq, "reason": reason}
+        return (await self._rest("POST", "/reports", body))["report_id"]
 
     async def local_pushes(self, user_id: str | None = None) -> list[dict]:
         """The local stack only: the pushes SNS would have delivered to ``user_id``'s devices (default: the
@@ -394,9 +496,60 @@ class ParleyClient:
         await self._ask("hide", chat_id=chat_id, seqs=seqs)
         self.view.forget(chat_id, seqs)
 
+    async def update_chat(
+        self,
+        chat_id: str,
+        *,
+        name: str | _Unset = UNSET,
+        description: str | _Unset | None = UNSET,
+        avatar_media_id: str | _Unset | None = UNSET,
+        settings: Mapping[str, str] | _Unset = UNSET,
+        disappear_after: int | _Unset | None = UNSET,
+    ) -> dict:
+        """Change a chat's information or settings: only the fields given (``None`` removes a description or
+        avatar, or stops disappearing messages). Answers the chat.
+
+        Groups: ``name`` (1-100 characters), ``description`` (0-512), ``avatar_media_id`` (your own ``image``
+        upload into this group), as the group's ``edit_info`` setting allows; ``settings``
+        (``{"send"?: "all"|"admins", "edit_info"?: "all"|"admins"}``, those left out keep their value), admins
+        only. Any chat: ``disappear_after`` 86400, 604800 or 7776000 seconds. Every member gets a ``system``
+        message and the ``chat``."""
+        changes = _given(
+            name=name,
+            description=description,
+            avatar_media_id=avatar_media_id,
+            settings=dict(settings) if isinstance(settings, Mapping) else settings,
+            disappear_after=disappear_after,
+        )
+        return (await self._ask("update_chat", chat_id=chat_id, **changes))["chat"]
+
     async def set_disappearing(self, chat_id: str, seconds: int | None) -> dict:
-        """Make the chat's new messages disappear after 86400, 604800 or 7776000 seconds (None: never)."""
-        return (await self._ask("update_chat", chat_id=chat_id, disappear_after=seconds))["chat"]
+        """``update_chat(chat_id, disappear_after=seconds)``: new messages disappear after 86400, 604800 or
+        7776000 seconds (None: never)."""
+        return await self.update_chat(chat_id, disappear_after=seconds)
+
+    async def set_role(self, chat_id: str, user_id: str, role: str) -> dict:
+        """Make a group member an ``admin``, or an admin a ``member`` (admins only; the last admin cannot step
+        down). Answers the chat."""
+        return (await self._ask("set_role", chat_id=chat_id, user_id=user_id, role=role))["chat"]
+
+    async def create_invite(self, chat_id: str, expires_in: int | timedelta | None = None) -> dict:
+        """An invite link to a group (admins only): ``{"chat_id", "token", "expires_at"}``. Anyone holding
+        the token may ``join`` until it expires (``expires_in``: 60 seconds to 7 days, the default) or is
+        revoked. Not sent again after a reconnect: that would make a second link."""
+        if isinstance(expires_in, timedelta):
+            expires_in = int(expires_in.total_seconds())
+        params = _without_none(chat_id=chat_id, expires_in=expires_in)
+        return await self._ask("create_invite", retry=False, **params)
+
+    async def join(self, token: str) -> dict:
+        """Join a group with an invite link's token; answers the chat (a member already: the chat, nothing
+        else). An expired or revoked token is ``not_found``, a full group ``conflict``."""
+        return (await self._ask("join", token=token))["chat"]
+
+    async def revoke_invite(self, chat_id: str, token: str) -> None:
+        """End an invite link of the group (admins only) before it expires."""
+        await self._ask("revoke_invite", retry=False, chat_id=chat_id, token=token)
 
     async def send_media(
         self,
@@ -565,8 +718,8 @@ class ParleyClient:
         Messages come as ``{"type": "message", "message"}``, each once and in seq order per chat,
         whether they arrived live, through the ``sync`` run after every (re)connect, or through the
         ``history`` calls that fill holes; messages this connection sent are not repeated here. Other
-        events (``receipt``, ``typing``, ``presence``, ``chat``, ``media``, ``error`` without ``req``)
-        are passed through as they arrive. Read it from one task at a time.
+        events (``receipt``, ``typing``, ``presence``, ``profile``, ``chat``, ``media``, ``error`` without
+        ``req``) are passed through as they arrive. Read it from one task at a time.
         """
         async for item in self._connected_socket().incoming():
             if item is CONNECTED:
@@ -690,3 +843,8 @@ def _copy(message: dict | None) -> dict | None:
 
 def _without_none(**fields) -> dict:
     return {key: value for key, value in fields.items() if value is not None}
+
+
+def _given(**fields) -> dict:
+    """The fields given a value, ``None`` included (it removes): those left ``UNSET`` are not sent."""
+    return {key: value for key, value in fields.items() if value is not UNSET}
