@@ -10,6 +10,16 @@ And push notifications: devices registered over REST, ``mute``, the ``push_previ
 cursors from ``receipt`` (for the unread count), and ``GET /_devstack/pushes`` as the local stack has it.
 A push is recorded at once when a text or media message is stored, for each other member's device with
 no open socket of its own (``?device=<its id>``), unless the member muted the chat and is not mentioned.
+
+And people: profiles (``PUT /api/me/profile``, ``GET /api/users``, avatars uploaded with ``chat_id``
+``"profile"``, ``profile`` events to those who share a chat, but those the user blocked), the four settings
+with their choices, blocks (a blocked user's send into the direct chat and adding the blocker to a group are
+``forbidden``; ``groups_add: "contacts"`` refuses non-contacts), and reports (``server.reports``). And groups:
+``update_chat`` (name, description, avatar, settings, disappearing messages; ``edit_info`` and admins-only
+settings enforced, ``send: "admins"`` refusing other members' sends), ``set_role`` with the last-admin rule,
+``add_members``, and invites (``create_invite``, ``join``, ``revoke_invite``; ``server.invites``), each change
+with its ``system`` message and the ``chat`` pushed to every member. ``server.max_group_members`` (500) can be
+lowered to test a full group.
 """
 
 import asyncio
@@ -18,7 +28,7 @@ import itertools
 import json
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 from aiohttp import web
@@ -29,7 +39,12 @@ from websockets.exceptions import ConnectionClosed
 PASSWORD = "Secret-123"
 RELATIONS = ("edit", "delete", "reaction")
 PUSHED_KINDS = ("text", "image", "video", "file")
-SETTINGS = {"push_previews": True}
+SETTINGS = {"last_seen": "everyone", "read_receipts": True, "groups_add": "everyone", "push_previews": True}
+SETTING_CHOICES = {"last_seen": ("everyone", "contacts", "nobody"), "groups_add": ("everyone", "contacts")}
+GROUP_SETTINGS = {"send": "all", "edit_info": "all"}
+DISAPPEAR_AFTER = (86400, 604800, 7776000)
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+PROFILE_LENGTHS = {"display_name": (1, 64), "about": (0, 140)}
 MAX_DEVICES = 10
 
 
@@ -82,6 +97,20 @@ class FakeParley:
         """A status (404; 403 as API Gateway answers a path it has no route for) to answer
         ``/_devstack/pushes`` with, as a server that is not the local stack does."""
         self._socket_devices: dict[ServerConnection, str | None] = {}
+        self.media: dict[str, dict] = {}
+        """media_id -> ``{"chat_id", "uploader", "content_type", "filename", "size"}``: every upload slot
+        given (a profile picture's ``chat_id`` is ``"profile:<user>"``)."""
+        self.profiles: dict[str, dict] = defaultdict(dict)
+        """user_id -> ``{"display_name"?, "about"?, "avatar_media_id"?}``."""
+        self.deleted_users: set[str] = set()
+        """Accounts read as ``{"user_id", "deleted": true}``."""
+        self.blocks: dict[str, set[str]] = defaultdict(set)
+        """user_id -> the users they block."""
+        self.reports: list[dict] = []
+        """``{"report_id", "reporter_id", "chat_id", "seq", "reason", "messages"}``, in order."""
+        self.invites: dict[str, dict] = {}
+        """token -> ``{"chat_id", "expires_at": datetime}``: the live invite links."""
+        self.max_group_members = 500
 
     async def __aenter__(self) -> "FakeParley":
         app = web.Application()
@@ -90,6 +119,12 @@ class FakeParley:
         app.router.add_post("/api/auth/refresh", self._refresh)
         app.router.add_get("/api/me", self._me)
         app.router.add_put("/api/me/settings", self._update_settings)
+        app.router.add_put("/api/me/profile", self._update_profile)
+        app.router.add_get("/api/users", self._users)
+        app.router.add_post("/api/blocks", self._block)
+        app.router.add_delete("/api/blocks/{user_id}", self._unblock)
+        app.router.add_get("/api/blocks", self._blocked)
+        app.router.add_post("/api/reports", self._report)
         app.router.add_put("/api/devices/{device}", self._register_device)
         app.router.add_delete("/api/devices/{device}", self._unregister_device)
         app.router.add_get("/api/chats", self._chats)
@@ -121,6 +156,21 @@ class FakeParley:
         self.chats.setdefault(
             chat_id, {"chat_id": chat_id, "kind": "direct", "members": [a, b], "messages": [], "sent": {}}
         )
+        return chat_id
+
+    def create_group(self, name: str, admin: str, *members: str) -> str:
+        """A group of ``admin`` and ``members``, as ``create_chat`` makes it, without checks or pushes."""
+        chat_id = f"group-{next(self._counter)}"
+        self.chats[chat_id] = {
+            "chat_id": chat_id,
+            "kind": "group",
+            "name": name,
+            "members": [admin, *members],
+            "admins": [admin],
+            "settings": dict(GROUP_SETTINGS),
+            "messages": [],
+            "sent": {},
+        }
         return chat_id
 
     async def store(self, chat_id: str, sender: str, text: str, *, push: bool = True) -> dict:
@@ -180,7 +230,13 @@ class FakeParley:
 
     async def _me(self, request: web.Request) -> web.Response:
         user_id = self._user_of(request)
-        return web.json_response({"user_id": user_id, "settings": SETTINGS | self.settings[user_id]})
+        return web.json_response(
+            {
+                "user_id": user_id,
+                "profile": self._person(user_id, user_id),
+                "settings": SETTINGS | self.settings[user_id],
+            }
+        )
 
     async def _update_settings(self, request: web.Request) -> web.Response:
         user_id, changes = self._user_of(request), await request.json()
@@ -190,8 +246,136 @@ class FakeParley:
             return _error(400, "bad_request", f"unknown settings: {', '.join(unknown)}")
         if wrong := [name for name, value in changes.items() if type(value) is not type(SETTINGS[name])]:
             return _error(400, "bad_request", f"{', '.join(wrong)}: wrong type")
+        if wrong := [
+            name for name, value in changes.items() if value not in SETTING_CHOICES.get(name, (value,))
+        ]:
+            return _error(400, "bad_request", f"{', '.join(wrong)}: not one of the choices")
         self.settings[user_id].update(changes)
         return web.json_response({"settings": SETTINGS | self.settings[user_id]})
+
+    async def _update_profile(self, request: web.Request) -> web.Response:
+        user_id, changes = self._user_of(request), await request.json()
+        if not isinstance(changes, dict):
+            return _error(400, "bad_request", "the body is a JSON object of profile fields")
+        if unknown := sorted(set(changes) - {*PROFILE_LENGTHS, "avatar_media_id"}):
+            return _error(400, "bad_request", f"unknown profile fields: {', '.join(unknown)}")
+        for name, (shortest, longest) in PROFILE_LENGTHS.items():
+            value = changes.get(name)
+            if value is not None and (not isinstance(value, str) or not shortest <= len(value) <= longest):
+                return _error(400, "bad_request", f"{name}: {shortest} to {longest} characters, or null")
+        avatar = changes.get("avatar_media_id")
+        if avatar is not None:
+            media = self.media.get(avatar) if isinstance(avatar, str) else None
+            if media is None or media["chat_id"] != f"profile:{user_id}" or media["uploader"] != user_id:
+                return _error(404, "not_found", f"no profile picture {avatar!r} of yours")
+        if changes:
+            profile = self.profiles[user_id]
+            for name, value in changes.items():
+                if value is None:
+                    profile.pop(name, None)
+                else:
+                    profile[name] = value
+            await self._announce_profile(user_id)
+        return web.json_response({"profile": self._person(user_id, user_id)})
+
+    async def _users(self, request: web.Request) -> web.Response:
+        viewer = self._user_of(request)
+        wanted = list(dict.fromkeys(i.lower() for i in request.query.get("ids", "").split(",") if i))
+        if not 1 <= len(wanted) <= 100:
+            return _error(400, "bad_request", "ids names 1 to 100 users, separated by commas")
+        known = [user_id for user_id in wanted if user_id in self.passwords or user_id in self.deleted_users]
+        return web.json_response({"users": [self._person(user_id, viewer) for user_id in known]})
+
+    def _person(self, user_id: str, viewer: str) -> dict:
+        """The user's profile as ``viewer`` sees it: without ``about`` and ``avatar`` for one they blocked."""
+        if user_id in self.deleted_users:
+            return {"user_id": user_id, "deleted": True}
+        profile = self.profiles[user_id]
+        wire = {"user_id": user_id}
+        if "display_name" in profile:
+            wire["display_name"] = profile["display_name"]
+        if viewer not in self.blocks[user_id]:
+            if "about" in profile:
+                wire["about"] = profile["about"]
+            if "avatar_media_id" in profile:
+                wire["avatar"] = self._media_wire(profile["avatar_media_id"])
+        return wire
+
+    def _media_wire(self, media_id: str) -> dict:
+        media = self.media[media_id]
+        url = f"{self.upload_url}/{media_id}"
+        wire = {
+            "media_id": media_id,
+            "content_type": media["content_type"],
+            "size": media["size"],
+            "filename": media["filename"],
+            "status": "ready",
+            "url": url,
+        }
+        if media["content_type"] in IMAGE_TYPES:
+            thumb = {"url": f"{url}/thumb", "width": 96, "height": 96, "content_type": "image/jpeg"}
+            wire["variants"] = {"thumb": thumb}
+        return wire
+
+    async def _announce_profile(self, user_id: str) -> None:
+        """``profile`` to those who share a chat with the user, but those the user blocked."""
+        audience = (
+            {
+                member
+                for chat in self.chats.values()
+                if user_id in chat["members"]
+                for member in chat["members"]
+            }
+            - {user_id}
+            - self.blocks[user_id]
+        )
+        frame = json.dumps({"type": "profile", "user": self._person(user_id, user_id)})
+        for member in sorted(audience):
+            for ws in list(self.sockets[member]):
+                with contextlib.suppress(ConnectionClosed):
+                    await ws.send(frame)
+
+    async def _block(self, request: web.Request) -> web.Response:
+        user_id, body = self._user_of(request), await request.json()
+        other = body.get("user_id") if isinstance(body, dict) else None
+        if not isinstance(other, str) or not other:
+            return _error(400, "bad_request", "user_id names the user to block")
+        other = other.lower()
+        if other == user_id:
+            return _error(400, "bad_request", "you cannot block yourself")
+        if other not in self.passwords:
+            return _error(404, "not_found", f"no user {other!r}")
+        self.blocks[user_id].add(other)
+        return web.json_response({}, status=201)
+
+    async def _unblock(self, request: web.Request) -> web.Response:
+        self.blocks[self._user_of(request)].discard(request.match_info["user_id"].lower())
+        return web.json_response({})
+
+    async def _blocked(self, request: web.Request) -> web.Response:
+        return web.json_response({"user_ids": sorted(self.blocks[self._user_of(request)])})
+
+    async def _report(self, request: web.Request) -> web.Response:
+        user_id, body = self._user_of(request), await request.json()
+        chat_id, seq, reason = (body.get(name) for name in ("chat_id", "seq", "reason"))
+        if not isinstance(chat_id, str) or not chat_id:
+            return _error(400, "bad_request", "chat_id names the chat of the message")
+        if type(seq) is not int or seq < 1:
+            return _error(400, "bad_request", "seq is the reported message's seq")
+        if not isinstance(reason, str) or not 1 <= len(reason) <= 500:
+            return _error(400, "bad_request", "reason is a string of 1 to 500 characters")
+        chat = self.chats.get(chat_id)
+        if chat is None or user_id not in chat["members"]:
+            return _error(403, "forbidden", "not a member of this chat")
+        if seq > len(chat["messages"]):
+            return _error(404, "not_found", f"no message {seq} that you can read in this chat")
+        report_id = f"report-{next(self._counter)}"
+        messages = [dict(message) for message in chat["messages"][max(0, seq - 6) : seq]]
+        self.reports.append(
+            {"report_id": report_id, "reporter_id": user_id, "chat_id": chat_id, "seq": seq, "reason": reason}
+            | {"messages": messages}
+        )
+        return web.json_response({"report_id": report_id}, status=201)
 
     async def _register_device(self, request: web.Request) -> web.Response:
         user_id, body = self._user_of(request), await request.json()
@@ -340,19 +524,161 @@ class FakeParley:
         if frame["kind"] == "direct":
             chat = self.chats[self.create_direct(user_id, frame["user_id"])]
         else:
-            chat_id = f"group-{next(self._counter)}"
-            members = [user_id, *frame["members"]]
-            chat = self.chats[chat_id] = {
-                "chat_id": chat_id,
-                "kind": "group",
-                "name": frame["name"],
-                "members": members,
-                "admins": [user_id],
-                "messages": [],
-                "sent": {},
-            }
+            self._check_newcomers(user_id, frame["members"])
+            chat = self.chats[self.create_group(frame["name"], user_id, *frame["members"])]
         await self._send_to_members(chat, {"type": "chat", "chat": _chat_view(chat)}, skip=ws)
         return [{"type": "chat", "chat": _chat_view(chat)}]
+
+    def _check_newcomers(self, actor: str, user_ids: list[str]) -> None:
+        """As the server: every user exists, none blocks the actor, and those who let only their contacts add
+        them count the actor as one. Any refusal refuses the whole request."""
+        if missing := [user_id for user_id in user_ids if user_id not in self.passwords]:
+            raise Refused("not_found", f"no such users: {', '.join(missing)}")
+        if any(actor in self.blocks[user_id] for user_id in user_ids):
+            raise Refused("forbidden", "someone you named does not take group invitations from you")
+        choosy = [u for u in user_ids if (SETTINGS | self.settings[u])["groups_add"] == "contacts"]
+        if refusing := [user_id for user_id in choosy if not self._is_contact(user_id, actor)]:
+            raise Refused("forbidden", f"only their contacts may add {', '.join(refusing)} to groups")
+
+    def _is_contact(self, user_id: str, other: str) -> bool:
+        """Whether ``other`` is ``user_id``'s contact: ``user_id`` has written in their direct chat."""
+        chat = self.chats.get("-".join(sorted((user_id, other))))
+        return chat is not None and any(m["sender_id"] == user_id for m in chat["messages"])
+
+    async def _on_add_members(self, user_id, ws, frame) -> list[dict]:
+        chat = self._as_admin(user_id, frame["chat_id"])
+        newcomers = [u for u in dict.fromkeys(frame["user_ids"]) if u not in chat["members"]]
+        if not newcomers:
+            return [{"type": "chat", "chat": _chat_view(chat)}]
+        self._check_newcomers(user_id, newcomers)
+        event = {"type": "added", "by": user_id, "user_ids": newcomers}
+        await self._admit(chat, newcomers, event, f"{user_id} added {', '.join(newcomers)}")
+        return [{"type": "chat", "chat": _chat_view(chat)}]
+
+    async def _admit(self, chat: dict, newcomers: list[str], event: dict, text: str) -> None:
+        if len(chat["members"]) + len(newcomers) > self.max_group_members:
+            raise Refused("conflict", f"the group is full: at most {self.max_group_members} members")
+        chat["members"] += newcomers
+        # They read the group from the system message that admits them on, as the server has it.
+        chat.setdefault("joined", {}).update(dict.fromkeys(newcomers, len(chat["messages"]) + 1))
+        await self._announce(chat, event, text)
+
+    async def _announce(self, chat: dict, event: dict, text: str) -> None:
+        """A ``system`` message recording a change, then the chat, to every member."""
+        notice = self._append(chat["chat_id"], "", {"kind": "system", "text": text, "event": event})
+        await self.push(notice)
+        await self._send_to_members(chat, {"type": "chat", "chat": _chat_view(chat)}, skip=None)
+
+    def _as_admin(self, user_id: str, chat_id: str) -> dict:
+        chat = self._chat_of_member(user_id, chat_id)
+        if chat["kind"] != "group":
+            raise Refused("bad_request", "only groups have admins")
+        if user_id not in chat["admins"]:
+            raise Refused("forbidden", "only group admins can do that")
+        return chat
+
+    async def _on_update_chat(self, user_id, ws, frame) -> list[dict]:
+        chat = self._chat_of_member(user_id, frame.get("chat_id"))
+        names = ("disappear_after", "name", "description", "avatar_media_id", "settings")
+        changes = {name: frame[name] for name in names if name in frame}
+        if "disappear_after" in changes and changes["disappear_after"] not in (*DISAPPEAR_AFTER, None):
+            raise Refused("bad_request", f"disappear_after: one of {DISAPPEAR_AFTER}, or null")
+        if "name" in changes and not (isinstance(changes["name"], str) and 1 <= len(changes["name"]) <= 100):
+            raise Refused("bad_request", "a group needs a name of 1-100 characters")
+        description = changes.get("description")
+        if description is not None and not (isinstance(description, str) and len(description) <= 512):
+            raise Refused("bad_request", "description: at most 512 characters, or null")
+        settings = changes.get("settings")
+        if settings is not None and not (
+            isinstance(settings, dict)
+            and set(settings) <= set(GROUP_SETTINGS)
+            and all(value in ("all", "admins") for value in settings.values())
+        ):
+            raise Refused("bad_request", 'settings: {"send"?, "edit_info"?}, each "all" or "admins"')
+        if chat["kind"] == "direct":
+            if set(changes) - {"disappear_after"}:
+                raise Refused("bad_request", "a direct chat has no name, description, avatar or settings")
+        else:
+            admin = user_id in chat["admins"]
+            if "settings" in changes and not admin:
+                raise Refused("forbidden", "only admins change a group's settings")
+            if set(changes) - {"settings"} and chat["settings"]["edit_info"] == "admins" and not admin:
+                raise Refused("forbidden", "only admins may change this group's information")
+        avatar = changes.get("avatar_media_id")
+        if avatar is not None:
+            media = self.media.get(avatar)
+            if media is None or media["chat_id"] != chat["chat_id"] or media["uploader"] != user_id:
+                raise Refused("not_found", f"no media {avatar!r} of yours in this chat")
+            if media["content_type"] not in IMAGE_TYPES:
+                raise Refused("bad_request", f"media {avatar!r} is not an image")
+        changed = {
+            name: value for name, value in changes.items() if name != "settings" and chat.get(name) != value
+        }
+        if settings and chat["settings"] | settings != chat["settings"]:
+            changed["settings"] = chat["settings"] | settings
+        for name, value in changed.items():
+            if value is None:
+                chat.pop(name, None)
+            else:
+                chat[name] = value
+        if "disappear_after" in changed:
+            seconds = changed.pop("disappear_after")
+            event = {"type": "disappear_after", "by": user_id, "seconds": seconds}
+            await self._announce(chat, event, f"{user_id} changed disappearing messages")
+        if changed:
+            event = {"type": "chat_updated", "by": user_id, "changes": changed}
+            await self._announce(chat, event, f"{user_id} changed the group's {', '.join(changed)}")
+        return [{"type": "chat", "chat": _chat_view(chat)}]
+
+    async def _on_set_role(self, user_id, ws, frame) -> list[dict]:
+        chat = self._as_admin(user_id, frame.get("chat_id"))
+        member, role = frame.get("user_id"), frame.get("role")
+        if role not in ("admin", "member"):
+            raise Refused("bad_request", "role: admin or member")
+        if member not in chat["members"]:
+            raise Refused("not_found", f"{member} is not a member of this group")
+        if (member in chat["admins"]) == (role == "admin"):
+            return [{"type": "chat", "chat": _chat_view(chat)}]
+        if role == "member" and chat["admins"] == [member]:
+            raise Refused("bad_request", "a group needs an admin: make someone else admin first")
+        if role == "admin":
+            chat["admins"].append(member)
+        else:
+            chat["admins"].remove(member)
+        event = {"type": "role", "by": user_id, "user_id": member, "role": role}
+        await self._announce(
+            chat, event, f"{user_id} made {member} {'an admin' if role == 'admin' else 'a member'}"
+        )
+        return [{"type": "chat", "chat": _chat_view(chat)}]
+
+    async def _on_create_invite(self, user_id, ws, frame) -> list[dict]:
+        chat = self._as_admin(user_id, frame.get("chat_id"))
+        expires_in = frame.get("expires_in", 604800)
+        if type(expires_in) is not int or not 60 <= expires_in <= 604800:
+            raise Refused("bad_request", "expires_in: 60 to 604800 seconds")
+        token = f"invite-{next(self._counter)}"
+        expires_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=expires_in)
+        self.invites[token] = {"chat_id": chat["chat_id"], "expires_at": expires_at}
+        wire_time = expires_at.isoformat().replace("+00:00", "Z")
+        return [{"type": "invite", "chat_id": chat["chat_id"], "token": token, "expires_at": wire_time}]
+
+    async def _on_join(self, user_id, ws, frame) -> list[dict]:
+        invite = self.invites.get(frame.get("token"))
+        if invite is None or invite["expires_at"] <= datetime.now(UTC):
+            raise Refused("not_found", "no such invite link: it expired or was revoked")
+        chat = self.chats[invite["chat_id"]]
+        if user_id not in chat["members"]:
+            event = {"type": "joined", "by": user_id, "user_ids": [user_id], "via": "invite"}
+            await self._admit(chat, [user_id], event, f"{user_id} joined with an invite link")
+        return [{"type": "chat", "chat": _chat_view(chat)}]
+
+    async def _on_revoke_invite(self, user_id, ws, frame) -> list[dict]:
+        chat = self._as_admin(user_id, frame.get("chat_id"))
+        invite = self.invites.get(frame.get("token"))
+        if invite is None or invite["chat_id"] != chat["chat_id"]:
+            raise Refused("not_found", "no such invite link of this group")
+        del self.invites[frame["token"]]
+        return [{"type": "ok"}]
 
     async def _on_send(self, user_id, ws, frame) -> list[dict]:
         chat = self._chat_of_member(user_id, frame["chat_id"])
@@ -405,6 +731,12 @@ class FakeParley:
 
     def _store_send(self, chat: dict, user_id: str, frame: dict) -> dict:
         """Check a send's message actions, store it, and fold it into its target if it is a relation."""
+        if chat["kind"] == "direct":
+            peer = next(member for member in chat["members"] if member != user_id)
+            if user_id in self.blocks[peer]:
+                raise Refused("forbidden", f"{peer} does not take messages from you")
+        elif chat["settings"]["send"] == "admins" and user_id not in chat["admins"]:
+            raise Refused("forbidden", "only admins may send in this group")
         names = ("kind", "text", "media_id", "reply_to", "relates_to", "emoji", "mentions")
         fields = {name: frame[name] for name in names if name in frame}
         if "forward_of" in frame:
@@ -548,8 +880,20 @@ class FakeParley:
         return []
 
     async def _on_upload(self, user_id, ws, frame) -> list[dict]:
-        self._chat_of_member(user_id, frame["chat_id"])
+        if frame["chat_id"] == "profile":
+            if frame["content_type"] not in IMAGE_TYPES:
+                raise Refused("bad_request", "a profile picture is an image")
+            chat_id = f"profile:{user_id}"
+        else:
+            chat_id = self._chat_of_member(user_id, frame["chat_id"])["chat_id"]
         media_id = f"media-{next(self._counter)}"
+        self.media[media_id] = {
+            "chat_id": chat_id,
+            "uploader": user_id,
+            "content_type": frame["content_type"],
+            "filename": frame["filename"],
+            "size": frame["size"],
+        }
         return [
             {
                 "type": "upload",
@@ -562,9 +906,14 @@ class FakeParley:
         ]
 
     def _visible(self, user_id: str, chat: dict) -> list[dict]:
-        """The chat's messages that ``user_id`` has not hidden."""
+        """The chat's messages that ``user_id`` has not hidden, from the one that admitted them on."""
         hidden = self.hidden.get((user_id, chat["chat_id"]), set())
-        return [message for message in chat["messages"] if message["seq"] not in hidden]
+        since = chat.get("joined", {}).get(user_id, 1)
+        return [
+            message
+            for message in chat["messages"]
+            if message["seq"] >= since and message["seq"] not in hidden
+        ]
 
     def _chat_of_member(self, user_id: str, chat_id: str) -> dict:
         chat = self.chats.get(chat_id)
@@ -637,15 +986,24 @@ def _page(messages: list[dict], before: int, limit: int) -> dict:
 
 
 def _chat_view(chat: dict) -> dict:
+    admins = chat.get("admins", [])
     view = {
         "chat_id": chat["chat_id"],
         "kind": chat["kind"],
-        "members": [{"user_id": user_id, "role": "member"} for user_id in chat["members"]],
+        "members": [
+            {"user_id": user_id, "role": "admin" if user_id in admins else "member"}
+            for user_id in chat["members"]
+        ],
         "created_at": "2024-01-01T00:00:00Z",
         "last_seq": len(chat["messages"]),
     }
-    if "name" in chat:
-        view["name"] = chat["name"]
+    for name in ("name", "disappear_after", "description"):
+        if name in chat:
+            view[name] = chat[name]
+    if "avatar_media_id" in chat:
+        view["avatar"] = {"media_id": chat["avatar_media_id"]}
+    if chat["kind"] == "group":
+        view["settings"] = dict(chat["settings"])
     return view
 
 

@@ -25,6 +25,9 @@ async def rest_client(server):
         await client.close()
 
 
+DEFAULTS = {"last_seen": "everyone", "read_receipts": True, "groups_add": "everyone", "push_previews": True}
+
+
 def pushed(server, user_id: str = "bob") -> list[tuple[str, int]]:
     """(device, seq) of each push to the user, in order."""
     return [(push["device"], push["payload"]["seq"]) for push in server.pushes if push["user_id"] == user_id]
@@ -161,13 +164,13 @@ async def test_settings_read_and_changed_and_previews_follow_them(server, connec
     alice, bob = await connect_as("alice"), await connect_as("bob")
     await bob.register_device("phone", "fcm", "b-1")
     chat_id = server.create_direct("alice", "bob")
-    assert await bob.settings() == {"push_previews": True}
-    assert await bob.update_settings(push_previews=False) == {"push_previews": False}
-    assert await bob.settings() == {"push_previews": False}
-    assert await bob.update_settings() == {"push_previews": False}  # nothing changed
+    assert await bob.settings() == DEFAULTS
+    assert await bob.update_settings(push_previews=False) == DEFAULTS | {"push_previews": False}
+    assert await bob.settings() == DEFAULTS | {"push_previews": False}
+    assert await bob.update_settings() == DEFAULTS | {"push_previews": False}  # nothing changed
     await alice.send_text(chat_id, "secret")
     assert "preview" not in server.pushes[-1]["payload"]
-    assert await bob.update_settings(push_previews=True) == {"push_previews": True}
+    assert await bob.update_settings(push_previews=True) == DEFAULTS
     await alice.send_text(chat_id, "not secret")
     assert server.pushes[-1]["payload"]["preview"] == "not secret"
 
@@ -182,7 +185,7 @@ async def test_bad_settings_are_bad_requests_and_change_nothing(server, rest_cli
     await bob.update_settings(push_previews=False)
     error = await refused(bob.update_settings(**changes))
     assert (error.code, error.status) == ("bad_request", 400)
-    assert await bob.settings() == {"push_previews": False}
+    assert await bob.settings() == DEFAULTS | {"push_previews": False}
 
 
 # Mute

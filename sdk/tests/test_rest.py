@@ -32,7 +32,11 @@ async def test_signup_then_login(client):
     assert await client.signup("carol", PASSWORD) == "carol"
     assert await client.login("carol", PASSWORD) == "carol"
     assert client.user_id == "carol"
-    assert await client.me() == {"user_id": "carol", "settings": {"push_previews": True}}
+    assert await client.me() == {
+        "user_id": "carol",
+        "profile": {"user_id": "carol"},
+        "settings": {"last_seen": "everyone", "read_receipts": True, "groups_add": "everyone", "push_previews": True},
+    }
 
 
 async def test_http_errors_become_parley_errors(client):
