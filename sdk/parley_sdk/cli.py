@@ -16,7 +16,7 @@ from typing import TextIO
 
 import aiohttp
 
-from .client import PLATFORMS, ParleyClient, Tokens, iso_time
+from .client import PLATFORMS, PROFILE, ParleyClient, Tokens, iso_time
 from .config import load_config, save_config
 from .cursors import ChatCursors
 from .errors import ParleyError
@@ -147,7 +147,11 @@ def _parser() -> argparse.ArgumentParser:
     mute.add_argument("chat_id", metavar="CHAT_ID")
     until = mute.add_mutually_exclusive_group(required=True)
     until.add_argument(
-        "--for", dest="duration", type=_duration, metavar="DURATION", help="e.g. 30m, 8h, 7d, 1h30m"
+        "--for",
+        dest="duration",
+        type=_duration_type("a mute lasts longer than no time at all (--off unmutes)"),
+        metavar="DURATION",
+        help="e.g. 30m, 8h, 7d, 1h30m",
     )
     until.add_argument(
         "--until", type=_aware_time, metavar="TIME", help="ISO 8601 with its zone: 2026-01-05T08:00:00Z"
@@ -156,8 +160,120 @@ def _parser() -> argparse.ArgumentParser:
 
     settings = command("settings", _settings, "show your settings, or change them")
     settings.add_argument(
+        "--last-seen",
+        choices=("everyone", "contacts", "nobody"),
+        help="who sees whether you are online and when you were last seen",
+    )
+    settings.add_argument(
+        "--read-receipts",
+        choices=("on", "off"),
+        help="off: in direct chats, nobody sees that you read their messages, nor you that they read yours",
+    )
+    settings.add_argument("--groups-add", choices=("everyone", "contacts"), help="who may add you to a group")
+    settings.add_argument(
         "--push-previews", choices=("on", "off"), help="whether pushes show the start of the message's text"
     )
+
+    profile = command(
+        "profile",
+        _profile,
+        "show your profile, or change it",
+        "Show your profile as others see it, or change it (then it is shown as changed). Those who share a "
+        "chat with you are told of a change, but those you blocked.",
+    )
+    profile.add_argument("--name", help="your display name (1-64 characters)")
+    about = profile.add_mutually_exclusive_group()
+    about.add_argument("--about", help="a line about you (up to 140 characters)")
+    about.add_argument("--clear-about", action="store_true", help="remove the line about you")
+    avatar = profile.add_mutually_exclusive_group()
+    avatar.add_argument("--avatar", metavar="PATH", help="an image (JPEG, PNG, GIF, WebP) as your picture")
+    avatar.add_argument("--clear-avatar", action="store_true", help="remove your picture")
+
+    whois = command("whois", _whois, "show users' profiles")
+    whois.add_argument("user_ids", nargs="+", metavar="USER")
+
+    block = command(
+        "block",
+        _block,
+        "block a user",
+        "Block a user: their messages to you and their adding you to groups are refused, and they see "
+        "neither your presence nor your profile's about and picture. They are not told.",
+    )
+    block.add_argument("user_id", metavar="USER")
+    unblock = command("unblock", _unblock, "unblock a user")
+    unblock.add_argument("user_id", metavar="USER")
+    command("blocked", _blocked, "list the users you block")
+
+    report = command(
+        "report",
+        _report,
+        "report a message to the moderators",
+        "Report a message to the moderators, with your reason. They see it and up to 5 messages before it, "
+        "as they are now.",
+    )
+    report.add_argument("chat_id", metavar="CHAT_ID")
+    report.add_argument("seq", type=int, metavar="SEQ")
+    report.add_argument("--reason", required=True, help="why (1-500 characters)")
+
+    group = commands.add_parser(
+        "group",
+        help="show a group, or change its name, description, settings or roles",
+        description="Show a group, or change its name, description, settings or members' roles. Changing the "
+        "settings and roles is for admins; the name and description, for whom the group's edit-info setting "
+        "allows.",
+    )
+    groups["group"] = group.add_subparsers(required=True, metavar="SUBCOMMAND")
+    info = command(
+        "info", _group_info, "show a chat's name, description, settings and members", group="group"
+    )
+    info.add_argument("chat_id", metavar="CHAT_ID")
+    rename = command("rename", _group_rename, "rename a group", group="group")
+    rename.add_argument("chat_id", metavar="CHAT_ID")
+    rename.add_argument("name", metavar="NAME", help="1-100 characters")
+    describe = command(
+        "describe", _group_describe, 'set a group\'s description ("" removes it)', group="group"
+    )
+    describe.add_argument("chat_id", metavar="CHAT_ID")
+    describe.add_argument("text", metavar="TEXT", help="up to 512 characters")
+    group_settings = command(
+        "settings",
+        _group_settings,
+        "show who may send and edit a group's information, or change it",
+        group="group",
+    )
+    group_settings.add_argument("chat_id", metavar="CHAT_ID")
+    group_settings.add_argument("--send", choices=("all", "admins"), help="who may send messages")
+    group_settings.add_argument(
+        "--edit-info",
+        choices=("all", "admins"),
+        help="who may change the name, description, picture and disappearing messages",
+    )
+    role = command("role", _group_role, "make a member an admin, or an admin a member", group="group")
+    role.add_argument("chat_id", metavar="CHAT_ID")
+    role.add_argument("user_id", metavar="USER")
+    role.add_argument("role", choices=("admin", "member"))
+
+    invite = commands.add_parser(
+        "invite",
+        help="make an invite link to a group, or end one",
+        description="Make an invite link to a group (admins): anyone with its token may `parley join` it "
+        "until it expires or is revoked.",
+    )
+    groups["invite"] = invite.add_subparsers(required=True, metavar="SUBCOMMAND")
+    create_invite = command("create", _invite_create, "print a new invite token", group="invite")
+    create_invite.add_argument("chat_id", metavar="CHAT_ID")
+    create_invite.add_argument(
+        "--expires",
+        type=_duration_type("an invite lasts longer than no time at all"),
+        metavar="DURATION",
+        help="after 1m to 7d, e.g. 1h or 1d (default: 7d)",
+    )
+    revoke_invite = command("revoke", _invite_revoke, "end an invite link before it expires", group="invite")
+    revoke_invite.add_argument("chat_id", metavar="CHAT_ID")
+    revoke_invite.add_argument("token", metavar="TOKEN")
+
+    join = command("join", _join, "join a group with an invite token")
+    join.add_argument("token", metavar="TOKEN")
 
     command(
         "pushes",
@@ -308,18 +424,24 @@ async def _device_delete(args: argparse.Namespace) -> None:
 DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
-def _duration(text: str) -> timedelta:
-    """``30m``, ``8h``, ``7d``, ``1h30m``: whole numbers of s, m, h, d or w."""
-    if not re.fullmatch(r"(\d+[smhdw])+", text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a duration such as 30m, 8h or 7d")
-    duration = timedelta()
-    try:
-        for count, unit in re.findall(r"(\d+)([smhdw])", text):
-            duration += timedelta(**{DURATION_UNITS[unit]: int(count)})
-    except OverflowError:
-        raise argparse.ArgumentTypeError(f"{text} is too long a time") from None
-    if not duration:
-        raise argparse.ArgumentTypeError("a mute lasts longer than no time at all (--off unmutes)")
+def _duration_type(when_zero: str):
+    """An argparse ``type`` for ``30m``, ``8h``, ``7d``, ``1h30m`` (whole numbers of s, m, h, d or w), which
+    refuses a duration of nothing with ``when_zero``."""
+
+    def duration(text: str) -> timedelta:
+        if not re.fullmatch(r"(\d+[smhdw])+", text):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a duration such as 30m, 8h or 7d")
+        total = timedelta()
+        try:
+            for count, unit in re.findall(r"(\d+)([smhdw])", text):
+                total += timedelta(**{DURATION_UNITS[unit]: int(count)})
+        except OverflowError:
+            raise argparse.ArgumentTypeError(f"{text} is too long a time") from None
+        if not total:
+            raise argparse.ArgumentTypeError(when_zero)
+        return total
+
+    duration.__name__ = "duration"  # argparse names the type in its "invalid duration value" message
     return duration
 
 
@@ -350,14 +472,202 @@ async def _mute(args: argparse.Namespace) -> None:
 
 
 async def _settings(args: argparse.Namespace) -> None:
+    changes = {
+        name: value == "on" if name in ("read_receipts", "push_previews") else value
+        for name in ("last_seen", "read_receipts", "groups_add", "push_previews")
+        if (value := getattr(args, name)) is not None
+    }
     async with _logged_in() as client:
-        if args.push_previews is None:
-            settings = await client.settings()
-        else:
-            settings = await client.update_settings(push_previews=args.push_previews == "on")
+        settings = await client.update_settings(**changes) if changes else await client.settings()
     for name, value in settings.items():
-        shown = ("on" if value else "off") if isinstance(value, bool) else json.dumps(value)
-        print(f"{name}: {shown}")
+        print(f"{name}: {_shown(value)}")
+
+
+def _shown(value: object) -> str:
+    """A value on a line of its own: a flag as on or off, a string as it is, unless a tab, a line break or
+    another invisible character (or a leading quote) would make that ambiguous: then, and for anything
+    else, as JSON."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if (
+        isinstance(value, str)
+        and value
+        and value.isprintable()
+        and value.strip() == value
+        and value[0] != '"'
+    ):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+# People
+
+
+async def _profile(args: argparse.Namespace) -> None:
+    changes: dict = {}
+    if args.name is not None:
+        changes["display_name"] = args.name
+    if args.about is not None or args.clear_about:
+        changes["about"] = None if args.clear_about else args.about
+    if args.clear_avatar:
+        changes["avatar_media_id"] = None
+    content_type = None
+    if args.avatar is not None:
+        content_type = mimetypes.guess_type(args.avatar)[0]
+        if content_type is None or not content_type.startswith("image/"):
+            raise UsageError(f"--avatar: {args.avatar} is not named as an image (.jpg, .png, .gif or .webp)")
+    async with _logged_in() as client:
+        if args.avatar is not None:
+            await client.connect()
+            progress_bar = ProgressBar(sys.stderr)
+            changes["avatar_media_id"] = await client.upload(
+                PROFILE, args.avatar, content_type, progress=progress_bar
+            )
+            progress_bar.finish()
+        profile = await client.update_profile(**changes) if changes else await client.profile()
+    for line in _describe_user(profile):
+        print(line)
+
+
+async def _whois(args: argparse.Namespace) -> None:
+    async with _logged_in() as client:
+        try:
+            users = await client.users(args.user_ids)
+        except ValueError as error:
+            raise UsageError(error) from None
+    for at, user in enumerate(users):
+        if at:
+            print()
+        for line in _describe_user(user):
+            print(line)
+    found = {user["user_id"] for user in users}
+    unknown = [user_id for user_id in dict.fromkeys(args.user_ids) if user_id.lower() not in found]
+    if unknown:
+        raise ParleyError("not_found", f"no such user: {', '.join(unknown)}")
+
+
+def _describe_user(user: dict) -> list[str]:
+    """``user_id: alice``, ``display_name: Alice``, ``about: ...``, ``avatar: MEDIA_ID (STATUS) THUMB_URL``:
+    the fields the user has, one a line."""
+    lines = [f"user_id: {user['user_id']}"]
+    if user.get("deleted"):
+        lines.append("deleted: this account was deleted")
+    lines += [f"{name}: {_shown(user[name])}" for name in ("display_name", "about") if name in user]
+    if "avatar" in user:
+        lines.append(f"avatar: {_describe_media(user['avatar'])}")
+    return lines
+
+
+def _describe_media(media: dict) -> str:
+    """``MEDIA_ID (STATUS)``, and the URL of its thumbnail (or of the original) once there is one."""
+    url = media.get("variants", {}).get("thumb", {}).get("url") or media.get("url")
+    described = media["media_id"] + (f" ({media['status']})" if "status" in media else "")
+    return f"{described} {url}" if url else described
+
+
+async def _block(args: argparse.Namespace) -> None:
+    async with _logged_in() as client:
+        await client.block(args.user_id)
+    print(f"blocked {args.user_id}")
+
+
+async def _unblock(args: argparse.Namespace) -> None:
+    async with _logged_in() as client:
+        await client.unblock(args.user_id)
+    print(f"unblocked {args.user_id}")
+
+
+async def _blocked(args: argparse.Namespace) -> None:
+    async with _logged_in() as client:
+        blocked = await client.blocked()
+    for user_id in blocked:
+        print(user_id)
+    if not blocked:
+        print("you block nobody", file=sys.stderr)
+
+
+async def _report(args: argparse.Namespace) -> None:
+    async with _logged_in() as client:
+        report_id = await client.report(args.chat_id, args.seq, args.reason)
+    print(f"reported {args.chat_id} #{args.seq} (report {report_id})")
+
+
+# Groups
+
+
+async def _group_info(args: argparse.Namespace) -> None:
+    async with _logged_in() as client:
+        chat = await client.chat(args.chat_id)
+    lines = [f"chat_id: {chat['chat_id']}", f"kind: {chat['kind']}"]
+    lines += [f"{name}: {_shown(chat[name])}" for name in ("name", "description") if name in chat]
+    if "avatar" in chat:
+        lines.append(f"avatar: {chat['avatar']['media_id']}")
+    lines += [f"{name}: {value}" for name, value in chat.get("settings", {}).items()]
+    if "disappear_after" in chat:
+        lines.append(f"disappear_after: {chat['disappear_after']} s")
+    if "muted_until" in chat:
+        lines.append(f"muted_until: {chat['muted_until']}")
+    lines.append(f"messages: {chat['last_seq']}")
+    members = [
+        member["user_id"] + (" (admin)" if member["role"] == "admin" else "") for member in chat["members"]
+    ]
+    lines.append(f"members: {', '.join(members)}")
+    for line in lines:
+        print(line)
+
+
+async def _group_rename(args: argparse.Namespace) -> None:
+    async with _connected() as client:
+        chat = await client.update_chat(args.chat_id, name=args.name)
+    print(f"renamed {chat['chat_id']}: {_shown(chat['name'])}")
+
+
+async def _group_describe(args: argparse.Namespace) -> None:
+    async with _connected() as client:
+        await client.update_chat(args.chat_id, description=args.text or None)
+    print(f"described {args.chat_id}" if args.text else f"removed the description of {args.chat_id}")
+
+
+async def _group_settings(args: argparse.Namespace) -> None:
+    changes = _without_none(send=args.send, edit_info=args.edit_info)
+    if changes:
+        async with _connected() as client:
+            chat = await client.update_chat(args.chat_id, settings=changes)
+    else:
+        async with _logged_in() as client:
+            chat = await client.chat(args.chat_id)
+    if "settings" not in chat:
+        raise UsageError(f"{args.chat_id} is a {chat['kind']} chat: only groups have these settings")
+    for name, value in chat["settings"].items():
+        print(f"{name}: {value}")
+
+
+async def _group_role(args: argparse.Namespace) -> None:
+    async with _connected() as client:
+        await client.set_role(args.chat_id, args.user_id, args.role)
+    print(f"{args.user_id} is {'an admin' if args.role == 'admin' else 'a member'} of {args.chat_id}")
+
+
+async def _invite_create(args: argparse.Namespace) -> None:
+    async with _connected() as client:
+        invite = await client.create_invite(args.chat_id, args.expires)
+    print(f"{invite['token']}\texpires {invite['expires_at']}")
+
+
+async def _invite_revoke(args: argparse.Namespace) -> None:
+    async with _connected() as client:
+        await client.revoke_invite(args.chat_id, args.token)
+    print(f"revoked the invite to {args.chat_id}")
+
+
+async def _join(args: argparse.Namespace) -> None:
+    async with _connected() as client:
+        chat = await client.join(args.token)
+    print(f"joined {chat['chat_id']}" + (f" ({_shown(chat['name'])})" if "name" in chat else ""))
+
+
+def _without_none(**fields) -> dict:
+    return {name: value for name, value in fields.items() if value is not None}
 
 
 async def _pushes(args: argparse.Namespace) -> None:
