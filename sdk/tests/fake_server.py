@@ -111,6 +111,8 @@ class FakeParley:
         self.invites: dict[str, dict] = {}
         """token -> ``{"chat_id", "expires_at": datetime}``: the live invite links."""
         self.max_group_members = 500
+        self.users_asked: list[str] = []
+        """The ``ids`` of each ``GET /api/users``, as sent."""
 
     async def __aenter__(self) -> "FakeParley":
         app = web.Application()
@@ -280,6 +282,7 @@ class FakeParley:
 
     async def _users(self, request: web.Request) -> web.Response:
         viewer = self._user_of(request)
+        self.users_asked.append(request.query.get("ids", ""))
         wanted = list(dict.fromkeys(i.lower() for i in request.query.get("ids", "").split(",") if i))
         if not 1 <= len(wanted) <= 100:
             return _error(400, "bad_request", "ids names 1 to 100 users, separated by commas")

@@ -35,7 +35,12 @@ async def test_signup_then_login(client):
     assert await client.me() == {
         "user_id": "carol",
         "profile": {"user_id": "carol"},
-        "settings": {"last_seen": "everyone", "read_receipts": True, "groups_add": "everyone", "push_previews": True},
+        "settings": {
+            "last_seen": "everyone",
+            "read_receipts": True,
+            "groups_add": "everyone",
+            "push_previews": True,
+        },
     }
 
 
