@@ -322,3 +322,268 @@ async def test_pushes_off_the_local_stack_says_so(server, config_file, capsys):
     server.devstack_refusal = 403
     assert await parley("pushes") == 1
     assert "pushes are listed only by the local stack" in capsys.readouterr().err
+
+
+# People
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(1000)
+
+
+async def test_profile_shown_and_changed(server, config_file, tmp_path, capsys):
+    await log_in(server)
+    photo = tmp_path / "me.png"
+    photo.write_bytes(PNG)
+    assert await parley("profile") == 0
+    assert await parley("profile", "--name", "Alice A.", "--about", "climbs\tand sails") == 0
+    assert await parley("profile", "--avatar", str(photo)) == 0
+    [upload] = server.frames("upload")
+    assert (upload["chat_id"], upload["content_type"]) == ("profile", "image/png")
+    media_id = server.profiles["alice"]["avatar_media_id"]
+    assert await parley("profile", "--clear-about", "--clear-avatar") == 0
+    assert server.profiles["alice"] == {"display_name": "Alice A."}
+    out, err = capsys.readouterr()
+    assert "100%" in err
+    assert out.splitlines()[1:] == [
+        "user_id: alice",
+        "user_id: alice",
+        "display_name: Alice A.",
+        'about: "climbs\\tand sails"',  # a tab would make the line ambiguous
+        "user_id: alice",
+        "display_name: Alice A.",
+        'about: "climbs\\tand sails"',
+        f"avatar: {media_id} (ready) {server.upload_url}/{media_id}/thumb",
+        "user_id: alice",
+        "display_name: Alice A.",
+    ]
+
+
+async def test_bad_profiles_from_the_command_line(server, config_file, tmp_path, capsys):
+    await log_in(server)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a picture")
+    assert "not allowed with" in usage_error(capsys, "profile", "--about", "x", "--clear-about")
+    assert "not allowed with" in usage_error(capsys, "profile", "--avatar", "x.png", "--clear-avatar")
+    assert await parley("profile", "--avatar", str(notes)) == 2
+    assert "not named as an image" in capsys.readouterr().err
+    assert await parley("profile", "--avatar", str(tmp_path / "missing.png")) == 1
+    assert "No such file" in capsys.readouterr().err
+    assert await parley("profile", "--name", "") == 1
+    assert "bad_request" in capsys.readouterr().err
+    assert await parley("profile", "--about", "x" * 141) == 1
+    assert server.frames("upload") == [] and server.profiles["alice"] == {}
+
+
+async def test_whois_shows_profiles_and_says_who_is_unknown(server, config_file, capsys):
+    server.add_user("carol")
+    server.profiles["bob"] = {"display_name": "Bob", "about": "sails\nand climbs"}
+    server.deleted_users.add("dave")
+    await log_in(server)
+    assert await parley("whois", "bob", "Carol", "dave") == 0
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        "user_id: bob",
+        "display_name: Bob",
+        'about: "sails\\nand climbs"',
+        "",
+        "user_id: carol",
+        "",
+        "user_id: dave",
+        "deleted: this account was deleted",
+    ]
+    assert await parley("whois", "zed", "bob", "yan") == 1
+    out, err = capsys.readouterr()
+    assert out.splitlines()[0] == "user_id: bob"
+    assert "not_found: no such user: zed, yan" in err
+    assert await parley("whois", "bob,carol") == 2
+    assert "not a user id" in capsys.readouterr().err
+    assert "USER" in usage_error(capsys, "whois")
+
+
+async def test_privacy_settings_from_the_command_line(server, config_file, capsys):
+    await log_in(server, "bob")
+    argv = ("--last-seen", "contacts", "--read-receipts", "off", "--groups-add", "contacts")
+    assert await parley("settings", *argv) == 0
+    assert server.settings["bob"] == {
+        "last_seen": "contacts",
+        "read_receipts": False,
+        "groups_add": "contacts",
+    }
+    assert await parley("settings", "--last-seen", "nobody", "--read-receipts", "on") == 0
+    out = capsys.readouterr().out.splitlines()[1:]
+    assert out == [
+        "last_seen: contacts",
+        "read_receipts: off",
+        "groups_add: contacts",
+        "push_previews: on",
+        "last_seen: nobody",
+        "read_receipts: on",
+        "groups_add: contacts",
+        "push_previews: on",
+    ]
+    assert "invalid choice: 'friends'" in usage_error(capsys, "settings", "--last-seen", "friends")
+    assert "invalid choice: 'nobody'" in usage_error(capsys, "settings", "--groups-add", "nobody")
+    assert "invalid choice: 'no'" in usage_error(capsys, "settings", "--read-receipts", "no")
+
+
+async def test_block_unblock_and_list_from_the_command_line(server, config_file, capsys):
+    server.add_user("carol")
+    await log_in(server)
+    assert await parley("blocked") == 0
+    assert capsys.readouterr().err.splitlines()[-1] == "you block nobody"
+    assert await parley("block", "bob") == 0
+    assert await parley("block", "carol") == 0
+    assert await parley("blocked") == 0
+    assert await parley("unblock", "bob") == 0
+    assert await parley("blocked") == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "blocked bob",
+        "blocked carol",
+        "bob",
+        "carol",
+        "unblocked bob",
+        "carol",
+    ]
+    assert await parley("block", "zed") == 1
+    assert "not_found" in capsys.readouterr().err
+    assert await parley("block", "alice") == 1
+    assert "bad_request: you cannot block yourself" in capsys.readouterr().err
+    assert server.blocks["alice"] == {"carol"}
+
+
+async def test_report_from_the_command_line(server, config_file, capsys):
+    await log_in(server)
+    chat_id = server.create_direct("alice", "bob")
+    await server.store(chat_id, "bob", "buy my stuff")
+    assert await parley("report", chat_id, "1", "--reason", "spam") == 0
+    [report] = server.reports
+    assert (report["chat_id"], report["seq"], report["reason"]) == (chat_id, 1, "spam")
+    assert capsys.readouterr().out.splitlines()[-1] == f"reported {chat_id} #1 (report {report['report_id']})"
+    assert "--reason" in usage_error(capsys, "report", chat_id, "1")
+    assert "invalid int value" in usage_error(capsys, "report", chat_id, "first", "--reason", "spam")
+    assert await parley("report", chat_id, "2", "--reason", "spam") == 1
+    assert "not_found" in capsys.readouterr().err
+    assert await parley("report", chat_id, "1", "--reason", "") == 1
+    assert "bad_request" in capsys.readouterr().err
+    assert len(server.reports) == 1
+
+
+# Groups and invites
+
+
+async def test_group_info_rename_describe_settings_and_role(server, config_file, capsys):
+    server.add_user("carol")
+    group = server.create_group("climbing", "alice", "bob", "carol")
+    await log_in(server)
+    assert await parley("group", "rename", group, "Climbing Saturday") == 0
+    assert await parley("group", "describe", group, "Meet at 9\tsharp") == 0
+    assert await parley("group", "settings", group) == 0
+    assert await parley("group", "settings", group, "--send", "admins", "--edit-info", "admins") == 0
+    assert await parley("group", "role", group, "bob", "admin") == 0
+    assert await parley("group", "info", group) == 0
+    assert await parley("group", "describe", group, "") == 0
+    assert "description" not in server.chats[group]
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        f"renamed {group}: Climbing Saturday",
+        f"described {group}",
+        "send: all",
+        "edit_info: all",
+        "send: admins",
+        "edit_info: admins",
+        f"bob is an admin of {group}",
+        f"chat_id: {group}",
+        "kind: group",
+        "name: Climbing Saturday",
+        'description: "Meet at 9\\tsharp"',
+        "send: admins",
+        "edit_info: admins",
+        "messages: 4",
+        "members: alice (admin), bob (admin), carol",
+        f"removed the description of {group}",
+    ]
+    assert [frame["settings"] for frame in server.frames("update_chat") if "settings" in frame] == [
+        {"send": "admins", "edit_info": "admins"}
+    ]
+
+
+async def test_group_commands_the_server_refuses(server, config_file, capsys):
+    server.add_user("carol")
+    group = server.create_group("climbing", "carol", "alice")
+    await log_in(server)
+    assert await parley("group", "settings", group, "--send", "admins") == 1
+    assert "forbidden: only admins change a group's settings" in capsys.readouterr().err
+    assert await parley("group", "role", group, "alice", "admin") == 1
+    assert "forbidden" in capsys.readouterr().err
+    assert await parley("group", "rename", group, "") == 1
+    assert "bad_request" in capsys.readouterr().err
+    direct = server.create_direct("alice", "bob")
+    assert await parley("group", "settings", direct) == 2
+    assert "only groups have these settings" in capsys.readouterr().err
+    assert await parley("group", "info", direct) == 0
+    assert capsys.readouterr().out.splitlines()[-3:] == [
+        "kind: direct",
+        "messages: 0",
+        "members: alice, bob",
+    ]
+    assert await parley("group", "info", "no-such-chat") == 1
+    assert "invalid choice: 'owner'" in usage_error(capsys, "group", "role", group, "bob", "owner")
+    assert "invalid choice: 'everyone'" in usage_error(
+        capsys, "group", "settings", group, "--send", "everyone"
+    )
+    assert "SUBCOMMAND" in usage_error(capsys, "group")
+    assert server.chats[group]["name"] == "climbing" and server.chats[group]["admins"] == ["carol"]
+
+
+async def test_invite_create_join_and_revoke_from_the_command_line(server, config_file, capsys):
+    server.add_user("carol")
+    group = server.create_group("climbing", "alice", "bob")
+    await log_in(server)
+    assert await parley("invite", "create", group, "--expires", "1h") == 0
+    token, expires = capsys.readouterr().out.splitlines()[-1].split("\t")
+    assert server.frames("create_invite")[0]["expires_in"] == 3600
+    assert datetime.fromisoformat(expires.removeprefix("expires ")) > datetime.now(UTC) + timedelta(
+        minutes=59
+    )
+    assert await parley("invite", "create", group) == 0
+    second = capsys.readouterr().out.split("\t")[0]
+    assert "expires_in" not in server.frames("create_invite")[1]
+
+    await log_in(server, "carol")
+    assert await parley("join", token) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == f"joined {group} (climbing)"
+    assert "carol" in server.chats[group]["members"]
+    assert await parley("invite", "create", group) == 1  # carol is no admin
+    assert "forbidden" in capsys.readouterr().err
+
+    await log_in(server)
+    assert await parley("invite", "revoke", group, second) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == f"revoked the invite to {group}"
+    assert await parley("invite", "revoke", group, second) == 1
+    assert "not_found" in capsys.readouterr().err
+    await log_in(server, "bob")
+    server.chats[group]["members"].remove("bob")  # bob left: the revoked link does not let him back
+    assert await parley("join", second) == 1
+    assert "not_found" in capsys.readouterr().err
+    assert list(server.invites) == [token]
+
+
+@pytest.mark.parametrize(
+    "argv, complaint",
+    [
+        (["--expires", "0h"], "no time at all"),
+        (["--expires", "tomorrow"], "not a duration"),
+        (["--expires", "99999999999w"], "too long"),
+    ],
+)
+async def test_bad_invite_durations_are_usage_errors(server, config_file, capsys, argv, complaint):
+    await log_in(server)
+    assert complaint in usage_error(capsys, "invite", "create", "group-1", *argv)
+    assert server.frames("create_invite") == []
+
+
+async def test_invite_durations_the_server_refuses(server, config_file, capsys):
+    group = server.create_group("climbing", "alice", "bob")
+    await log_in(server)
+    assert await parley("invite", "create", group, "--expires", "30s") == 1
+    assert await parley("invite", "create", group, "--expires", "8d") == 1
+    assert capsys.readouterr().err.count("bad_request") == 2
+    assert server.invites == {}
