@@ -67,6 +67,14 @@ export function restClient(request) {
     deleteAccount: (password) => request('DELETE', '/me', { password }),
     requestExport: () => request('POST', '/me/export', {}),
     exportStatus: (id) => request('GET', `/me/export/${enc(id)}`),
+    // people: profiles, settings, blocks, reports
+    users: (ids) => request('GET', `/users?ids=${ids.map(enc).join(',')}`),
+    updateProfile: (changes) => request('PUT', '/me/profile', changes),
+    updateSettings: (changes) => request('PUT', '/me/settings', changes),
+    blocks: () => request('GET', '/blocks'),
+    block: (userId) => request('POST', '/blocks', { user_id: userId }),
+    unblock: (userId) => request('DELETE', `/blocks/${enc(userId)}`),
+    report: (body) => request('POST', '/reports', body),
   };
 }
 

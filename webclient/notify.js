@@ -71,15 +71,15 @@ export function shouldNotify(m, { me, hidden, permission, muted }) {
 }
 
 /**
- * What the notification says: title = the sender; body = the text's first 100 code points (a caption counts),
+ * What the notification says: title = the sender (`name`: their display name, else their id); body = the text's first 100 code points (a caption counts),
  * else what was sent ("Photo", "File: plan.pdf"); tag = the chat, so one chat's notifications replace each other.
  * `previews: false` (the user's `push_previews` setting) keeps the text out.
  */
-export function notificationFor(m, { previews = true } = {}) {
+export function notificationFor(m, { previews = true, name: senderName = '' } = {}) {
   const text = previews && typeof m.text === 'string' ? [...m.text].slice(0, BODY_CHARS).join('') : '';
   const name = m.kind === 'file' && m.media && m.media.filename ? `File: ${m.media.filename}` : null;
   const body = text.trim() ? text : (previews && name) || LABELS[m.kind] || LABELS.text;
-  return { title: m.sender_id, body, tag: m.chat_id };
+  return { title: senderName || m.sender_id, body, tag: m.chat_id };
 }
 
 /**

@@ -66,6 +66,10 @@ export class ChatStore {
         disappearAsOf: -1, // the seq up to which disappear_after is known (a chat object's last_seq, a notice's seq)
         muted_until: null, // ISO: this user's mute (REST chat objects, own mute calls); a past one is no mute
         muteAsOf: 0, // the stamp (restStamp) of what muted_until was last set from
+        description: null, // groups: the description, the avatar's media_id and the settings of a chat object
+        avatar_media_id: null,
+        settings: undefined,
+        infoAsOf: -1, // the last_seq of the chat object they came from: an older one changes nothing
       };
       this.chats.set(chatId, c);
     }
@@ -89,7 +93,8 @@ export class ChatStore {
       // a chat object (not a `synced` entry) always says: `disappear_after` absent is off
       this._setDisappear(c, obj.disappear_after, Number.isInteger(obj.last_seq) ? obj.last_seq : 0);
     }
-    if (obj.settings && typeof obj.settings === 'object') c.settings = { ...obj.settings };
+    if (Array.isArray(obj.members)) this._setInfo(c, obj, Number.isInteger(obj.last_seq) ? obj.last_seq : 0);
+    else if (obj.settings && typeof obj.settings === 'object') c.settings = { ...obj.settings };
     if (Number.isInteger(obj.last_seq)) c.last_seq = Math.max(c.last_seq, obj.last_seq);
     if (restStamp > c.muteAsOf) {
       // a reply asked for before this user's last mute call (or an older reply) is stale
@@ -97,6 +102,24 @@ export class ChatStore {
       c.muteAsOf = restStamp;
     }
     return c;
+  }
+
+  /**
+   * A group's information from a chat object, which always carries all of it (`description` and `avatar` absent:
+   * none), as of its `last_seq`: every change appends a `system` message, so an older object (a REST reply asked
+   * for before a change) is stale and changes nothing.
+   */
+  _setInfo(c, obj, asOf) {
+    if (asOf < c.infoAsOf) return;
+    c.infoAsOf = asOf;
+    c.description = typeof obj.description === 'string' && obj.description ? obj.description : null;
+    c.avatar_media_id = obj.avatar && typeof obj.avatar.media_id === 'string' ? obj.avatar.media_id : null;
+    if (obj.settings && typeof obj.settings === 'object') c.settings = { ...obj.settings };
+  }
+
+  /** The freshest known media object of an id (a group's avatar, say), or null. */
+  mediaOf(mediaId) {
+    return (mediaId && this.media.get(mediaId)) || null;
   }
 
   // ---- mutes -------------------------------------------------------------------
