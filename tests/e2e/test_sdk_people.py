@@ -1,7 +1,7 @@
 """Issue 22 through the SDK and the `parley` command against the local stack: a profile (with an avatar uploaded
 through `set_avatar`) set by one user, read by another and pushed to them as a `profile` event; a block that makes
-the blocked user's send `forbidden` until it is lifted; a group renamed, a member promoted, and invites created and
-joined by a third user through the SDK and through `parley join`."""
+the blocked user's send `forbidden` until it is lifted, and reports; a group renamed, a member promoted, and invites
+created and joined by a third user through the SDK and through `parley join`."""
 import asyncio
 import io
 import time
@@ -133,6 +133,11 @@ def test_a_blocked_users_send_is_forbidden_until_unblocked(stack, cli_config, ca
         assert sent["seq"] == 3
         assert await parley("block", bob.user_id) == 0  # and again from the command line
         assert (await refused(b.send_text(chat_id, "once more"))).code == "forbidden"
+        assert await a.report(chat_id, 1, "unwanted messages")
+        assert await parley("report", chat_id, "3", "--reason", "and this") == 0
+        assert capsys.readouterr().out.splitlines()[-1].startswith(f"reported {chat_id} #3 (report ")
+        assert (await refused(a.report(chat_id, 9, "no such message"))).code == "not_found"
+        assert (await refused(a.report(chat_id, 1, ""))).code == "bad_request"
 
     run_closing(steps)
 
