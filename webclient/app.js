@@ -5,9 +5,14 @@ import * as api from './api.js';
 import { ParleySocket, isRetryable } from './socket.js';
 import { ChatStore, isRelation } from './store.js';
 import { UI } from './ui.js';
+import { Panels } from './panels.js';
 import { loadSession, saveSession, clearSession, withExpiry, refreshDelay, deviceId, randomId } from './session.js';
 import { pollExport } from './account.js';
 import { muteUntil, notificationFor, notificationState, shouldNotify } from './notify.js';
+import {
+  PROFILE_TTL_MS, Profiles, batches, canReport, chatAvatar, chatTitle, groupInfoChanges, inviteLink, isAvatarType,
+  joinErrorText, joinToken, profileChanges, reportReason, settingsChanges, thumbUrl, withDefaults,
+} from './people.js';
 
 const TYPING_RESEND_MS = 3_000; // `typing start` at most this often while typing
 const TYPING_IDLE_MS = 4_000; // `typing stop` after this long without input
@@ -40,8 +45,19 @@ const gapTimers = new Map();
 const chatFetches = new Set();
 const mediaRetried = new Set();
 const typingState = { chatId: null, lastSent: 0, idleTimer: null };
+// people and groups
+let profiles = new Profiles(); // names and avatars (GET /api/users, `profile` events), per session
+let blocked = new Set(); // user ids this user blocked (GET /api/blocks, own block calls)
+let blocking = false; // a block or unblock in flight
+const avatarJobs = new Map(); // 'profile' or a group's chat_id -> {state, progress, preview, media_id, error}
+const invites = new Map(); // chat_id -> {token, expires_at, link}: the invite link this tab made (none is listed)
+const mediaAsked = new Map(); // media_id -> {at, inflight}: fresh URLs asked for a group's avatar
+let joining = false; // a `join` in flight
+const AVATAR_POLL_MS = 4_000; // an avatar upload's state is read again this often while no `media` event comes
+const AVATAR_POLLS = 45;
+const MEDIA_PENDING_RETRY_MS = 60_000; // a group avatar still processing: its `media` event normally says when
 
-const ui = new UI({
+const handlers = {
   login: (u, p) => authenticate(u, p, false),
   signup: (u, p) => authenticate(u, p, true),
   logout: () => logout(''),
@@ -85,8 +101,29 @@ const ui = new UI({
   actionsFor: (chatId, seq) => (store ? store.actionsFor(store.message(chatId, seq), Date.now()) : null),
   message: (chatId, seq) => (store ? store.message(chatId, seq) : null),
   forwardTargets: () => (store ? store.chatList().filter((c) => !c.left && c.kind).map((c) => ({
-    chat_id: c.chat_id, name: store.displayName(c.chat_id), kind: c.kind })) : []),
-});
+    chat_id: c.chat_id, name: chatTitle(store, profiles, c.chat_id), kind: c.kind })) : []),
+  // people and groups
+  render: () => render(),
+  openProfile,
+  saveProfile,
+  uploadAvatar,
+  removeAvatar,
+  openSettings,
+  saveSettings,
+  canReport: (chatId, seq) => !!store && canReport(store, store.message(chatId, seq)),
+  report: openReport,
+  sendReport,
+  block,
+  openGroupInfo,
+  updateGroupInfo,
+  updateGroupSettings: (chatId, settings) => groupCall('update_chat', { chat_id: chatId, settings }),
+  setRole: (chatId, userId, role) => groupCall('set_role', { chat_id: chatId, user_id: userId, role }),
+  createInvite,
+  revokeInvite,
+  avatarError,
+};
+const ui = new UI(handlers);
+const panels = new Panels(handlers);
 
 // ---- rendering ---------------------------------------------------------------
 
@@ -100,8 +137,25 @@ function render() {
     store.expireDue(now); // disappearing messages whose time has come: the server pushes nothing
     const mode = compose && compose.chatId === openChatId ? compose : null;
     muteCheckAt = store.nextMuteEnd(now); // a mute shows as ended once its time passes by this device's clock
-    ui.render({ store, openChatId, uploads, loadingOlder: loadingOlder.has(openChatId), now, compose: mode, disappearing, muting });
+    const people = peopleView();
+    const job = avatarJobs.get('profile');
+    const v = { store, openChatId, uploads, loadingOlder: loadingOlder.has(openChatId), now, compose: mode, disappearing, muting,
+      people, blocking, avatarJobs, invites, profilePending: !!job && ['uploading', 'processing', 'saving'].includes(job.state) };
+    ui.render(v);
+    panels.render(v);
+    wantPeople(now);
   });
+}
+
+/** What the rendering asks of people: names, avatars, blocks; display names where known, else user ids. */
+function peopleView() {
+  return {
+    name: (id) => profiles.name(id),
+    userAvatar: (id) => profiles.avatarUrl(id),
+    title: (chatId) => chatTitle(store, profiles, chatId),
+    chatAvatar: (chatId) => chatAvatar(store, profiles, chatId),
+    isBlocked: (id) => blocked.has(id),
+  };
 }
 
 // expire typing indicators (every second while someone types) and age "last seen" texts
@@ -111,6 +165,12 @@ setInterval(() => {
   const open = store && openChatId && store.chat(openChatId);
   const due = store && (Date.now() >= store.nextExpiry || Date.now() >= muteCheckAt);
   if ((open && (open.typing.size || ticks % 30 === 0)) || due) render();
+  if (store && ticks % 60 === 0) {
+    render(); // profiles and avatar URLs about to expire are fetched again (wantPeople)
+    // presence pushes stop when a user hides it (their `last_seen` setting): ask again for the open chat's peer
+    const peer = openChatId && store.peerOf(openChatId);
+    if (peer) requestPresence([peer]);
+  }
 }, 1_000);
 
 const chatVisible = (chatId) => chatId === openChatId && document.visibilityState === 'visible';
@@ -206,6 +266,8 @@ function startSession(s) {
   muting.clear();
   previews = true;
   for (const set of [loadingOlder, fillingGaps, inflight, chatFetches, mediaRetried]) set.clear();
+  resetPeople();
+  loadInvites();
   ui.showMain(s.user_id);
   ui.setNotifyState(notifyState());
   scheduleRefresh();
@@ -227,12 +289,18 @@ function startSession(s) {
     .catch((e) => console.warn('GET /chats failed', e))
     .finally(() => mySocket.start());
   const st = store;
+  const pr = profiles;
+  const stampMe = pr.stamp();
   rest
     .me()
     .then((r) => {
-      if (store === st && r && r.settings) previews = r.settings.push_previews !== false;
+      if (store !== st || !r) return;
+      if (r.settings) previews = r.settings.push_previews !== false;
+      if (r.profile) pr.apply([r.profile], Date.now(), stampMe);
+      render();
     })
     .catch((e) => console.warn('GET /me failed', e));
+  loadBlocks();
   render();
 }
 
@@ -253,8 +321,11 @@ function logout(message, notice = '') {
   muting.clear();
   closeNotifications();
   exportRun++;
+  resetPeople();
+  panels.closeAll();
+  panels.setJoin(null);
   clearSession();
-  ui.showAuth(message, notice);
+  ui.showAuth(message, notice || joinNotice());
 }
 
 // ---- account: log out everywhere, delete, export ---------------------------------
@@ -409,7 +480,7 @@ function notifyOf(messages) {
   const now = Date.now();
   for (const m of messages) {
     if (!shouldNotify(m, { me: store.me, hidden, permission, muted: store.isMuted(m.chat_id, now) })) continue;
-    const { title, body, tag } = notificationFor(m, { previews });
+    const { title, body, tag } = notificationFor(m, { previews, name: profiles.name(m.sender_id) });
     let n;
     try {
       n = new api(title, { body, tag, renotify: true });
@@ -482,6 +553,8 @@ async function onConnected() {
   requestPresence(store.directPeers());
   for (const id of store.pendingMediaIds().slice(0, 50)) refreshMedia(id, true);
   if (openChatId) loadReceipts(openChatId);
+  loadBlocks(); // another device may have blocked or unblocked someone meanwhile
+  maybeJoin();
 }
 
 function onFrame(f) {
@@ -508,8 +581,12 @@ function onFrame(f) {
     case 'presence':
       store.applyPresence(f.users);
       break;
-    case 'media':
-      store.applyMedia(f.chat_id, f.media);
+    case 'media': // a media event (a profile picture's says chat_id "profile"), or a media_url reply
+      if (f.chat_id !== 'profile') store.applyMedia(f.chat_id, f.media);
+      onAvatarMedia(f.media);
+      break;
+    case 'profile': // someone who shares a chat changed their profile
+      if (f.user) profiles.apply([f.user], Date.now());
       break;
     case 'error':
       if (f.req == null) console.warn('server error', f.code, f.message);
@@ -963,11 +1040,475 @@ function refreshMedia(mediaId, force = false) {
   socket.request('media_url', { media_id: mediaId }).catch((e) => console.warn('media_url failed', e));
 }
 
+// ---- people: profiles, avatars, settings, blocks, reports ----------------------------------
+
+function resetPeople() {
+  profiles = new Profiles();
+  blocked = new Set();
+  blocking = false;
+  for (const job of avatarJobs.values()) if (job.preview) URL.revokeObjectURL(job.preview);
+  avatarJobs.clear();
+  invites.clear();
+  mediaAsked.clear();
+  joining = false;
+}
+
+/**
+ * Fetch what the page shows and does not know, or knows from too long ago (avatar URLs expire in 15 minutes): the
+ * profiles of this user, of every direct chat's peer, of the open chat's members and senders and of the group whose
+ * info is open (GET /api/users, 100 ids a call); and fresh URLs of group avatars (`media_url`).
+ */
+function wantPeople(now) {
+  if (!store || !rest) return;
+  const ids = new Set([store.me]);
+  for (const id of store.chats.keys()) {
+    const peer = store.peerOf(id);
+    if (peer) ids.add(peer);
+  }
+  for (const chatId of new Set([openChatId, panels.groupChat])) {
+    const c = chatId && store.chat(chatId);
+    if (c && c.members && c.members.length <= 500) for (const m of c.members) ids.add(m.user_id);
+  }
+  if (openChatId) for (const m of store.timeline(openChatId)) if (m.sender_id) ids.add(m.sender_id);
+  const due = profiles.due([...ids], now);
+  if (due.length) fetchProfiles(due);
+  let asked = 0;
+  for (const c of store.chats.values()) {
+    if (c.avatar_media_id && !c.left && asked < 20 && wantMedia(c.avatar_media_id, now)) asked++;
+  }
+}
+
+function fetchProfiles(ids) {
+  const pr = profiles;
+  pr.begin(ids);
+  for (const batch of batches(ids)) {
+    const stamp = pr.stamp(); // a `profile` event that arrives meanwhile is newer than this reply
+    rest
+      .users(batch)
+      .then((r) => {
+        if (profiles !== pr) return;
+        pr.settle(batch, (r && r.users) || [], Date.now(), stamp);
+        render();
+      })
+      .catch((e) => {
+        if (profiles !== pr) return;
+        pr.fail(batch, Date.now());
+        console.warn('GET /users failed', e);
+      });
+  }
+}
+
+/** Ask for a group avatar's URLs when unknown or about to expire; true when asked. */
+function wantMedia(mediaId, now) {
+  if (!socket || !socket.isOpen) return false;
+  const asked = mediaAsked.get(mediaId);
+  const m = store.mediaOf(mediaId);
+  if (asked && asked.inflight) return false;
+  if (m && m.status === 'rejected') return false;
+  if (asked) {
+    const wait = m && m.status === 'ready' ? PROFILE_TTL_MS : MEDIA_PENDING_RETRY_MS;
+    if (now - asked.at < wait) return false;
+  } else if (m && m.status === 'ready') {
+    mediaAsked.set(mediaId, { at: now, inflight: false }); // fresh from a message or a media event just now
+    return false;
+  }
+  const entry = { at: now, inflight: true };
+  mediaAsked.set(mediaId, entry);
+  const st = store;
+  socket
+    .request('media_url', { media_id: mediaId }) // the reply goes through onFrame (`media`) into the store
+    .catch((e) => console.warn('media_url failed', e))
+    .finally(() => {
+      entry.inflight = false;
+      if (store === st) render();
+    });
+  return true;
+}
+
+/** An avatar picture failed to load (an expired URL): fetch a fresh one. */
+function avatarError(kind, id) {
+  if (!store) return;
+  const now = Date.now();
+  if (kind === 'user') {
+    if (profiles.markStale(id, now)) render();
+  } else if (kind === 'media') {
+    const asked = mediaAsked.get(id);
+    if (asked && !asked.inflight && now - asked.at > 10_000) {
+      asked.at = 0;
+      render();
+    }
+  }
+}
+
+function loadBlocks() {
+  const st = store;
+  rest
+    .blocks()
+    .then((r) => {
+      if (store !== st || blocking) return;
+      blocked = new Set((r && r.user_ids) || []);
+      render();
+    })
+    .catch((e) => console.warn('GET /blocks failed', e));
+}
+
+/** Block (on) or unblock the peer of a direct chat. */
+async function block(chatId, on) {
+  const peer = store && store.peerOf(chatId);
+  if (!peer || blocking) return;
+  const st = store;
+  blocking = true;
+  render();
+  try {
+    if (on) await rest.block(peer);
+    else await rest.unblock(peer);
+    if (store !== st) return;
+    if (on) blocked.add(peer);
+    else blocked.delete(peer);
+  } catch (e) {
+    if (store === st) ui.showActionError(`Could not ${on ? 'block' : 'unblock'} ${profiles.name(peer)}${e.message ? ` (${e.message})` : ''}.`);
+  } finally {
+    if (store === st) blocking = false;
+    render();
+  }
+}
+
+async function openReport(chatId, seq) {
+  const m = store && store.message(chatId, seq);
+  if (!m || !canReport(store, m)) return;
+  const label = { image: 'Photo', video: 'Video', file: 'File' }[m.kind] || '';
+  panels.openReport({ chatId, seq, sender: profiles.name(m.sender_id), text: m.text || label });
+}
+
+/** POST /api/reports; answers the report_id, or throws what to show. */
+async function sendReport(chatId, seq, category, details) {
+  const { reason, error } = reportReason(category, details);
+  if (error) throw new Error(error);
+  try {
+    return await rest.report({ chat_id: chatId, seq, reason });
+  } catch (e) {
+    if (e.status === 429) throw new Error('You have sent many reports lately: try again in a few minutes.');
+    if (e.status === 404 || e.status === 403) throw new Error('This message cannot be reported any more.');
+    throw new Error(`Could not send the report${e.message ? ` (${e.message})` : ''}.`);
+  }
+}
+
+// ---- profile and settings ---------------------------------------------------------------------
+
+/** The profile editor: filled from what is known at once, then from GET /api/me (fresh avatar URLs). */
+async function openProfile() {
+  if (!store) return;
+  const st = store;
+  panels.openProfile(store.me);
+  const known = profiles.get(store.me) || {};
+  panels.fillProfile(known);
+  render();
+  const stamp = profiles.stamp();
+  try {
+    const r = await rest.me();
+    if (store !== st || !r || !r.profile) return;
+    profiles.apply([r.profile], Date.now(), stamp);
+    panels.refillProfile(known, r.profile); // unless the user has typed meanwhile
+  } catch (e) {
+    if (store === st) panels.setProfileError(`Could not load your profile${e.message ? ` (${e.message})` : ''}.`);
+  }
+  render();
+}
+
+/** PUT /api/me/profile with the changed fields; answers the profile. */
+async function saveProfile(form) {
+  const { changes, error } = profileChanges(panels.profile, form);
+  if (error) throw new Error(error);
+  if (!changes) return panels.profile;
+  const st = store;
+  try {
+    const r = await rest.updateProfile(changes);
+    if (store === st && r && r.profile) profiles.apply([r.profile], Date.now());
+    return r && r.profile;
+  } catch (e) {
+    throw new Error(`Could not save your profile${e.message ? ` (${e.message})` : ''}.`);
+  }
+}
+
+/**
+ * A new picture for one's profile (`target` "profile") or a group (its chat_id): upload it through an upload slot
+ * (chat_id "profile", or the group's), wait until the server has processed it (its `media` event; read again
+ * every few seconds in case the event is missed), then set it: PUT /api/me/profile {avatar_media_id}, or
+ * update_chat {avatar_media_id}. Meanwhile the picture shows from the file, marked as processing. Setting it only
+ * once it is ready means others get a usable picture with the change, and a rejected file never becomes one.
+ */
+async function uploadAvatar(target, file) {
+  if (!store || !file) return;
+  const st = store;
+  const old = avatarJobs.get(target);
+  if (old && ['uploading', 'processing', 'saving'].includes(old.state)) return;
+  if (old && old.preview) URL.revokeObjectURL(old.preview);
+  const job = { target, state: 'uploading', progress: 0, preview: null, media_id: null, error: '', polls: 0 };
+  avatarJobs.set(target, job);
+  const live = () => store === st && avatarJobs.get(target) === job;
+  if (!isAvatarType(file.type)) {
+    job.state = 'error';
+    job.error = 'Choose a JPEG, PNG, GIF or WebP image.';
+    return render();
+  }
+  job.preview = URL.createObjectURL(file);
+  render();
+  try {
+    const r = await rest.newUpload({ chat_id: target, filename: file.name, content_type: file.type, size: file.size });
+    if (!live()) return;
+    if (r.max_size && file.size > r.max_size) throw new Error(`The picture is too large (at most ${Math.floor(r.max_size / 1048576)} MB).`);
+    job.media_id = r.media_id;
+    await api.uploadToPresignedPost(r.url, r.fields, file, (f) => {
+      job.progress = f;
+      render();
+    });
+    if (!live()) return;
+    job.state = 'processing';
+    render();
+    if (job.settled) return avatarSettled(job, job.settled); // its `media` event came during the upload
+    pollAvatar(job, live);
+  } catch (e) {
+    if (!live()) return;
+    job.state = 'error';
+    job.error = e.status === 413 ? 'The picture is too large.' : e.message || 'The upload failed.';
+    render();
+  }
+}
+
+/** A `media` event or `media_url` reply: an avatar upload done processing. */
+function onAvatarMedia(media) {
+  if (!media || !media.media_id) return;
+  for (const job of avatarJobs.values()) {
+    if (job.media_id !== media.media_id || (media.status !== 'ready' && media.status !== 'rejected')) continue;
+    if (job.state === 'uploading') job.settled = media; // taken up once the upload call returns
+    else if (job.state === 'processing') avatarSettled(job, media);
+  }
+}
+
+function pollAvatar(job, live) {
+  setTimeout(async () => {
+    if (!live() || job.state !== 'processing') return;
+    if (++job.polls > AVATAR_POLLS) {
+      job.state = 'error';
+      job.error = 'Processing the picture takes too long. Try again later.';
+      return render();
+    }
+    try {
+      const r = await rest.media(job.media_id);
+      if (live() && job.state === 'processing' && r && r.media && r.media.status !== 'pending') return avatarSettled(job, r.media);
+    } catch (e) {
+      console.warn('GET /media failed', e);
+    }
+    pollAvatar(job, live);
+  }, AVATAR_POLL_MS);
+}
+
+async function avatarSettled(job, media) {
+  const st = store;
+  if (media.status === 'rejected') {
+    job.state = 'error';
+    job.error = 'The picture was rejected: the file is not an image the server could read.';
+    return render();
+  }
+  job.state = 'saving';
+  render();
+  try {
+    if (job.target === 'profile') {
+      const r = await rest.updateProfile({ avatar_media_id: job.media_id });
+      if (store === st && r && r.profile) profiles.apply([r.profile], Date.now());
+    } else {
+      if (thumbUrl(media)) store.applyMedia(job.target, media); // the group shows it at once
+      await groupCall('update_chat', { chat_id: job.target, avatar_media_id: job.media_id });
+    }
+    if (store !== st) return;
+    job.state = 'done';
+    setTimeout(() => {
+      if (avatarJobs.get(job.target) !== job) return;
+      avatarJobs.delete(job.target);
+      if (job.preview) URL.revokeObjectURL(job.preview);
+      render();
+    }, 4_000);
+  } catch (e) {
+    if (store !== st) return;
+    job.state = 'error';
+    job.error = e.message || 'Could not set the picture.';
+  }
+  render();
+}
+
+/** Remove the profile's or a group's picture. */
+async function removeAvatar(target) {
+  if (!store) return;
+  const st = store;
+  try {
+    if (target === 'profile') {
+      const r = await rest.updateProfile({ avatar_media_id: null });
+      if (store === st && r && r.profile) profiles.apply([r.profile], Date.now());
+    } else {
+      await groupCall('update_chat', { chat_id: target, avatar_media_id: null });
+    }
+    avatarJobs.delete(target);
+  } catch (e) {
+    if (store !== st) return;
+    const text = e.message || 'Could not remove the picture.';
+    if (target === 'profile') panels.setProfileError(text);
+    else panels.setGroupError(text);
+  }
+  render();
+}
+
+async function openSettings() {
+  if (!store) return;
+  const st = store;
+  panels.openSettings();
+  try {
+    const r = await rest.me();
+    if (store !== st) return;
+    const settings = withDefaults(r && r.settings);
+    previews = settings.push_previews;
+    panels.fillSettings(settings);
+  } catch (e) {
+    if (store === st) panels.setSettingsError(`Could not load your settings${e.message ? ` (${e.message})` : ''}.`);
+  }
+}
+
+/** PUT /api/me/settings with what changed; answers every setting. */
+async function saveSettings(form) {
+  const changes = settingsChanges(panels.settings, form);
+  if (!changes) return withDefaults(panels.settings);
+  const st = store;
+  let r;
+  try {
+    r = await rest.updateSettings(changes);
+  } catch (e) {
+    throw new Error(`Could not save the settings${e.message ? ` (${e.message})` : ''}.`);
+  }
+  const settings = withDefaults(r && r.settings);
+  if (store === st) previews = settings.push_previews;
+  return settings;
+}
+
+// ---- groups: info, roles, invites; joining by link ------------------------------------------
+
+function openGroupInfo(chatId) {
+  const c = store && store.chat(chatId);
+  if (!c || c.kind !== 'group') return;
+  panels.openGroup(chatId);
+  render();
+}
+
+/** A group action on the socket; its `chat` reply is applied (the server also pushes it). Throws what to show. */
+async function groupCall(action, params) {
+  if (!socket || !socket.isOpen) throw new Error('Offline: try again once connected.');
+  const st = store;
+  let r;
+  try {
+    r = await socket.request(action, params);
+  } catch (e) {
+    const text = e.message ? e.message.charAt(0).toUpperCase() + e.message.slice(1) : 'The server refused it';
+    throw Object.assign(new Error(e.code === 'forbidden' ? `Not allowed: ${text}.` : `${text}.`), { code: e.code });
+  }
+  if (store === st && r && r.chat) onChat(r.chat);
+  render();
+  return r;
+}
+
+async function updateGroupInfo(chatId, form) {
+  const { changes, error } = groupInfoChanges(store.chat(chatId), form);
+  if (error) throw new Error(error);
+  if (!changes) return null;
+  return groupCall('update_chat', { chat_id: chatId, ...changes });
+}
+
+const pageBase = () => `${location.origin}${location.pathname}`;
+const invitesKey = () => `parley.invites.${session.user_id}`;
+
+function loadInvites() {
+  invites.clear();
+  try {
+    const saved = JSON.parse(sessionStorage.getItem(invitesKey()) || '{}');
+    for (const [chatId, inv] of Object.entries(saved)) {
+      if (inv && inv.token && Date.parse(inv.expires_at) > Date.now()) {
+        invites.set(chatId, { ...inv, link: inviteLink(pageBase(), inv.token) });
+      }
+    }
+  } catch {
+    /* nothing kept */
+  }
+}
+
+function saveInvites() {
+  try {
+    const out = {};
+    for (const [chatId, { token, expires_at: expiresAt }] of invites) out[chatId] = { token, expires_at: expiresAt };
+    sessionStorage.setItem(invitesKey(), JSON.stringify(out));
+  } catch {
+    /* storage unavailable: kept in memory */
+  }
+}
+
+/** create_invite: a link of the page with `#join=<token>` (the server lists no links, so this tab keeps it). */
+async function createInvite(chatId) {
+  const st = store;
+  const r = await groupCall('create_invite', { chat_id: chatId });
+  if (store !== st || !r || !r.token) return;
+  invites.set(chatId, { token: r.token, expires_at: r.expires_at, link: inviteLink(pageBase(), r.token) });
+  saveInvites();
+  render();
+}
+
+async function revokeInvite(chatId) {
+  const inv = invites.get(chatId);
+  if (!inv) return;
+  try {
+    await groupCall('revoke_invite', { chat_id: chatId, token: inv.token });
+  } catch (e) {
+    if (e.code !== 'not_found') throw e;
+    // expired or revoked already (elsewhere): it is gone either way
+  }
+  if (invites.get(chatId) === inv) invites.delete(chatId);
+  saveInvites();
+  render();
+}
+
+/** The sign-in form's news while an invite link waits for a signed-in user. */
+const joinNotice = () => (joinToken(location.hash) ? 'Log in or sign up to join the group you were invited to.' : '');
+
+/**
+ * The page was opened with `#join=<token>` (or the hash changed to one): once signed in, connected and caught up,
+ * send `join` and open the group. The hash is cleared first, so a reload does not join again.
+ */
+async function maybeJoin() {
+  const token = joinToken(location.hash);
+  if (!token || !store || joining || !socket || !socket.isOpen) return;
+  const st = store;
+  joining = true;
+  history.replaceState(null, '', `${location.pathname}${location.search}`);
+  panels.setJoin({ state: 'joining', text: 'Joining the group…' });
+  try {
+    const r = await socket.request('join', { token });
+    if (store !== st) return;
+    onChat(r.chat);
+    panels.setJoin(null);
+    if (r.chat && store.chat(r.chat.chat_id)) openChat(r.chat.chat_id);
+  } catch (e) {
+    if (store === st) panels.setJoin({ state: 'error', text: joinErrorText(e.code, e.message) });
+  } finally {
+    if (store === st) joining = false;
+    render();
+  }
+}
+
+window.addEventListener('hashchange', () => {
+  if (store) maybeJoin();
+  else if (joinToken(location.hash)) ui.setAuthNotice(joinNotice());
+});
+
 // ---- start -------------------------------------------------------------------
 
 async function boot() {
   const s = loadSession();
-  if (!s) return ui.showAuth();
+  if (!s) return ui.showAuth('', joinNotice());
   if (!s.expires_at || s.expires_at - Date.now() < 60_000) {
     session = s;
     try {

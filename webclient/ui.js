@@ -3,6 +3,7 @@
 // keeps images, videos, focus and the scroll position.
 import { DISAPPEAR_OPTIONS, disappearFromValue, disappearLabel, timeLeftText } from './account.js';
 import { MUTE_CHOICES, NOTIFY_CONTROL, muteText } from './notify.js';
+import { groupRights, hueOf, initials, presenceStatus, presenceText, userAvatar } from './people.js';
 
 const $ = (testid, root = document) => root.querySelector(`[data-testid="${testid}"]`);
 
@@ -49,6 +50,20 @@ export function bellIcon(muted) {
   return svg;
 }
 
+/** An "i" in a circle (emoji and symbol fonts are not everywhere), built as DOM nodes. */
+export function infoIcon() {
+  const svg = document.createElementNS(SVG, 'svg');
+  for (const [k, v] of Object.entries({ viewBox: '0 0 24 24', width: '1em', height: '1em', 'aria-hidden': 'true' })) svg.setAttribute(k, v);
+  const circle = document.createElementNS(SVG, 'circle');
+  for (const [k, v] of Object.entries({ cx: 12, cy: 12, r: 9.5, fill: 'none', stroke: 'currentColor', 'stroke-width': 2 })) circle.setAttribute(k, String(v));
+  const dot = document.createElementNS(SVG, 'circle');
+  for (const [k, v] of Object.entries({ cx: 12, cy: 7.6, r: 1.4, fill: 'currentColor' })) dot.setAttribute(k, String(v));
+  const bar = document.createElementNS(SVG, 'rect');
+  for (const [k, v] of Object.entries({ x: 10.8, y: 10.5, width: 2.4, height: 7, rx: 1, fill: 'currentColor' })) bar.setAttribute(k, String(v));
+  svg.append(circle, dot, bar);
+  return svg;
+}
+
 /** Only http(s) and blob URLs reach src/href (no javascript: or data: from the server). */
 export function safeUrl(u) {
   if (!u) return null;
@@ -58,6 +73,42 @@ export function safeUrl(u) {
   } catch {
     return null;
   }
+}
+
+const brokenAvatars = new Set(); // avatar URLs that failed to load: initials until a fresh URL comes
+
+/**
+ * Show an avatar in `node` (a `.avatar` span): the picture when there is a usable URL, else initials on a colour of
+ * its own. `a` = {url, label, seed, kind: user|media|none, id} (people.js chatAvatar/userAvatar). The node says
+ * which it shows (`data-kind` image/initials) and whose it is, for the load-error handler.
+ */
+export function setAvatar(node, a) {
+  const url = a && a.url && !brokenAvatars.has(a.url) ? safeUrl(a.url) : null;
+  const label = (a && a.label) || '';
+  node.dataset.kind = url ? 'image' : 'initials';
+  node.dataset.avatarKind = (a && a.kind) || 'none';
+  node.dataset.avatarId = (a && a.id) || '';
+  node.style.setProperty('--avatar-hue', String(hueOf((a && a.seed) || label)));
+  if (url) {
+    let img = node.querySelector('img');
+    if (!img) {
+      img = el('img', { testid: 'avatar-image', alt: '', decoding: 'async' });
+      node.replaceChildren(img);
+    }
+    if (img.getAttribute('src') !== url) {
+      img.dataset.url = a.url;
+      img.src = url;
+    }
+    img.alt = label;
+  } else {
+    const text = initials(label);
+    if (node.querySelector('img') || node.textContent !== text) node.textContent = text;
+  }
+}
+
+/** An avatar image failed to load: its URL is not tried again (initials show until a fresh URL arrives). */
+export function avatarFailed(img) {
+  if (img && img.dataset.url) brokenAvatars.add(img.dataset.url);
 }
 
 /** Keep container's children in the order of items, reusing nodes by key. */
@@ -87,18 +138,8 @@ const hhmm = (iso) => {
   return Number.isNaN(d.getTime()) ? '' : d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 };
 
-export function lastSeenText(p, now) {
-  if (!p) return '';
-  if (p.status === 'online') return 'online';
-  const t = Date.parse(p.last_seen || '');
-  if (Number.isNaN(t)) return 'offline';
-  const ago = now - t;
-  if (ago < 60_000) return 'last seen just now';
-  if (ago < 3_600_000) return `last seen ${Math.floor(ago / 60_000)} min ago`;
-  const d = new Date(t);
-  if (d.toDateString() === new Date(now).toDateString()) return `last seen today at ${hhmm(d)}`;
-  return `last seen ${d.toLocaleDateString()} ${hhmm(d)}`;
-}
+/** "online", "last seen …", or '' when the user's presence is hidden from this user (`unknown`). */
+export const lastSeenText = presenceText;
 
 export function typingText(users) {
   if (!users.length) return '';
@@ -114,9 +155,9 @@ const formatSize = (n) => {
   return `${(n / 1024 ** 2).toFixed(1)} MB`;
 };
 
-function previewText(m, me, isGroup) {
+function previewText(m, me, isGroup, nameOf = (id) => id) {
   if (!m) return 'No messages yet';
-  const who = m.sender_id === me ? 'You: ' : isGroup && m.kind !== 'system' ? `${m.sender_id}: ` : '';
+  const who = m.sender_id === me ? 'You: ' : isGroup && m.kind !== 'system' ? `${nameOf(m.sender_id)}: ` : '';
   const name = (m.media && m.media.filename) || '';
   const body =
     m.kind === 'image' ? 'Photo' :
@@ -211,12 +252,16 @@ export class UI {
       ...MUTE_CHOICES.map((c) => muteItem(c.id === 'forever' ? 'mute-forever' : `mute-for-${c.id}`, c.id, c.label)),
       muteItem('mute-off', '', 'Unmute'),
     );
+    $('group-info-button').replaceChildren(infoIcon());
+    this.chatMenuButton = $('chat-menu-button');
+    this.chatMenu = $('chat-menu');
     this.notifyItem = $('account-notifications');
     this.notifyPrompt = $('notify-prompt');
     this.menuFor = null; // {chatId, seq} of the open message menu
     this.forwardFrom = null; // {chatId, seq} being forwarded
     this.mention = null; // {start, prefix, options, active} while completing an @mention
     this.renderedChat = null;
+    this._name = (id) => id;
     this.stick = true; // keep the view pinned to the newest message
     this._wire();
   }
@@ -358,6 +403,7 @@ export class UI {
       this.closeForward();
       this.closeAccountMenu();
       this.closeMuteMenu();
+      this.closeChatMenu();
       if (!this.deleteDialog.hidden && !this._deleteBusy) this.closeDelete();
       if (!this.exportDialog.hidden) this.closeExport();
     });
@@ -374,6 +420,7 @@ export class UI {
       else if (act === 'forward') this.openForward(chatId, seq);
       else if (act === 'delete-everyone') h.deleteForEveryone(chatId, seq);
       else if (act === 'delete-me') h.deleteForMe(chatId, seq);
+      else if (act === 'report') h.report(chatId, seq);
     });
     document.addEventListener('click', (e) => {
       if (!this.menu.hidden && !this.menu.contains(e.target) && !e.target.closest('[data-testid="message-menu-button"]')) {
@@ -405,7 +452,9 @@ export class UI {
       if (!b) return;
       this.closeAccountMenu();
       this.setAccountError('');
-      if (b.dataset.action === 'notifications') h.enableNotifications();
+      if (b.dataset.action === 'profile') h.openProfile();
+      else if (b.dataset.action === 'settings') h.openSettings();
+      else if (b.dataset.action === 'notifications') h.enableNotifications();
       else if (b.dataset.action === 'export') h.exportData();
       else if (b.dataset.action === 'logout-all') h.logoutAll();
       else if (b.dataset.action === 'delete') this.openDelete();
@@ -447,6 +496,40 @@ export class UI {
     });
     document.addEventListener('click', (e) => {
       if (!this.muteMenu.hidden && !this.muteMenu.contains(e.target) && !this.muteButton.contains(e.target)) this.closeMuteMenu();
+    }, true);
+
+    // a chat's menu (⋮): group info, block / unblock the peer of a direct chat
+    this.chatMenuButton.addEventListener('click', () => (this.chatMenu.hidden ? this.openChatMenu() : this.closeChatMenu()));
+    this.chatMenu.addEventListener('click', (e) => {
+      const b = e.target.closest('button[data-action]');
+      const chatId = this.renderedChat;
+      if (!b || !chatId) return;
+      this.closeChatMenu();
+      if (b.dataset.action === 'info') h.openGroupInfo(chatId);
+      else if (b.dataset.action === 'block') h.block(chatId, true);
+      else if (b.dataset.action === 'unblock') h.block(chatId, false);
+    });
+    document.addEventListener('click', (e) => {
+      if (!this.chatMenu.hidden && !this.chatMenu.contains(e.target) && !this.chatMenuButton.contains(e.target)) this.closeChatMenu();
+    }, true);
+    $('blocked-unblock').addEventListener('click', () => this.renderedChat && h.block(this.renderedChat, false));
+    $('group-info-button').addEventListener('click', () => this.renderedChat && h.openGroupInfo(this.renderedChat));
+    $('chat-title').addEventListener('click', () => {
+      if (this.renderedChat && this.chatPane.dataset.kind === 'group') h.openGroupInfo(this.renderedChat);
+    });
+    $('my-avatar').addEventListener('click', () => h.openProfile());
+    // avatar pictures that fail to load (an expired URL): initials, and the app fetches a fresh URL
+    document.addEventListener('error', (e) => {
+      const img = e.target;
+      if (!img || img.tagName !== 'IMG' || img.dataset.testid !== 'avatar-image') return;
+      avatarFailed(img);
+      const holder = img.closest('.avatar');
+      if (holder) {
+        const { avatarKind, avatarId } = holder.dataset;
+        holder.dataset.kind = 'initials';
+        holder.textContent = initials(img.alt);
+        if (avatarId && h.avatarError) h.avatarError(avatarKind, avatarId);
+      }
     }, true);
 
     this.disappearSelect.addEventListener('change', () => {
@@ -499,6 +582,20 @@ export class UI {
     if (this.muteMenu.hidden) return;
     this.muteMenu.hidden = true;
     this.muteButton.setAttribute('aria-expanded', 'false');
+  }
+
+  openChatMenu() {
+    if (!this.renderedChat) return;
+    this.chatMenu.hidden = false;
+    this.chatMenuButton.setAttribute('aria-expanded', 'true');
+    const first = [...this.chatMenu.querySelectorAll('button')].find((b) => !b.hidden);
+    if (first) first.focus();
+  }
+
+  closeChatMenu() {
+    if (this.chatMenu.hidden) return;
+    this.chatMenu.hidden = true;
+    this.chatMenuButton.setAttribute('aria-expanded', 'false');
   }
 
   setAccountError(message) {
@@ -590,6 +687,11 @@ export class UI {
       a.edit ? item('edit', 'Edit', 'action-edit') : null,
       a.deleteForEveryone ? item('delete-everyone', 'Delete for everyone', 'action-delete-everyone', true) : null,
       a.deleteForMe ? item('delete-me', 'Delete for me', 'action-delete-me', true) : null,
+      // reporting is moderation, not an action on the message: its own section, below the others
+      this.h.canReport && this.h.canReport(chatId, seq)
+        ? el('div', { class: 'menu-section' }, el('button', { type: 'button', role: 'menuitem', class: 'report-item',
+            testid: 'action-report', 'data-action': 'report', text: 'Report…' }))
+        : null,
     );
     this.menuFor = { chatId, seq };
     this.menuAnchor = anchor;
@@ -730,6 +832,7 @@ export class UI {
     this.authForm.reset();
     this.closeAccountMenu();
     this.closeMuteMenu();
+    this.closeChatMenu();
     this.notifyPrompt.hidden = true;
     this.closeMenu();
     this.closeForward();
@@ -816,13 +919,19 @@ export class UI {
 
   // ---- render ----------------------------------------------------------------
 
-  /** @param {{store, openChatId, uploads, loadingOlder, now}} v */
+  /** @param {{store, openChatId, uploads, loadingOlder, now, people}} v */
   render(v) {
+    this._name = v.people.name;
     this._renderChatList(v);
     this._renderChat(v);
+    const me = v.store.me;
+    const mine = $('my-avatar');
+    setAvatar($('my-avatar-image'), userAvatar({ avatarUrl: v.people.userAvatar, name: v.people.name }, me));
+    mine.dataset.pending = String(!!v.profilePending);
+    $('current-user').title = v.people.name(me) === me ? '' : v.people.name(me);
   }
 
-  _renderChatList({ store, openChatId, now }) {
+  _renderChatList({ store, openChatId, now, people }) {
     reconcile(
       this.chatList,
       store.chatList(),
@@ -831,7 +940,9 @@ export class UI {
         el(
           'li',
           { class: 'chat-item', testid: 'chat-list-item', role: 'button', tabindex: '0' },
-          el('span', { class: 'dot', testid: 'chat-presence-dot' }),
+          el('span', { class: 'avatar-wrap' },
+            el('span', { class: 'avatar', testid: 'chat-avatar' }),
+            el('span', { class: 'dot', testid: 'chat-presence-dot' })),
           el(
             'div',
             { class: 'chat-item-main' },
@@ -853,12 +964,16 @@ export class UI {
         const peer = store.peerOf(id);
         const dot = li.querySelector('.dot');
         dot.hidden = !peer;
-        dot.dataset.status = (peer && store.presenceOf(peer)?.status) || 'unknown';
-        li.querySelector('.chat-item-name').textContent = store.displayName(id);
+        dot.dataset.status = peer ? presenceStatus(store.presenceOf(peer)) : 'unknown';
+        setAvatar(li.querySelector('.avatar'), people.chatAvatar(id));
+        const name = li.querySelector('.chat-item-name');
+        name.textContent = people.title(id);
+        name.title = peer ? `@${peer}` : '';
         li.querySelector('.chat-item-preview').textContent = previewText(
           store.lastMessage(id),
           store.me,
           c.kind === 'group',
+          people.name,
         );
         const mutedUntil = store.mutedUntil(id, now);
         li.dataset.muted = String(!!mutedUntil);
@@ -896,21 +1011,41 @@ export class UI {
     }
 
     // header
-    $('chat-title').textContent = store.displayName(id);
+    const people = v.people;
     const peer = store.peerOf(id);
+    const title = $('chat-title');
+    title.textContent = people.title(id);
+    title.title = peer ? `@${peer}` : chat.kind === 'group' ? 'Group info' : '';
+    title.classList.toggle('clickable', chat.kind === 'group');
+    this.chatPane.dataset.kind = chat.kind || '';
+    setAvatar($('header-avatar'), people.chatAvatar(id));
     const presence = peer ? store.presenceOf(peer) : null;
     const dot = $('presence-dot');
     dot.hidden = chat.kind !== 'direct';
-    dot.dataset.status = (presence && presence.status) || 'unknown';
+    dot.dataset.status = presenceStatus(presence);
     const sub = $('presence-text');
     if (chat.kind === 'group') {
       const n = chat.members ? chat.members.length : 0;
-      sub.textContent = chat.members ? `${n} member${n === 1 ? '' : 's'}: ${chat.members.map((m) => m.user_id).join(', ')}` : '';
+      sub.textContent = chat.members ? `${n} member${n === 1 ? '' : 's'}: ${chat.members.map((m) => people.name(m.user_id)).join(', ')}` : '';
       sub.dataset.status = '';
     } else {
-      sub.textContent = lastSeenText(presence, now);
-      sub.dataset.status = (presence && presence.status) || 'unknown';
+      sub.textContent = presenceText(presence, now);
+      sub.dataset.status = presenceStatus(presence);
     }
+    const rights = groupRights(chat, store.me);
+    $('group-info-button').hidden = chat.kind !== 'group';
+    const blocked = !!peer && people.isBlocked(peer);
+    this.chatPane.dataset.blocked = String(blocked);
+    $('chat-info').hidden = chat.kind !== 'group';
+    $('chat-block').hidden = !peer || blocked;
+    $('chat-unblock').hidden = !peer || !blocked;
+    $('chat-block').textContent = peer ? `Block ${people.name(peer)}` : 'Block';
+    $('chat-unblock').textContent = peer ? `Unblock ${people.name(peer)}` : 'Unblock';
+    $('chat-block').disabled = $('chat-unblock').disabled = !!v.blocking;
+    $('blocked-unblock').disabled = !!v.blocking;
+    this.chatMenuButton.hidden = !chat.kind;
+    $('blocked-notice').hidden = !blocked;
+    $('blocked-text').textContent = blocked ? `You blocked ${people.name(peer)}. They cannot send you messages.` : '';
     this._renderDisappearing(chat, store, v.disappearing);
     this._renderMute(chat, store, now, v.muting);
 
@@ -924,7 +1059,7 @@ export class UI {
       store.timeline(id),
       (m) => (m.pending ? `p:${m.client_msg_id}` : `s:${m.seq}`),
       () => el('div', { testid: 'message' }),
-      (node, m) => this._updateMessage(node, m, store, isGroup),
+      (node, m) => this._updateMessage(node, m, store, isGroup, people),
     );
     if (this.stick) this.scrollToBottom();
     else if (first && first.isConnected) l.scrollTop += first.offsetTop - anchorTop;
@@ -937,7 +1072,7 @@ export class UI {
 
     // typing, uploads, composer
     const typers = store.typingUsers(id, now);
-    this.typing.textContent = typingText(typers);
+    this.typing.textContent = typingText(typers.map(people.name));
     this.typing.hidden = typers.length === 0;
     this.typing.dataset.users = typers.join(',');
 
@@ -966,11 +1101,15 @@ export class UI {
 
     this._renderContext(v.compose, store);
 
-    const canSend = !chat.left;
+    // the composer: off after leaving, in a group where only admins send, and towards someone this user blocked
+    const canSend = !chat.left && rights.sendReason !== 'admins' && !blocked;
     this.input.disabled = !canSend;
     $('send-button').disabled = !canSend;
     $('attach-button').disabled = !canSend;
-    $('left-notice').hidden = canSend;
+    this.input.placeholder = blocked ? 'Unblock to send messages' : rights.sendReason === 'admins' ? 'Only admins can send messages' : 'Message';
+    $('left-notice').hidden = !chat.left;
+    $('send-restricted').hidden = chat.left || rights.sendReason !== 'admins';
+    this.composer.dataset.disabled = canSend ? '' : chat.left ? 'left' : blocked ? 'blocked' : 'admins';
   }
 
   /** The chat's disappearing setting: the select (showing a change in flight), and a mark while it is on. */
@@ -1018,13 +1157,13 @@ export class UI {
     this.composer.dataset.mode = mode;
     $('send-button').textContent = mode === 'edit' ? 'Save' : 'Send';
     if (!mode) return;
-    const who = target.sender_id === store.me ? 'yourself' : target.sender_id;
+    const who = target.sender_id === store.me ? 'yourself' : this._name(target.sender_id);
     $('composer-context-title').textContent = mode === 'edit' ? 'Editing message' : `Replying to ${who}`;
     $('composer-context-text').textContent = target.text || KIND_LABEL[target.kind] || '';
     this.context.dataset.seq = String(target.seq);
   }
 
-  _updateMessage(node, m, store, isGroup) {
+  _updateMessage(node, m, store, isGroup, people) {
     const me = store.me;
     const own = m.sender_id === me;
     const tick = store.tickState(m);
@@ -1040,11 +1179,20 @@ export class UI {
     else delete node.dataset.tick;
 
     const quote = store.quoteOf(m);
+    // the names shown (sender, quote, who reacted) are part of what is drawn: a profile that arrives redraws it
+    const names = [m.sender_id, quote && quote.sender_id, ...Object.values(m.reactions || {}).flat()]
+      .filter(Boolean).map((u) => people.name(u));
     const sig = JSON.stringify([m.kind, m.text, m.media, m.sender_id, m.sent_at || m.created_at, isGroup, !!m.pending,
-      !!m.deleted, m.edited_at, m.reactions, quote, !!m.forwarded, m.mentions, m.expires_at, !!m.disappeared]);
+      !!m.deleted, m.edited_at, m.reactions, quote, !!m.forwarded, m.mentions, m.expires_at, !!m.disappeared, names]);
     if (node._sig !== sig) {
       node._sig = sig;
-      node.replaceChildren(this._messageBody(m, own, isGroup, me, quote));
+      node.replaceChildren(this._messageBody(m, own, isGroup, me, quote, people.name));
+    }
+    const failure = node.querySelector('.send-error');
+    if (failure) {
+      const why = m.pending && m.state === 'failed' ? m.error || 'The server refused it.' : '';
+      failure.textContent = why ? `Not sent: ${why}` : '';
+      failure.hidden = !why;
     }
     if (m.deleted) node.dataset.deleted = 'true';
     else delete node.dataset.deleted;
@@ -1071,27 +1219,27 @@ export class UI {
     }
   }
 
-  _messageBody(m, own, isGroup, me, quote) {
+  _messageBody(m, own, isGroup, me, quote, name = (id) => id) {
     if (m.kind === 'system') return el('div', { class: 'system-text', testid: 'message-text', text: m.text || '' });
     const menu = m.pending ? null : el('button', { type: 'button', class: 'menu-btn', testid: 'message-menu-button',
       title: 'Message actions', 'aria-label': 'Message actions', 'aria-haspopup': 'menu', text: '⌄' });
     if (m.deleted) {
       return el('div', { class: 'bubble deleted' }, menu,
-        isGroup && !own ? el('div', { class: 'sender', testid: 'message-sender', text: m.sender_id }) : null,
+        isGroup && !own ? el('div', { class: 'sender', testid: 'message-sender', text: name(m.sender_id), title: `@${m.sender_id}` }) : null,
         el('div', { class: 'text', testid: 'message-deleted', text: m.disappeared ? 'This message disappeared' : 'This message was deleted' }));
     }
     const reactions = Object.entries(m.reactions || {});
-    const who = (users) => users.map((u) => (u === me ? 'you' : u)).join(', ');
+    const who = (users) => users.map((u) => (u === me ? 'you' : name(u))).join(', ');
     return el(
       'div',
       { class: 'bubble' },
       menu,
-      isGroup && !own ? el('div', { class: 'sender', testid: 'message-sender', text: m.sender_id }) : null,
+      isGroup && !own ? el('div', { class: 'sender', testid: 'message-sender', text: name(m.sender_id), title: `@${m.sender_id}` }) : null,
       m.forwarded ? el('div', { class: 'forwarded', testid: 'message-forwarded', text: '↪ Forwarded' }) : null,
       quote
         ? el('div', { class: `quote${quote.deleted ? ' deleted' : ''}`, testid: 'message-quote', 'data-seq': quote.seq, role: 'link',
             tabindex: '0', title: 'Show the original message' },
-            el('div', { class: 'quote-sender', testid: 'quote-sender', text: quote.sender_id === me ? 'You' : quote.sender_id }),
+            el('div', { class: 'quote-sender', testid: 'quote-sender', text: quote.sender_id === me ? 'You' : name(quote.sender_id) }),
             el('div', { class: 'quote-text', testid: 'quote-text',
               text: quote.deleted ? 'deleted message' : quote.text || KIND_LABEL[quote.kind] || '' }))
         : null,
@@ -1122,6 +1270,7 @@ export class UI {
           ? el('button', { type: 'button', class: 'link', testid: 'message-retry', 'data-client-msg-id': m.client_msg_id, text: 'Retry', hidden: true })
           : null,
       ),
+      own && m.pending ? el('div', { class: 'send-error', testid: 'message-error', role: 'alert', hidden: true }) : null,
     );
   }
 
