@@ -66,10 +66,12 @@ class People:
             if not isinstance(avatar, str):
                 raise BadRequest("avatar_media_id is a media id, or null to remove the avatar")
             self._media.attachable(user_id, profile_media_chat(user_id), avatar, "image")
-        if changes:
-            self._users.update_profile(user_id, changes)
+        before = self._users.people([user_id]).get(user_id, Person(user_id)).profile
+        changed = {name: value for name, value in changes.items() if before.get(name) != value}
+        if changed:
+            self._users.update_profile(user_id, changed)
         wire = self.profile(user_id)
-        if changes:
+        if changed:  # a profile saved as it was tells no one
             self._announce(user_id, wire)
         return wire
 

@@ -226,3 +226,11 @@ def test_only_members_report_and_reports_are_rate_limited(people):
         people.services.reports.report("carol", people.group, 1, "spam")
     with pytest.raises(RateLimited):
         people.services.reports.report("carol", people.group, 1, "spam")
+
+
+def test_a_profile_saved_unchanged_tells_no_one(people):
+    bob = connect(people, "bob")
+    people.services.people.update_profile("alice", {"display_name": "Al"})
+    people.services.people.update_profile("alice", {"display_name": "Al", "about": None})
+    drain(people)
+    assert len(frames(people, bob, "profile")) == 1
