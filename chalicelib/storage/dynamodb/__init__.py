@@ -58,6 +58,21 @@ def batch_get(resource, table_name: str, keys: list[dict], projection: str | Non
     return items
 
 
+def set_or_remove(changes: dict, under: str | None = None) -> tuple[str, dict[str, str], dict]:
+    """An UpdateExpression setting each change (a None removes the attribute), with its names and values; with
+    `under`, the changes are entries of that map attribute."""
+    names = {f"#k{i}": name for i, name in enumerate(changes)}
+    prefix = ""
+    if under is not None:
+        names["#map"], prefix = under, "#map."
+    values = {f":v{i}": value for i, value in enumerate(changes.values()) if value is not None}
+    sets = [f"{prefix}#k{i} = :v{i}" for i, value in enumerate(changes.values()) if value is not None]
+    removes = [f"{prefix}#k{i}" for i, value in enumerate(changes.values()) if value is None]
+    update = " ".join(part for part in (f"SET {', '.join(sets)}" if sets else "",
+                                        f"REMOVE {', '.join(removes)}" if removes else "") if part)
+    return update, names, values
+
+
 def as_int(value) -> int:
     return int(value) if value is not None else 0
 

@@ -4,7 +4,7 @@ from collections.abc import Iterable
 from boto3.dynamodb.conditions import Key
 
 from chalicelib.model import Chat, ChatHead, Member, Membership, direct_members
-from chalicelib.storage.dynamodb import as_int, batch_get, query_all
+from chalicelib.storage.dynamodb import as_int, batch_get, query_all, set_or_remove
 from chalicelib.storage.dynamodb.receipts import direct_state
 
 META = "meta"
@@ -157,12 +157,7 @@ class DynamoChatStore:
         self._bump_version(chat_id, 0)
 
     def update_info(self, chat_id: str, changes: dict) -> None:
-        names = {f"#f{i}": name for i, name in enumerate(changes)}
-        values = {f":v{i}": value for i, value in enumerate(changes.values()) if value is not None}
-        sets = [f"#f{i} = :v{i}" for i, value in enumerate(changes.values()) if value is not None]
-        removes = [f"#f{i}" for i, value in enumerate(changes.values()) if value is None]
-        update = " ".join(part for part in (f"SET {', '.join(sets)}" if sets else "",
-                                            f"REMOVE {', '.join(removes)}" if removes else "") if part)
+        update, names, values = set_or_remove(changes)
         self._table.update_item(Key={"chat_id": chat_id, "sk": META}, UpdateExpression=update,
                                 ExpressionAttributeNames=names,
                                 **({"ExpressionAttributeValues": values} if values else {}))

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from chalicelib import clock
 from chalicelib.errors import Unauthorized
 from chalicelib.model import ONLINE_WINDOW, Connection, Device, Person, Reach, UserPresence
-from chalicelib.storage.dynamodb import batch_get, query_all
+from chalicelib.storage.dynamodb import batch_get, query_all, set_or_remove
 
 ONLINE_SHARDS = 8  # partitions of the sparse `online` index, so that connects never crowd one index partition
 CONNECTIONS_VERSION = "connections_version"  # bumped by every write to a user's map, for conditional rewrites
@@ -244,12 +244,8 @@ class DynamoUserStore:
 
     def _update_map(self, user_id: str, attribute: str, changes: dict) -> dict:
         """Set (or, for None, remove) entries of a map attribute of the users item; answers the map."""
-        key, names = {"user_id": user_id}, {"#map": attribute, **{f"#k{i}": name for i, name in enumerate(changes)}}
-        values = {f":v{i}": value for i, value in enumerate(changes.values()) if value is not None}
-        sets = [f"#map.#k{i} = :v{i}" for i, value in enumerate(changes.values()) if value is not None]
-        removes = [f"#map.#k{i}" for i, value in enumerate(changes.values()) if value is None]
-        update = " ".join(part for part in (f"SET {', '.join(sets)}" if sets else "",
-                                            f"REMOVE {', '.join(removes)}" if removes else "") if part)
+        key = {"user_id": user_id}
+        update, names, values = set_or_remove(changes, under=attribute)
         try:
             item = self._users.update_item(Key=key, UpdateExpression=update, ExpressionAttributeNames=names,
                                            ReturnValues="ALL_NEW", **({"ExpressionAttributeValues": values}
