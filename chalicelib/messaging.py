@@ -394,7 +394,9 @@ class Messaging:
         floor = visible_after(member.joined_seq)
         messages = [m for m in closing_gaps(self._messages, chat_id, page, page[0].seq - 1 if page else 0)
                     if m.seq > floor and m.seq not in hidden]
-        has_more = len(messages) > limit
+        # the page read one more than asked: a message before the answer exists, hidden or not (hidden ones are
+        # left out, so counting only the visible would say "no more" with older messages still to come)
+        has_more = len(page) > limit and page[0].seq > floor
         wire = with_media(self._media, messages[-limit:])
         while wire and size_of(wire) > MAX_REPLY_BYTES:
             wire.pop(0)

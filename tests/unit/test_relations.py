@@ -193,3 +193,12 @@ def test_shapes_that_make_no_sense_are_bad_requests(world, chat, fields):
     kind = fields.pop("kind")
     with pytest.raises(BadRequest):
         send(world, "ann", chat, kind, None if kind != "text" else "x", **fields)
+
+
+def test_history_says_there_is_more_though_hidden_messages_fill_the_page(world, chat, now):
+    seqs = [send(world, "ann", chat, text=f"m{i}")["seq"] for i in range(5)]
+    world.services.messaging.hide("ben", chat, seqs[2:4])
+    page = world.services.messaging.history("ben", chat, None, 2)
+    assert [m["seq"] for m in page["messages"]] == [seqs[4]] and page["has_more"]
+    older = world.services.messaging.history("ben", chat, seqs[2], 2)
+    assert [m["seq"] for m in older["messages"]] == seqs[:2] and not older["has_more"]
