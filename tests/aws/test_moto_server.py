@@ -79,3 +79,37 @@ def test_queries_answer_as_moto_does(seed, monkeypatch):
     moto_server.patch_dynamodb()
     assert answers(seed) == expected
     assert sum(len(pages) for pages in expected) > len(QUERIES)  # some answers took more than one page
+
+
+class CountingLock:
+    """An RLock that counts how often it is taken."""
+
+    def __init__(self):
+        import threading
+        self._lock, self.holds = threading.RLock(), 0
+
+    def __enter__(self):
+        self._lock.acquire()
+        self.holds += 1
+
+    def __exit__(self, *_):
+        self._lock.release()
+
+
+def test_the_ttl_sweep_deletes_the_expired_a_few_partitions_to_a_hold_of_the_lock():
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        create_tables(client)
+        client.update_time_to_live(TableName=CHATS, TimeToLiveSpecification={"AttributeName": "expires_at",
+                                                                              "Enabled": True})
+        partitions = 3 * moto_server.PARTITIONS_PER_HOLD
+        for n in range(partitions):
+            client.put_item(TableName=CHATS, Item={"pk": {"S": f"news#{n}"}, "sk": {"S": "1"},
+                                                   "expires_at": {"N": "100"}})
+        client.put_item(TableName=CHATS, Item={"pk": {"S": "news#0"}, "sk": {"S": "2"}, "expires_at": {"N": "999"}})
+        client.put_item(TableName=CHATS, Item={"pk": {"S": "chat#1"}, "sk": {"S": "meta"}})  # no TTL attribute
+        lock = CountingLock()
+        assert moto_server.delete_expired(lock, cutoff=500) == partitions
+        assert lock.holds >= 3  # never every partition in one hold, so requests go on between them
+        left = client.scan(TableName=CHATS)["Items"]
+        assert sorted((i["pk"]["S"], i["sk"]["S"]) for i in left) == [("chat#1", "meta"), ("news#0", "2")]
