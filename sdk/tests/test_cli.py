@@ -21,6 +21,12 @@ def config_file(tmp_path, monkeypatch):
     return path
 
 
+def interruptible() -> None:
+    """Let Ctrl-C reach the child even when the tests run in the background, where the shell starts them with
+    SIGINT ignored (a child inherits that, and Python then installs no KeyboardInterrupt handler)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 async def parley(*argv: str) -> int:
     return await asyncio.to_thread(main, list(argv))
 
@@ -96,7 +102,8 @@ async def test_tail_shows_the_last_lines_then_live_messages_until_interrupted(se
     for n in range(1, 13):
         await server.store(chat_id, "bob", f"message {n}", push=False)
     tail = await asyncio.create_subprocess_exec(
-        Path(sys.executable).parent / "parley", "tail", chat_id, "-n", "2", stdout=asyncio.subprocess.PIPE
+        Path(sys.executable).parent / "parley", "tail", chat_id, "-n", "2", stdout=asyncio.subprocess.PIPE,
+        preexec_fn=interruptible,
     )
     async with asyncio.timeout(10):
         lines = [await tail.stdout.readline(), await tail.stdout.readline()]
@@ -154,7 +161,8 @@ async def test_tail_shows_relations_as_what_they_do_and_their_targets_state(serv
     await server.act(chat_id, "alice", kind="reaction", relates_to=1, emoji="👍")
     await server.act(chat_id, "bob", kind="text", text="see", reply_to=1)
     tail = await asyncio.create_subprocess_exec(
-        Path(sys.executable).parent / "parley", "tail", chat_id, stdout=asyncio.subprocess.PIPE
+        Path(sys.executable).parent / "parley", "tail", chat_id, stdout=asyncio.subprocess.PIPE,
+        preexec_fn=interruptible,
     )
     async with asyncio.timeout(10):
         lines = [await tail.stdout.readline() for _ in range(4)]
