@@ -14,6 +14,7 @@ items. A blocked user's send into the direct chat with the blocker, and adding t
 `forbidden`; they read the blocker's presence as `unknown` and the profile without `about` and `avatar`.
 """
 from collections.abc import Iterable
+from dataclasses import replace
 
 from chalicelib.errors import BadRequest, NotFound
 from chalicelib.media import MediaService
@@ -66,13 +67,13 @@ class People:
             if not isinstance(avatar, str):
                 raise BadRequest("avatar_media_id is a media id, or null to remove the avatar")
             self._media.attachable(user_id, profile_media_chat(user_id), avatar, "image")
-        before = self._users.people([user_id]).get(user_id, Person(user_id)).profile
-        changed = {name: value for name, value in changes.items() if before.get(name) != value}
-        if changed:
-            self._users.update_profile(user_id, changed)
-        wire = self.profile(user_id)
-        if changed:  # a profile saved as it was tells no one
-            self._announce(user_id, wire)
+        before = self._users.people([user_id]).get(user_id, Person(user_id))
+        changed = {name: value for name, value in changes.items() if before.profile.get(name) != value}
+        if not changed:  # a profile saved as it was tells no one
+            return self._wire([before], user_id)[0]
+        after = replace(before, profile=self._users.update_profile(user_id, changed))
+        wire = self._wire([after], user_id)[0]
+        self._announce(user_id, wire)
         return wire
 
     def users(self, viewer_id: str, user_ids: list[str]) -> list[dict]:
@@ -109,9 +110,10 @@ class People:
         other_id = other_id.lower()
         if other_id == user_id:
             raise BadRequest("you cannot block yourself")
-        if other_id not in self._users.existing([other_id]):
+        people = self._users.people([user_id, other_id])
+        if other_id not in people:
             raise NotFound(f"no user {other_id!r}")
-        if len(self.blocked(user_id)) >= MAX_BLOCKS:
+        if user_id in people and len(people[user_id].blocked) >= MAX_BLOCKS:
             raise BadRequest(f"at most {MAX_BLOCKS} users may be blocked")
         self._users.block(user_id, other_id)
 
