@@ -91,11 +91,12 @@ class Fanout:
             self._handlers[task["task"]](task)
             return
         frame, user_ids = task["frame"], task["user_ids"]
+        reach = self._delivery.reach_of(user_ids)
         news = news_in(frame)
         if news is not None:
-            self._news.mark(user_ids, *news, unread_for=unread_for(frame["message"], user_ids)
+            self._news.mark(user_ids, *news, unread_for=unread_for(frame["message"], reach)
                             if frame["type"] == "message" else ())
-        self._delivery.to_users(user_ids, frame, task.get("skip_connection_id"))
+        self._delivery.to_sockets(reach, frame, task.get("skip_connection_id"))
 
     def run_batch(self, event: dict) -> dict:
         """An SQS batch of tasks; answers the failed ones as `batchItemFailures` for redelivery."""

@@ -314,7 +314,7 @@ class Messaging:
               members_version: int | None = None) -> None:
         frame = {"type": "message", "message": wire}
         if pair is not None and sockets is not None:  # marked as news for both while it is pushed: see chalicelib/news
-            gathered(lambda: self._news.mark(pair, message.chat_id, message.seq, unread_for(wire, pair)),
+            gathered(lambda: self._news.mark(pair, message.chat_id, message.seq, unread_for(wire, sockets)),
                      lambda: self._delivery.to_sockets(sockets, frame, connection_id))
         else:
             members = self._access.members(message.chat_id, members_version)

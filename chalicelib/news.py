@@ -13,7 +13,7 @@ coalesced the same way: chalicelib/notifications.py says why a candidate that ol
 from collections.abc import Iterable
 
 from chalicelib import clock
-from chalicelib.model import NEWS_TTL
+from chalicelib.model import NEWS_TTL, Reach
 from chalicelib.storage import NewsStore
 
 MARGIN = 15  # seconds: twice the clock skew two Lambda containers may have (5 s), with room to spare
@@ -25,12 +25,12 @@ def minute_of(epoch: float) -> int:
     return int(epoch // 60)
 
 
-def unread_for(message: dict, user_ids: Iterable[str]) -> list[str]:
-    """Who a message leaves with an unread chat: everyone but its sender, if it is a text or media message (not
-    a relation, not a `system` one)."""
+def unread_for(message: dict, reach: dict[str, Reach]) -> list[str]:
+    """Whose unread count a message changes: everyone but its sender with a device registered for pushes (only
+    pushes carry the count), if it is a text or media message (not a relation, not a `system` one)."""
     if message["kind"] not in COUNTED_KINDS:
         return []
-    return [user_id for user_id in user_ids if user_id != message["sender_id"]]
+    return [user_id for user_id, user in reach.items() if user_id != message["sender_id"] and user.devices]
 
 
 class News:

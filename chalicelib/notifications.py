@@ -9,9 +9,10 @@ counted (`PushFailures`) and never retried (the message waits in `sync`); an end
 deleted with its registration.
 
 The unread count (chats with a text or media message from someone else after the user's read cursor) is read
-from *unread candidates* (chalicelib/news.py): one item per user and chat, written with the news marks and
-coalesced like them, the first counted message of a minute in each container. A candidate at `seq` says the
-chat is unread if the read cursor is below `seq`, read if the cursor has reached the chat's `last_seq`, and
+from *unread candidates* (chalicelib/news.py): one item per chat and user with a device registered (messages
+from before a user's first registration are not counted), written with the news marks and coalesced like them,
+the first counted message of a minute in each container. A candidate at `seq` says the chat is unread if the
+read cursor is below `seq`, read if the cursor has reached the chat's `last_seq`, and
 otherwise the messages after the cursor decide. A candidate found read is deleted (on condition it was not
 replaced meanwhile) once its minute is over a minute old: a later message coalesced into its minute was stored
 before the head was read, so the head covered it, and one in a later minute replaces the candidate. So a count
