@@ -58,7 +58,9 @@ class Config:
     # would (0: every device sends again as soon as it is answered, which saturates any stack: once answers
     # take longer than the heartbeat timeout, sockets are dropped in waves)
     rate: float = 25.0
-    ramp_seconds: float = 30.0  # the devices' first handshakes spread over this long
+    # the devices' first handshakes spread over this long, and their last catch-ups too: a thousand syncs at
+    # once queue behind moto's one lock for minutes
+    ramp_seconds: float = 30.0
     disconnect_every: int = 25  # sends per device between disconnects, on average
     drop_share: float = 0.6  # of disconnects: crashes (the rest close cleanly)
     mid_send_share: float = 0.3  # of crashes: while a send is in flight
@@ -503,6 +505,7 @@ class Device:
 
     async def finish(self) -> None:
         """The last catch-up, once everyone is done sending and the pushes have settled."""
+        await asyncio.sleep(self.rng.random() * self.worker.config.ramp_seconds)
         for _ in range(5):
             try:
                 if self.ws is None:
