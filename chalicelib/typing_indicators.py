@@ -9,7 +9,8 @@ Each member may send `RateLimits.typing` frames (`start` or `stop`) per chat in 
 get `rate_limited`. In groups of more than RELAYED_GROUP_SIZE members typing is not relayed at all (the frame
 is accepted and answered like any other): in a crowd, who is typing is noise, and relaying it would cost a push
 per member per keystroke burst. The same line above which presence is not announced and messages fan out
-through the queue.
+through the queue. Members who blocked the typist are not told (their users items, read for the sockets,
+say so).
 """
 from chalicelib.access import Access
 from chalicelib.delivery import Delivery
@@ -30,5 +31,6 @@ class TypingIndicators:
         members = self._access.members(chat_id)
         if len(members) > RELAYED_GROUP_SIZE:
             return
-        others = [m.user_id for m in members if m.user_id != user_id]
-        self._delivery.to_users(others, {"type": "typing", "chat_id": chat_id, "user_id": user_id, "state": state})
+        reach = self._delivery.reach_of(m.user_id for m in members if m.user_id != user_id)
+        unblocked = {other: r for other, r in reach.items() if user_id not in r.blocked}
+        self._delivery.to_sockets(unblocked, {"type": "typing", "chat_id": chat_id, "user_id": user_id, "state": state})

@@ -41,6 +41,16 @@ def test_typing_reaches_the_other_members_and_none_of_the_typists_devices(chat):
     assert chat.pusher.of_type(phone, "typing") == chat.pusher.of_type(laptop, "typing") == []
 
 
+def test_a_member_who_blocked_the_typist_is_not_told(chat):
+    alice, bob = chat.connect("alice"), chat.connect("bob")
+    chat.services.people.block("bob", "alice")
+    chat.services.typing.relay("alice", CHAT, "start")
+    chat.services.typing.relay("bob", CHAT, "start")  # the blocker's own typing still shows
+    assert chat.pusher.of_type(bob, "typing") == []
+    assert chat.pusher.of_type(alice, "typing") == [
+        {"type": "typing", "chat_id": CHAT, "user_id": "bob", "state": "start"}]
+
+
 def test_only_members_type(chat):
     chat.connect("bob")
     with pytest.raises(Forbidden):
