@@ -62,23 +62,57 @@ def every_page(client, query: dict) -> list:
         start = {"ExclusiveStartKey": answer["LastEvaluatedKey"]}
 
 
+def change(client, rng: random.Random) -> None:
+    """Index attributes set, moved and removed in place, items overwritten and deleted, a transaction undone."""
+    for n in range(150):
+        chat = {"pk": {"S": f"chat#{rng.randrange(12)}"}, "sk": {"S": f"msg#{rng.randrange(10_000):05d}"}}
+        user = {"user_id": {"S": f"user#{rng.randrange(400)}"}}
+        roll = rng.random()
+        if roll < 0.3:
+            client.update_item(TableName=CHATS, Key=chat, UpdateExpression="SET member_id = :m",
+                               ExpressionAttributeValues={":m": {"S": f"user#{rng.randrange(8)}"}})
+            client.update_item(TableName=USERS, Key=user, UpdateExpression="SET #shard = :s, seen = :t",
+                               ExpressionAttributeNames={"#shard": "shard"}, ExpressionAttributeValues={":s": {"S": str(rng.randrange(3))},
+                                                          ":t": {"S": f"{rng.randrange(1000):04d}"}})
+        elif roll < 0.5:
+            client.update_item(TableName=USERS, Key=user, UpdateExpression="REMOVE #shard",
+                               ExpressionAttributeNames={"#shard": "shard"})
+        elif roll < 0.7:
+            client.delete_item(TableName=CHATS, Key=chat)
+            client.delete_item(TableName=USERS, Key=user)
+        elif roll < 0.9:
+            client.put_item(TableName=CHATS, Item=chat | {"member_id": {"S": f"user#{rng.randrange(8)}"}})
+        else:
+            with pytest.raises(client.exceptions.TransactionCanceledException):
+                client.transact_write_items(TransactItems=[
+                    {"Update": {"TableName": CHATS, "Key": chat, "UpdateExpression": "SET member_id = :m",
+                                "ExpressionAttributeValues": {":m": {"S": "user#2"}}}},
+                    {"ConditionCheck": {"TableName": USERS, "Key": {"user_id": {"S": "nobody"}},
+                                        "ConditionExpression": "attribute_exists(user_id)"}}])
+
+
 def answers(seed: int) -> list:
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
         create_tables(client)
-        fill(client, random.Random(seed))
-        return [every_page(client, query) for query in QUERIES]
+        rng = random.Random(seed)
+        fill(client, rng)
+        before = [every_page(client, query) for query in QUERIES]
+        change(client, rng)
+        return before + [every_page(client, query) for query in QUERIES]
 
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_queries_answer_as_moto_does(seed, monkeypatch):
     expected = answers(seed)
     for owner, name in [(dynamodb_models, "copy"), (dynamodb_models.DynamoDBBackend, "transact_write_items"),
-                        (dynamodb_models.Table, "query")]:
+                        (dynamodb_models.DynamoDBBackend, "update_item"), (dynamodb_models.Table, "query"),
+                        (dynamodb_models.Table, "put_item")]:
         monkeypatch.setattr(owner, name, getattr(owner, name))  # restored after the test
     moto_server.patch_dynamodb()
     assert answers(seed) == expected
-    assert sum(len(pages) for pages in expected) > len(QUERIES)  # some answers took more than one page
+    assert sum(len(pages) for pages in expected) > 2 * len(QUERIES)  # some answers took more than one page
+    assert expected[:len(QUERIES)] != expected[len(QUERIES):]  # the changes changed what the queries answer
 
 
 class CountingLock:
