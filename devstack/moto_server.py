@@ -125,6 +125,11 @@ class _IndexKeys:
             table._index_keys = _IndexKeys(table)
         return table._index_keys
 
+    @staticmethod
+    def written(table, item) -> None:
+        if "_index_keys" in table.__dict__:  # else built from every item at the table's first index query
+            table._index_keys.add(item)
+
 
 def _every_item(table):
     for value in table.items.values():
@@ -137,7 +142,7 @@ def _items_matching(table, conditions) -> dict:
         return all(name in item.attrs and item.attrs[name] == value for name, value in conditions)
     index_keys = _IndexKeys.of(table)
     indexed = [condition for condition in conditions if condition[0] in index_keys.names]
-    candidates = (_stored(table, key) for key in index_keys.keys[indexed[0]]) if indexed else _every_item(table)
+    candidates = (table.get_item(*key) for key in index_keys.keys[indexed[0]]) if indexed else _every_item(table)
     selected: dict = {} if table.range_key_attr is None else defaultdict(dict)
     for item in candidates:
         if item is not None and matches(item):
@@ -148,19 +153,12 @@ def _items_matching(table, conditions) -> dict:
     return selected
 
 
-def _stored(table, key):
-    hash_key, range_key = key
-    stored = table.items.get(hash_key)
-    return stored if stored is None or table.range_key_attr is None else stored.get(range_key)
-
-
 def _indexing_what_it_writes(original):
     def write(owner, *args, **kwargs):
         item = original(owner, *args, **kwargs)
         table = owner if isinstance(owner, dynamodb_models.Table) else owner.get_table(args[0] if args else
                                                                                       kwargs["table_name"])
-        if "_index_keys" in table.__dict__:  # else built from every item at its first index query
-            table._index_keys.add(item)
+        _IndexKeys.written(table, item)
         return item
     return write
 

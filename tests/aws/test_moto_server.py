@@ -72,7 +72,8 @@ def change(client, rng: random.Random) -> None:
             client.update_item(TableName=CHATS, Key=chat, UpdateExpression="SET member_id = :m",
                                ExpressionAttributeValues={":m": {"S": f"user#{rng.randrange(8)}"}})
             client.update_item(TableName=USERS, Key=user, UpdateExpression="SET #shard = :s, seen = :t",
-                               ExpressionAttributeNames={"#shard": "shard"}, ExpressionAttributeValues={":s": {"S": str(rng.randrange(3))},
+                               ExpressionAttributeNames={"#shard": "shard"},
+                               ExpressionAttributeValues={":s": {"S": str(rng.randrange(3))},
                                                           ":t": {"S": f"{rng.randrange(1000):04d}"}})
         elif roll < 0.5:
             client.update_item(TableName=USERS, Key=user, UpdateExpression="REMOVE #shard",
