@@ -383,7 +383,9 @@ class Messaging:
 
     def hide(self, user_id: str, chat_id: str, seqs: list[int]) -> None:
         """Delete for me: these messages no longer come back to the user's devices from `history` or `sync`."""
-        self._access.member(user_id, chat_id)
+        _, head = gathered(lambda: self._access.member(user_id, chat_id), lambda: self._chats.head(chat_id))
+        if head is not None and max(seqs, default=0) > head.last_seq:
+            raise BadRequest(f"the chat's last seq is {head.last_seq}: a message not yet sent cannot be hidden")
         self._messages.hide(chat_id, user_id, seqs)
 
     def history(self, user_id: str, chat_id: str, before: int | None, limit: int) -> dict:

@@ -140,6 +140,14 @@ def test_hide_is_for_the_caller_only(world, chat, now):
         world.services.messaging.hide("cat", chat, [1])
 
 
+def test_a_message_not_yet_sent_cannot_be_hidden(world, chat):
+    last = send(world, "ann", chat, text="one")["seq"]
+    with pytest.raises(BadRequest):
+        world.services.messaging.hide("ben", chat, [last, last + 1])
+    assert [m["text"] for m in served(world, "ben", chat).values()] == ["one"]
+    assert send(world, "ann", chat, text="two")["seq"] in served(world, "ben", chat)
+
+
 def test_a_reply_quotes_the_first_200_characters(world, chat):
     long = send(world, "ann", chat, text="x" * 300)
     reply = send(world, "ben", chat, text="tl;dr", reply_to=long["seq"])
