@@ -228,13 +228,14 @@ def list_chats():
 def create_chat():
     user_id, request = caller(), request_as("create_chat")
     chat, created = services().create_chat(user_id, request.kind, request.user_id, request.name, request.members)
-    return Response(body={"chat": chat.to_wire()}, status_code=201 if created else 200)
+    return Response(body={"chat": services().messaging.seen_by(user_id, chat)}, status_code=201 if created else 200)
 
 
 @route("/chats/{chat_id}/members", methods=["POST"])
 def add_members(chat_id):
     user_id, request = caller(), request_as("add_members", chat_id=chat_id)
-    return {"chat": services().groups.add_members(user_id, chat_id, request.user_ids).to_wire()}
+    chat = services().groups.add_members(user_id, chat_id, request.user_ids)
+    return {"chat": services().messaging.seen_by(user_id, chat)}
 
 
 @route("/chats/{chat_id}/members/{member_id}", methods=["DELETE"])
@@ -243,13 +244,14 @@ def remove_member(chat_id, member_id):
     if member_id.lower() == user_id:
         services().groups.leave(user_id, chat_id)
         return {}
-    return {"chat": services().groups.remove_members(user_id, chat_id, [member_id]).to_wire()}
+    chat = services().groups.remove_members(user_id, chat_id, [member_id])
+    return {"chat": services().messaging.seen_by(user_id, chat)}
 
 
 @route("/chats/{chat_id}")
 def get_chat(chat_id):
     user_id, messaging = caller(), services().messaging
-    return {"chat": messaging.as_seen_by(user_id, [messaging.chat_of_member(user_id, chat_id)])[0]}
+    return {"chat": messaging.seen_by(user_id, messaging.chat_of_member(user_id, chat_id))}
 
 
 @route("/chats/{chat_id}/messages")

@@ -124,6 +124,9 @@ class Messaging:
         return [chat.to_wire() | ({"muted_until": iso_from_epoch(mutes[chat.chat_id])}
                                   if mutes.get(chat.chat_id, 0) > now else {}) for chat in chats]
 
+    def seen_by(self, user_id: str, chat: Chat) -> dict:
+        return self.as_seen_by(user_id, [chat])[0]
+
     def create_direct(self, user_id: str, peer_id: str | None) -> tuple[Chat, bool]:
         """The direct chat of two users, created if need be; answers it and whether this call created it."""
         if not peer_id:

@@ -4,7 +4,7 @@ from typing import Any
 
 from chalicelib import clock, frames
 from chalicelib.errors import ParleyError
-from chalicelib.model import Connection, iso_from_epoch
+from chalicelib.model import Chat, Connection, iso_from_epoch
 from chalicelib.observability import logger, metrics
 from chalicelib.relations import Forward
 from chalicelib.services import Services
@@ -106,18 +106,21 @@ class SocketApi:
             self._owners[connection_id] = connection
         return self._owners[connection_id]
 
+    def _chat(self, connection: Connection, chat: Chat) -> list[dict]:
+        return [{"type": "chat", "chat": self._services.messaging.seen_by(connection.user_id, chat)}]
+
     def _create_chat(self, connection: Connection, frame: frames.CreateChat) -> list[dict]:
         chat, _ = self._services.create_chat(connection.user_id, frame.kind, frame.user_id, frame.name,
                                           list(frame.members or []))
-        return [{"type": "chat", "chat": chat.to_wire()}]
+        return self._chat(connection, chat)
 
     def _add_members(self, connection: Connection, frame: frames.AddMembers) -> list[dict]:
         chat = self._services.groups.add_members(connection.user_id, frame.chat_id, list(frame.user_ids))
-        return [{"type": "chat", "chat": chat.to_wire()}]
+        return self._chat(connection, chat)
 
     def _remove_members(self, connection: Connection, frame: frames.RemoveMembers) -> list[dict]:
         chat = self._services.groups.remove_members(connection.user_id, frame.chat_id, list(frame.user_ids))
-        return [{"type": "chat", "chat": chat.to_wire()}]
+        return self._chat(connection, chat)
 
     def _leave(self, connection: Connection, frame: frames.Leave) -> list[dict]:
         self._services.groups.leave(connection.user_id, frame.chat_id)
@@ -125,13 +128,13 @@ class SocketApi:
 
     def _set_role(self, connection: Connection, frame: frames.SetRole) -> list[dict]:
         chat = self._services.groups.set_role(connection.user_id, frame.chat_id, frame.user_id, frame.role)
-        return [{"type": "chat", "chat": chat.to_wire()}]
+        return self._chat(connection, chat)
 
     def _create_invite(self, connection: Connection, frame: frames.CreateInvite) -> list[dict]:
         return [self._services.groups.create_invite(connection.user_id, frame.chat_id, frame.expires_in)]
 
     def _join(self, connection: Connection, frame: frames.Join) -> list[dict]:
-        return [{"type": "chat", "chat": self._services.groups.join(connection.user_id, frame.token).to_wire()}]
+        return self._chat(connection, self._services.groups.join(connection.user_id, frame.token))
 
     def _revoke_invite(self, connection: Connection, frame: frames.RevokeInvite) -> list[dict]:
         self._services.groups.revoke_invite(connection.user_id, frame.chat_id, frame.token)
@@ -146,7 +149,7 @@ class SocketApi:
 
     def _update_chat(self, connection: Connection, frame: frames.UpdateChat) -> list[dict]:
         chat = self._services.messaging.update_chat(connection.user_id, frame.chat_id, frame.changes())
-        return [{"type": "chat", "chat": chat.to_wire()}]
+        return self._chat(connection, chat)
 
     def _mute(self, connection: Connection, frame: frames.Mute) -> list[dict]:
         self._services.notifications.mute(connection.user_id, frame.chat_id, frame.until)

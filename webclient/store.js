@@ -79,7 +79,8 @@ export class ChatStore {
   /**
    * A chat object (REST, `chat` event) or a `synced` entry. `restStamp` (from restStamp(), taken before the request)
    * marks a chat object of `GET /api/chats` or `GET /api/chats/{id}`: only those carry `muted_until` (absent there:
-   * not muted). Pushed `chat` frames, replies on the socket and `synced` entries never do, so they leave it alone.
+   * not muted). Pushed `chat` frames and `synced` entries never do, so they leave it alone; so do `chat` replies on
+   * the socket, which carry it but may have been answered before this user's last mute call.
    */
   upsertChat(obj, restStamp = 0) {
     if (!obj || typeof obj.chat_id !== 'string') return null;

@@ -1,10 +1,13 @@
 """Push notifications, mutes and the unread count, on the in-memory stores (pushes recorded by a fake SNS)."""
+import json
+
 import pytest
 
 from chalicelib.errors import BadRequest, Forbidden
 from chalicelib.fanout import RECIPIENTS_PER_TASK
 from chalicelib.model import Connection, iso_from_epoch
 from chalicelib.notifications import MAX_DEVICES, PUSH_TASK
+from chalicelib.socket_api import SocketApi
 from tests.unit.conftest import START
 
 
@@ -268,3 +271,16 @@ def test_a_mute_until_a_time_without_a_zone_is_utc(people):
     chat = direct(people, "alice", "bob")
     people.services.notifications.mute("bob", chat, "2099-01-01T00:00:00")
     assert people.stores.chats.mutes("bob") == {chat: 4070908800}
+
+
+def test_a_chat_answered_to_the_caller_carries_their_mute_and_one_pushed_to_the_others_does_not(people):
+    group = people.services.groups.create("alice", "g", ["bob"])[0].chat_id
+    alice, bob = online(people, "alice", "phone"), online(people, "bob", "phone")
+    people.services.notifications.mute("bob", group, "2030-01-01T00:00:00Z")
+    api = SocketApi(people.services, "us-east-1")
+    api.receive(bob, json.dumps({"action": "update_chat", "req": "1", "chat_id": group, "name": "renamed"}), "a", "s")
+    run_queue(people)
+    (reply,) = [frame for frame in people.pusher.frames[bob] if frame.get("req") == "1"]
+    assert reply["chat"]["name"] == "renamed" and reply["chat"]["muted_until"] == "2030-01-01T00:00:00Z"
+    pushed = [frame["chat"] for frame in people.pusher.frames[alice] if frame["type"] == "chat"]
+    assert pushed[-1]["name"] == "renamed" and "muted_until" not in pushed[-1]
