@@ -10,16 +10,19 @@ from chalicelib.access import Access
 from chalicelib.errors import BadRequest, NotFound
 from chalicelib.messaging import visible_after
 from chalicelib.model import now_iso
+from chalicelib.parallel import gathered
 from chalicelib.rate_limits import RateLimiter
-from chalicelib.storage import MessageStore, ReportStore
+from chalicelib.storage import ChatStore, MessageStore, ReportStore
 
 CONTEXT = 5  # messages before the reported one that a report keeps
 MAX_REASON = 500
 
 
 class Reports:
-    def __init__(self, store: ReportStore, messages: MessageStore, access: Access, rate: RateLimiter):
+    def __init__(self, store: ReportStore, chats: ChatStore, messages: MessageStore, access: Access,
+                 rate: RateLimiter):
         self._store = store
+        self._chats = chats
         self._messages = messages
         self._access = access
         self._rate = rate
@@ -32,7 +35,9 @@ class Reports:
         if not isinstance(reason, str) or not 0 < len(reason) <= MAX_REASON:
             raise BadRequest(f"reason is a string of 1 to {MAX_REASON} characters")
         self._rate.take("report", user_id)
-        member = self._access.member(user_id, chat_id)
+        member, head = gathered(lambda: self._access.member(user_id, chat_id), lambda: self._chats.head(chat_id))
+        if head is not None and seq > head.last_seq:
+            raise BadRequest(f"the chat's last seq is {head.last_seq}")
         floor = visible_after(member.joined_seq)
         page = [m for m in self._messages.messages_before(chat_id, seq + 1, CONTEXT + 1) if m.seq > floor]
         if not page or page[-1].seq != seq:

@@ -95,7 +95,7 @@ def build(stores: Stores, pusher, tokens: TokenVerifier, accounts: Accounts, not
                                                      notifications, fanout),
                     notifications=notifications, settings=settings,
                     people=People(stores.users, stores.chats, media, presence.announce_profile),
-                    reports=Reports(stores.reports, stores.messages, access, rate))
+                    reports=Reports(stores.reports, stores.chats, stores.messages, access, rate))
 
 
 def dynamodb_stores(dynamodb, config: Settings, blobs) -> Stores:

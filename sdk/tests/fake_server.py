@@ -371,7 +371,7 @@ class FakeParley:
         if chat is None or user_id not in chat["members"]:
             return _error(403, "forbidden", "not a member of this chat")
         if seq > len(chat["messages"]):
-            return _error(404, "not_found", f"no message {seq} that you can read in this chat")
+            return _error(400, "bad_request", f"the chat's last seq is {len(chat['messages'])}")
         report_id = f"report-{next(self._counter)}"
         messages = [dict(message) for message in chat["messages"][max(0, seq - 6) : seq]]
         self.reports.append(

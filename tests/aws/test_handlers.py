@@ -299,7 +299,7 @@ def test_people_routes_profiles_users_blocks_and_reports(app):
         assert app.pusher.of_type("cb", "sent")[-1]["seq"] == 1
         status, body = call("post", "/reports", alice, {"chat_id": chat, "seq": 1, "reason": "rude"})
         assert status == 201 and len(body["report_id"]) == 32
-        assert call("post", "/reports", alice, {"chat_id": chat, "seq": 9, "reason": "rude"})[0] == 404
+        assert call("post", "/reports", alice, {"chat_id": chat, "seq": 9, "reason": "rude"})[0] == 400
         (report,) = app.services().stores.reports.newest(5)
         assert report["messages"][0]["text"] == "hey" and report["reporter_id"] == "alice"
         assert call("put", "/me/settings", alice, {"last_seen": "nobody", "groups_add": "contacts"})[1][

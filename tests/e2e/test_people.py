@@ -188,7 +188,7 @@ def test_a_report_reaches_the_moderators_command(stack):
     run(scenario())
     status, body = call(alice, "POST", "/reports", {"chat_id": chat, "seq": 7, "reason": "spam"})
     assert status == 201
-    assert call(alice, "POST", "/reports", {"chat_id": chat, "seq": 8, "reason": "spam"})[0] == 404
+    assert call(alice, "POST", "/reports", {"chat_id": chat, "seq": 8, "reason": "spam"})[0] == 400
     assert call(stack.user("outsider"), "POST", "/reports", {"chat_id": chat, "seq": 7, "reason": "x"})[0] == 403
     listed = subprocess.run([sys.executable, "-m", "deploy", "reports", "--local", stack.base, "--limit", "100"],
                             cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
