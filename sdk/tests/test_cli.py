@@ -469,7 +469,7 @@ async def test_report_from_the_command_line(server, config_file, capsys):
     assert "--reason" in usage_error(capsys, "report", chat_id, "1")
     assert "invalid int value" in usage_error(capsys, "report", chat_id, "first", "--reason", "spam")
     assert await parley("report", chat_id, "2", "--reason", "spam") == 1
-    assert "not_found" in capsys.readouterr().err
+    assert "bad_request" in capsys.readouterr().err
     assert await parley("report", chat_id, "1", "--reason", "") == 1
     assert "bad_request" in capsys.readouterr().err
     assert len(server.reports) == 1

@@ -306,11 +306,11 @@ async def test_a_report_keeps_the_message_and_five_before(server, rest_client):
         ("alice-bob", 1, "", "bad_request"),
         ("alice-bob", 1, "x" * 501, "bad_request"),
         ("alice-bob", 0, "spam", "bad_request"),
-        ("alice-bob", 2, "spam", "not_found"),
+        ("alice-bob", 2, "spam", "bad_request"),
         ("bob-carol", 1, "spam", "forbidden"),
         ("no-such-chat", 1, "spam", "forbidden"),
     ],
-    ids=["no reason", "reason too long", "seq 0", "no such message", "not your chat", "no such chat"],
+    ids=["no reason", "reason too long", "seq 0", "beyond the last seq", "not your chat", "no such chat"],
 )
 async def test_bad_reports_are_refused(server, rest_client, chat_id, seq, reason, code):
     server.add_user("carol")
