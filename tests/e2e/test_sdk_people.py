@@ -136,7 +136,7 @@ def test_a_blocked_users_send_is_forbidden_until_unblocked(stack, cli_config, ca
         assert await a.report(chat_id, 1, "unwanted messages")
         assert await parley("report", chat_id, "3", "--reason", "and this") == 0
         assert capsys.readouterr().out.splitlines()[-1].startswith(f"reported {chat_id} #3 (report ")
-        assert (await refused(a.report(chat_id, 9, "no such message"))).code == "not_found"
+        assert (await refused(a.report(chat_id, 9, "beyond the last seq"))).code == "bad_request"
         assert (await refused(a.report(chat_id, 1, ""))).code == "bad_request"
 
     run_closing(steps)

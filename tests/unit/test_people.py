@@ -211,11 +211,18 @@ def test_a_report_keeps_the_message_and_five_before_it(people):
 
 
 @pytest.mark.parametrize("chat, seq, reason, error", [(None, 1, "spam", BadRequest), ("g", 0, "spam", BadRequest),
-                                                      ("g", 1, "", BadRequest), ("g", 99, "spam", NotFound)])
+                                                      ("g", 1, "", BadRequest), ("g", 99, "spam", BadRequest)])
 def test_bad_reports_are_refused(people, chat, seq, reason, error):
     people.send("bob", people.group, "something")
     with pytest.raises(error):
         people.services.reports.report("carol", people.group if chat == "g" else chat, seq, reason)
+
+
+def test_a_message_from_before_the_reporter_joined_is_not_found(people):
+    sent = people.send("bob", people.group, "before dave")
+    people.services.groups.add_members("alice", people.group, ["dave"])
+    with pytest.raises(NotFound):
+        people.services.reports.report("dave", people.group, sent["seq"], "spam")
 
 
 def test_only_members_report_and_reports_are_rate_limited(people):
