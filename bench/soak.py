@@ -347,6 +347,8 @@ class Device:
             return await asyncio.wait_for(future, timeout)
         finally:
             self._waiting.pop(req, None)
+            if future.done() and not future.cancelled():
+                future.exception()  # the reader's Closed, when the send failed first, is seen here, not logged
 
     async def close(self, crash: bool = False) -> None:
         if self.ws is None:
