@@ -128,6 +128,15 @@ def test_messages_are_written_once_per_seq_and_found_by_their_key(stores):
     assert stores.messages.find_sent("direct:a:b", "b", "k1", 0) is None
 
 
+def test_a_page_of_messages_is_whole_past_dynamodbs_one_megabyte_cut(stores):
+    direct(stores)
+    for seq in range(1, 301):  # 300 messages of 4,000 characters: 1.2 MB, one page of DynamoDB's is 1 MB
+        assert stores.messages.write(replace(message("direct:a:b", seq), text="x" * 4000))
+    assert [m.seq for m in stores.messages.messages_after("direct:a:b", 0, 300)] == list(range(1, 301))
+    assert [m.seq for m in stores.messages.messages_before("direct:a:b", 301, 300)] == list(range(1, 301))
+    assert [m.seq for m in stores.messages.messages_after("direct:a:b", 10, 5)] == [11, 12, 13, 14, 15]
+
+
 def test_direct_cursors_move_up_only_and_never_past_the_last_seq(stores):
     direct(stores)
     for seq in (1, 2, 3):

@@ -36,6 +36,17 @@ def query_all(table, **kwargs) -> list[dict]:
     return items
 
 
+def query_up_to(table, limit: int, **kwargs) -> list[dict]:
+    """Up to limit items, across the pages DynamoDB's 1 MB cut makes of them even below the limit."""
+    items: list[dict] = []
+    while True:
+        page = table.query(Limit=limit - len(items), **kwargs)
+        items.extend(page["Items"])
+        if len(items) >= limit or "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
 def batch_get(resource, table_name: str, keys: list[dict], projection: str | None = None,
               names: dict[str, str] | None = None, consistent: bool = False) -> list[dict]:
     """BatchGetItem in chunks of 100 keys, retrying what DynamoDB leaves unprocessed."""

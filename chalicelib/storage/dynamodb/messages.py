@@ -7,7 +7,7 @@ from boto3.dynamodb.conditions import Key
 from chalicelib import clock
 from chalicelib.errors import Forbidden
 from chalicelib.model import CLAIM_TTL, Deletion, Message, Reservation, epoch_from_iso, iso_from_epoch, now_iso
-from chalicelib.storage.dynamodb import as_int, batch_get, plain, query_all
+from chalicelib.storage.dynamodb import as_int, batch_get, plain, query_all, query_up_to
 from chalicelib.storage.dynamodb.receipts import direct_state
 
 FIND_PAGE = 100  # messages read per page when a resend looks for its original
@@ -155,14 +155,14 @@ class DynamoMessageStore:
         return message_from_item(item)
 
     def messages_after(self, chat_id: str, after: int, limit: int) -> list[Message]:
-        page = self._messages.query(KeyConditionExpression=Key("chat_id").eq(chat_id) & Key("seq").gt(after),
-                                    Limit=limit)
-        return [message_from_item(item) for item in page["Items"]]
+        items = query_up_to(self._messages, limit,
+                            KeyConditionExpression=Key("chat_id").eq(chat_id) & Key("seq").gt(after))
+        return [message_from_item(item) for item in items]
 
     def messages_before(self, chat_id: str, before: int, limit: int) -> list[Message]:
-        page = self._messages.query(KeyConditionExpression=Key("chat_id").eq(chat_id) & Key("seq").lt(before),
-                                    ScanIndexForward=False, Limit=limit)
-        return [message_from_item(item) for item in reversed(page["Items"])]
+        items = query_up_to(self._messages, limit, ScanIndexForward=False,
+                            KeyConditionExpression=Key("chat_id").eq(chat_id) & Key("seq").lt(before))
+        return [message_from_item(item) for item in reversed(items)]
 
     def senders_between(self, chat_id: str, low: int, high: int) -> set[str]:
         if high <= low:
