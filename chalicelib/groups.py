@@ -172,10 +172,11 @@ class Groups:
 
     def _check_newcomers(self, actor_id: str, user_ids: list[str]) -> None:
         """Whether `actor_id` may add these users (one batch read of their users items, and of the direct chats
-        of those who let only contacts add them): they exist, none blocked the actor, and each whose `groups_add`
-        is `contacts` counts the actor as a contact. Any refusal refuses the whole request."""
+        of those who let only contacts add them): their accounts exist and were not deleted, none blocked the
+        actor, and each whose `groups_add` is `contacts` counts the actor as a contact. Any refusal refuses the
+        whole request."""
         people = self._users.people(user_ids)
-        missing = sorted(set(user_ids) - people.keys())
+        missing = sorted(set(user_ids) - {user_id for user_id, person in people.items() if not person.deleted})
         if missing:
             raise NotFound(f"no such users: {', '.join(missing[:10])}")
         if any(actor_id in person.blocked for person in people.values()):

@@ -33,7 +33,7 @@ class InMemoryUserStore:
         self.users.setdefault(user_id, {})
 
     def existing(self, user_ids: Iterable[str]) -> set[str]:
-        return {user_id for user_id in user_ids if user_id in self.users}
+        return {user_id for user_id in user_ids if user_id in self.users and user_id not in self.deleted_users}
 
     def add_connection(self, connection: Connection, signed_in_at: int | None = None) -> tuple[bool, list[Connection]]:
         signed_out = self.signed_out.get(connection.user_id)

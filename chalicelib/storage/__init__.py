@@ -44,7 +44,8 @@ class UserStore(Protocol):
 
     def register(self, user_id: str) -> None: ...
 
-    def existing(self, user_ids: Iterable[str]) -> set[str]: ...
+    def existing(self, user_ids: Iterable[str]) -> set[str]:
+        """The ids among these of accounts that exist and were not deleted."""
 
     def add_connection(self, connection: Connection, signed_in_at: int | None = None) -> tuple[bool, list[Connection]]:
         """Store a new socket, seen at `connection.seen_at`.

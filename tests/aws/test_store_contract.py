@@ -47,6 +47,8 @@ def test_connections_are_found_per_user_in_batches(stores):
     users.remove_connection(found["u1"][0])
     assert users.reach_of(["u1"])["u1"].connections == [] and users.connection("c1") is None
     assert users.existing(["u3", "nobody"]) == {"u3"}
+    users.mark_deleted("u3")
+    assert users.existing(["u3", "u4"]) == {"u4"}
 
 
 def test_chats_are_created_once_and_found_by_member(stores):

@@ -101,6 +101,16 @@ def test_a_deleted_account_reads_as_deleted(people):
     assert people.services.people.users("alice", ["bob"]) == [{"user_id": "bob", "deleted": True}]
 
 
+def test_a_deleted_account_is_not_found_for_a_new_chat_or_group(people):
+    people.stores.users.mark_deleted("dave")
+    with pytest.raises(NotFound, match="dave"):
+        people.services.messaging.create_direct("alice", "dave")
+    with pytest.raises(NotFound, match="dave"):
+        people.services.groups.add_members("alice", people.group, ["dave"])
+    with pytest.raises(NotFound, match="dave"):
+        people.services.groups.create("alice", "new", ["bob", "dave"])
+
+
 # blocking -----------------------------------------------------------------------------------------------
 
 def test_a_blocked_user_tries_every_way_in(people):

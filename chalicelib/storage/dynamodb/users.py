@@ -41,7 +41,8 @@ class DynamoUserStore:
 
     def existing(self, user_ids: Iterable[str]) -> set[str]:
         keys = [{"user_id": user_id} for user_id in dict.fromkeys(user_ids)]
-        return {item["user_id"] for item in batch_get(self._resource, self._users_name, keys, "user_id")}
+        items = batch_get(self._resource, self._users_name, keys, "user_id, deleted")
+        return {item["user_id"] for item in items if not item.get("deleted")}
 
     def add_connection(self, connection: Connection, signed_in_at: int | None = None) -> tuple[bool, list[Connection]]:
         self._connections.put_item(Item={
