@@ -400,8 +400,9 @@ class Messaging:
         messages = [m for m in closing_gaps(self._messages, chat_id, page, page[0].seq - 1 if page else 0)
                     if m.seq > floor and m.seq not in hidden]
         # the page read one more than asked: a message before the answer exists, hidden or not (hidden ones are
-        # left out, so counting only the visible would say "no more" with older messages still to come)
-        has_more = len(page) > limit and page[0].seq > floor
+        # left out, so counting only the visible would say "no more" with older messages still to come); and the
+        # gaps closed inside the page can push visible ones out of it
+        has_more = (len(page) > limit and page[0].seq > floor) or len(messages) > limit
         wire = with_media(self._media, messages[-limit:])
         while wire and size_of(wire) > MAX_REPLY_BYTES:
             wire.pop(0)

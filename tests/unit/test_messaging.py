@@ -2,7 +2,7 @@ import pytest
 
 from chalicelib.errors import BadRequest, Forbidden, NotFound
 from chalicelib.messaging import MAX_REPLY_BYTES, size_of
-from chalicelib.model import Message, direct_chat_id
+from chalicelib.model import SEND_LEASE, Message, direct_chat_id
 
 
 @pytest.fixture
@@ -63,6 +63,17 @@ def test_history_pages_backwards(world, chat_id):
     assert [m["seq"] for m in page["messages"]] == [5, 6, 7] and page["has_more"]
     page = world.services.messaging.history("bob", chat_id, 2, 3)
     assert [m["seq"] for m in page["messages"]] == [1] and not page["has_more"]
+
+
+def test_a_gap_closed_inside_a_page_of_history_leaves_more_to_page_to(world, chat_id, now):
+    world.send("alice", chat_id, "one")
+    world.stores.messages.reserve(chat_id, "bob", direct=True)  # a sender that died holding seq 2
+    world.send("alice", chat_id, "three")
+    now[0] += SEND_LEASE + 1
+    page = world.services.messaging.history("bob", chat_id, None, 2)
+    assert [m["seq"] for m in page["messages"]] == [2, 3] and page["has_more"]
+    older = world.services.messaging.history("bob", chat_id, 2, 2)
+    assert [m["seq"] for m in older["messages"]] == [1] and not older["has_more"]
 
 
 def test_history_stays_under_the_frame_limit(world, chat_id):
