@@ -167,6 +167,8 @@ class Receipts:
             shard = cursor_shard(sender)
             if shard not in known:
                 known[shard] = self._receipts.shard(chat_id, shard)
+            if sender not in known[shard]:  # a sender who left has no cursor, and hears no more of the group
+                continue
             others = [floor for other, floor in floors[status].items() if other != shard]
             seq = min(others + [lowest(known[shard], status, without=sender)])
             if seq != NO_FLOOR:  # a group of one has no one else to hear from

@@ -88,6 +88,15 @@ def test_removing_the_slowest_member_completes_a_receipt(world, group):
     assert {"type": "receipt", "chat_id": group, "status": "read", "seq": seq} in world.pusher.of_type(phone, "receipt")
 
 
+def test_a_member_who_left_hears_no_receipts_for_their_messages(world, group):
+    phone = world.connect("cat")
+    seq = world.send("cat", group, "goodbye")["seq"]
+    world.services.groups.leave("cat", group)
+    for reader in ("ann", "ben"):
+        world.services.receipts.record(reader, group, "read", seq + 1)
+    assert world.pusher.of_type(phone, "receipt") == []
+
+
 def test_large_groups_fan_out_through_the_queue(world):
     members = [f"m{i}" for i in range(FANOUT_THRESHOLD + 50)]
     world.users("boss", *members)
