@@ -259,7 +259,7 @@ class Messaging:
         quoted = self._messages.get(chat_id, reply_to)
         if quoted is None:
             raise BadRequest(f"reply_to {reply_to} names no message of the chat")
-        return quoted
+        return quoted.tombstone() if quoted.disappeared(clock.now()) else quoted
 
     def _source(self, sender_id: str, forward_of: Forward, kind: str) -> Message:
         try:

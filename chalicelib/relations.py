@@ -48,13 +48,13 @@ class Relations:
         self._media = media
 
     def target(self, chat_id: str, seq: int, what: str) -> Message:
-        """The message a relation, reply or forward names: an ordinary message that is there and not deleted."""
+        """The message a relation or forward names: an ordinary message that is there and not deleted."""
         message = self._messages.get(chat_id, seq)
         if message is None:
             raise BadRequest(f"{what} {seq} names no message of the chat")
         if message.kind in RELATIONS or message.kind == "system":
             raise BadRequest(f"{what} {seq} is a {message.kind} message, which nothing can act on")
-        if message.deleted:
+        if message.deleted or message.disappeared(clock.now()):  # served as deleted before the sweep deletes it
             raise BadRequest(f"{what} {seq} was deleted")
         return message
 

@@ -3,6 +3,7 @@ import pytest
 
 from chalicelib.errors import BadRequest, Forbidden
 from chalicelib.frames import parse
+from chalicelib.relations import Forward
 from tests.unit.test_media import jpeg_with_gps, upload
 
 
@@ -41,6 +42,19 @@ def test_messages_after_the_setting_disappear_and_the_sweep_deletes_them(world, 
     assert messages[notice["seq"]]["kind"] == "system" and "deleted" not in messages[notice["seq"]]
     assert messages[picture["seq"]]["deleted"] is True and world.stores.media.get(media_id) is None
     assert world.services.disappearing.sweep() == 0  # deleted once
+
+
+def test_a_message_due_to_disappear_is_not_quoted_forwarded_or_acted_on_before_the_sweep(world, chat, now):
+    world.services.messaging.update_chat("ann", chat, {"disappear_after": 86400})
+    note = world.send("ann", chat, "gone tomorrow")["seq"]
+    now[0] += 86400 + 3600  # expiry is rounded up to the hour
+    reply = world.services.messaging.send("ben", chat, "r", "text", "what was it?", note)
+    assert served(world, chat)[reply["seq"]]["quote"] == {"seq": note, "sender_id": "ann", "kind": "text"}
+    keep = world.services.messaging.create_direct("ben", "eve")[0].chat_id
+    with pytest.raises(BadRequest, match="was deleted"):
+        world.services.messaging.send("ben", keep, "f", "text", None, None, forward_of=Forward(chat, note))
+    with pytest.raises(BadRequest, match="was deleted"):
+        world.services.messaging.send("ben", chat, "e", "reaction", None, None, relates_to=note, emoji="👍")
 
 
 def test_turning_it_off_and_who_may(world, chat, now):
