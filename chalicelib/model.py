@@ -70,7 +70,8 @@ def presence_wire(user_id: str, online: bool, last_seen: int | None) -> dict:
 @dataclass(frozen=True)
 class UserPresence:
     """A user's sockets as their users item holds them, and the `last_seen` stored when they last went offline;
-    with who may see it: the `last_seen` setting (`shown_to`) and the users the user blocked.
+    with who may see it: the `last_seen` setting (`shown_to`; `nobody` once the account is deleted, whose settings
+    go with it) and the users the user blocked.
 
     Whether the user is online is decided by time at each read: stale sockets may linger until the sweep.
     """

@@ -146,7 +146,8 @@ class InMemoryUserStore:
 
     def _presence(self, user_id: str) -> UserPresence:
         return UserPresence(user_id, tuple(self.users.get(user_id, {}).values()), self.last_seen.get(user_id),
-                            self.user_settings.get(user_id, {}).get("last_seen", "everyone"),
+                            "nobody" if user_id in self.deleted_users
+                            else self.user_settings.get(user_id, {}).get("last_seen", "everyone"),
                             frozenset(self.blocks.get(user_id, set())))
 
     def presence_now(self, user_id: str) -> UserPresence | None:

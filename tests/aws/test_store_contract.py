@@ -444,6 +444,7 @@ def test_profiles_blocks_and_settings_come_with_people_and_go_with_the_account(s
     users.mark_deleted("a")
     gone = users.people(["a"])["a"]
     assert gone.deleted and gone.profile == {} and gone.blocked == frozenset() and gone.settings == {}
+    assert users.presence_of(["a"])["a"].shown_to == users.presence_now("a").shown_to == "nobody"
 
 
 def test_reports_page_newest_first(stores):

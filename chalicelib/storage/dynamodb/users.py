@@ -20,7 +20,7 @@ from chalicelib.storage.dynamodb import batch_get, query_all, set_or_remove
 ONLINE_SHARDS = 8  # partitions of the sparse `online` index, so that connects never crowd one index partition
 CONNECTIONS_VERSION = "connections_version"  # bumped by every write to a user's map, for conditional rewrites
 PRESENCE_PROJECTION = "user_id, connections, #version, online_shard, last_seen"
-PRIVACY_PROJECTION = "settings.last_seen, blocked"  # who may see a user's presence
+PRIVACY_PROJECTION = "settings.last_seen, blocked, deleted"  # who may see a user's presence
 PRESENCE_WRITE_ATTEMPTS = 5
 
 
@@ -325,7 +325,8 @@ def _presence_from_item(item: dict) -> UserPresence:
                    window=int(entry.get("window", ONLINE_WINDOW)))
         for connection_id, entry in item.get("connections", {}).items())
     return UserPresence(user_id, connections, int(item["last_seen"]) if "last_seen" in item else None,
-                        item.get("settings", {}).get("last_seen", "everyone"), frozenset(item.get("blocked", ())))
+                        "nobody" if item.get("deleted") else item.get("settings", {}).get("last_seen", "everyone"),
+                        frozenset(item.get("blocked", ())))
 
 
 def _devices_from_item(item: dict) -> tuple[Device, ...]:
