@@ -19,7 +19,7 @@ from chalicelib.people import contacts
 from chalicelib.receipts import Receipts
 from chalicelib.storage import ChatStore, UserStore
 
-INVITE_TOKEN_BYTES = 16  # 128 random bits: invite links cannot be guessed
+INVITE_TOKEN_BYTES = 16  # 128 random bits: invite links cannot be guessed; in hex, so never a leading `-`
 
 
 def unique_ids(user_ids: list[str]) -> list[str]:
@@ -81,7 +81,7 @@ class Groups:
 
     def create_invite(self, actor_id: str, chat_id: str, expires_in: int) -> dict:
         self._as_admin(actor_id, chat_id, "create invite links")
-        token, expires_at = secrets.token_urlsafe(INVITE_TOKEN_BYTES), int(clock.now()) + expires_in
+        token, expires_at = secrets.token_hex(INVITE_TOKEN_BYTES), int(clock.now()) + expires_in
         self._chats.put_invite(token, chat_id, expires_at)
         return {"type": "invite", "chat_id": chat_id, "token": token, "expires_at": iso_from_epoch(expires_at)}
 

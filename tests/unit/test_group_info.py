@@ -1,4 +1,6 @@
 """Group information, settings, roles and invite links, on the in-memory stores."""
+import re
+
 import pytest
 
 from chalicelib.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -103,7 +105,8 @@ def test_an_invite_link_lets_anyone_join_until_it_expires_or_is_revoked(club, no
     with pytest.raises(Forbidden, match="invite links"):
         groups.create_invite("bob", chat_id, 3600)
     invite = groups.create_invite("alice", chat_id, 3600)
-    assert invite["type"] == "invite" and invite["chat_id"] == chat_id and len(invite["token"]) >= 20
+    assert invite["type"] == "invite" and invite["chat_id"] == chat_id
+    assert re.fullmatch(r"[0-9a-f]{32}", invite["token"])  # 128 bits, and no leading "-" to trip a command line
     chat = groups.join("dave", invite["token"])
     assert "dave" in chat.member_ids and events(world, chat_id)[-1]["type"] == "joined"
     assert groups.join("dave", invite["token"]).chat_id == chat_id  # joining again: the chat, no change
