@@ -45,6 +45,7 @@ def main() -> None:
     os.environ.update(FAKE_CREDENTIALS)
     moto_lock = threading.RLock()
     moto_server.patch_dynamodb()
+    moto_server.patch_s3()
     with moto_server.in_process(moto_lock):
         moto_port = free_port()
         moto_server.serve(moto_port, moto_lock)

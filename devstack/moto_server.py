@@ -23,6 +23,7 @@ and moto's list of each handler's methods, rebuilt by introspection for every re
 """
 import asyncio
 import base64
+import calendar
 import copy
 import functools
 import json
@@ -34,6 +35,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from contextlib import contextmanager
+from xml.sax.saxutils import escape
 
 import boto3
 from aiohttp import web
@@ -45,6 +47,7 @@ from moto.dynamodb import models as dynamodb_models
 from moto.dynamodb.parsing import validators
 from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 from moto.dynamodb.responses import DynamoHandler
+from moto.s3.responses import S3Response
 from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from moto.sqs import models as sqs_models
 from werkzeug.serving import make_server
@@ -199,6 +202,46 @@ def patch_dynamodb() -> None:
     table_class.query = _query_only_its_partition(table_class.query)
     table_class.put_item = _indexing_what_it_writes(table_class.put_item)
     backend_class.update_item = _indexing_what_it_writes(backend_class.update_item)
+
+
+def post_policy_refusal(policy: dict, bucket: str, fields: dict[str, str], size: int,
+                        now: float) -> tuple[int, str, str] | None:
+    """S3's refusal (status, code, message) of an upload that breaks its policy's expiration, exact-match
+    fields or length range; None if the policy allows it."""
+    if calendar.timegm(time.strptime(policy["expiration"][:19], "%Y-%m-%dT%H:%M:%S")) <= now:
+        return 403, "AccessDenied", "Invalid according to Policy: Policy expired."
+    given = {name.lower(): value for name, value in fields.items()} | {"bucket": bucket}
+    for condition in policy["conditions"]:
+        if isinstance(condition, dict):
+            ((name, value),) = condition.items()
+            if given.get(name.lower()) != value:
+                return 403, "AccessDenied", \
+                    f'Invalid according to Policy: Policy Condition failed: ["eq", "${name}", "{value}"]'
+        elif condition[0] == "content-length-range" and not condition[1] <= size <= condition[2]:
+            return 400, "EntityTooSmall" if size < condition[1] else "EntityTooLarge", \
+                f"Your proposed upload is {size} bytes; the policy allows {condition[1]} to {condition[2]}."
+    return None
+
+
+def _post_policy_enforced(original):
+    def post(response, request, bucket_name):
+        fields = {name: values[0] for name, values in response.querystring.items()}
+        body = response.raw_body or b""
+        refusal = "policy" in fields and post_policy_refusal(
+            json.loads(base64.b64decode(fields["policy"])), bucket_name, fields,
+            len(body.encode() if isinstance(body, str) else body), clock.now())
+        if not refusal:
+            return original(response, request, bucket_name)
+        status, code, message = refusal
+        xml = f"<?xml version='1.0' encoding='UTF-8'?>\n<Error><Code>{code}</Code><Message>{escape(message)}</Message>"
+        return status, {"Content-Type": "application/xml"}, xml + "</Error>"
+    return post
+
+
+def patch_s3() -> None:
+    """moto stores a browser's POST upload without reading its policy; S3 refuses what the policy does not
+    allow, and Parley relies on it (an upload slot takes exactly the declared size)."""
+    S3Response._bucket_response_post = _post_policy_enforced(S3Response._bucket_response_post)
 
 
 def unsigned(session) -> None:

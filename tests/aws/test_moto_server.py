@@ -148,3 +148,9 @@ def test_the_ttl_sweep_deletes_the_expired_a_few_partitions_to_a_hold_of_the_loc
         assert lock.holds >= 3  # never every partition in one hold, so requests go on between them
         left = client.scan(TableName=CHATS)["Items"]
         assert sorted((i["pk"]["S"], i["sk"]["S"]) for i in left) == [("chat#1", "meta"), ("news#0", "2")]
+
+
+def test_an_upload_past_its_policys_expiration_is_refused_as_s3_refuses_it():
+    policy = {"expiration": "2030-01-01T00:10:00.000Z", "conditions": [["content-length-range", 5, 5]]}
+    assert moto_server.post_policy_refusal(policy, "b", {}, 5, 1_893_456_000) is None  # 2030-01-01T00:00:00Z
+    assert moto_server.post_policy_refusal(policy, "b", {}, 5, 1_893_456_600)[:2] == (403, "AccessDenied")

@@ -90,6 +90,25 @@ def test_a_video_gets_a_poster_and_renditions(stack, tmp_path):
     run(scenario(), timeout=180)
 
 
+def test_s3_takes_only_the_size_and_type_the_slot_was_signed_for(stack):
+    alice, bob = stack.user("alice"), stack.user("bob")
+    chat_id = direct_chat(alice, bob)
+    data = b"%PDF-1.4 as declared"
+
+    async def scenario():
+        a = await alice.connect()
+        slot = await a.call("upload", chat_id=chat_id, filename="doc.pdf", content_type="application/pdf",
+                            size=len(data))
+        assert await post_upload(slot, data + b"!", "doc.pdf", "application/pdf") == 400  # EntityTooLarge
+        assert await post_upload(slot, data[:-1], "doc.pdf", "application/pdf") == 400  # EntityTooSmall
+        html = {**slot, "fields": {**slot["fields"], "Content-Type": "text/html"}}
+        assert await post_upload(html, data, "doc.pdf", "text/html") == 403
+        assert await post_upload(slot, data, "doc.pdf", "application/pdf") == 204
+        await a.close()
+
+    run(scenario())
+
+
 def test_strangers_cannot_upload_or_fetch(stack):
     alice, bob, eve = stack.user("alice"), stack.user("bob"), stack.user("eve")
     chat_id = direct_chat(alice, bob)
