@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, replace
 from functools import partial
 
-from chalicelib.errors import BadRequest
+from chalicelib.errors import BadRequest, TooLarge
 from chalicelib.media import MediaService
 from chalicelib.messaging import MAX_REPLY_BYTES, closing_gaps, size_of, visible_after, with_media
 from chalicelib.model import ChatHead, Cursors, Membership, Message
@@ -69,6 +69,9 @@ class CatchUp:
         behind = [m for m in memberships if m.chat_id in heads and
                   (m.chat_id not in cursors or heads[m.chat_id].last_seq > cursors[m.chat_id])]
         messages, summary = self._catch_up(user_id, behind, heads, cursors, limit)
+        if size_of(summary) > MAX_REPLY_BYTES:  # a socket could not carry it: the client would wait for nothing
+            raise TooLarge(f"the {len(summary)} chats behind your cursors do not fit one synced frame; "
+                           "sync with `since` (the changes form), which pages them")
         frames = [frame for chat_id in messages for frame in self._message_frames(messages[chat_id], chat_id)]
         return frames + [{"type": "synced", "chats": summary}]
 

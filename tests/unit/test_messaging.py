@@ -1,6 +1,6 @@
 import pytest
 
-from chalicelib.errors import BadRequest, Forbidden, NotFound
+from chalicelib.errors import BadRequest, Forbidden, NotFound, TooLarge
 from chalicelib.messaging import MAX_REPLY_BYTES, size_of
 from chalicelib.model import SEND_LEASE, Message, direct_chat_id
 
@@ -103,6 +103,15 @@ def test_sync_limits_and_reports_chats_missing_from_the_cursors(world, chat_id):
     assert [m["seq"] for m in frames[0]["messages"]] == [8, 9, 10, 11, 12]
     assert frames[-1]["chats"][0]["limited"] is True
     assert world.services.catch_up.sync("bob", {chat_id: 12}, 5) == [{"type": "synced", "chats": []}]
+
+
+def test_a_v1_sync_too_large_for_one_frame_says_to_use_the_changes_form(world, chat_id):
+    peers = [f"peer{i:04d}" for i in range(1400)]  # about 105 bytes of synced entry each
+    world.users(*peers)
+    chats = {world.services.messaging.create_direct("bob", peer)[0].chat_id: 0 for peer in peers}
+    with pytest.raises(TooLarge, match="changes form"):
+        world.services.catch_up.sync("bob", {}, 5)
+    assert world.services.catch_up.sync("bob", chats, 5)[-1]["chats"][0]["chat_id"] == chat_id  # only the behind
 
 
 def test_old_holes_are_closed_on_read(world, chat_id):
