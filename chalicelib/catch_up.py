@@ -8,7 +8,7 @@ from functools import partial
 
 from chalicelib.errors import BadRequest, TooLarge
 from chalicelib.media import MediaService
-from chalicelib.messaging import MAX_REPLY_BYTES, closing_gaps, size_of, visible_after, with_media
+from chalicelib.messaging import MAX_REPLY_BYTES, closing_gaps, closing_the_tail, size_of, visible_after, with_media
 from chalicelib.model import ChatHead, Cursors, Membership, Message
 from chalicelib.news import News
 from chalicelib.parallel import gathered
@@ -129,9 +129,10 @@ class CatchUp:
         if limited:
             messages = self._messages.messages_before(head.chat_id, head.last_seq + 1, limit)
             start = messages[0].seq - 1 if messages else start
-        else:
+        else:  # not limited: at most `limit` seqs follow `start`, so this reads up to the last
             messages = self._messages.messages_after(head.chat_id, start, limit)
-        return closing_gaps(self._messages, head.chat_id, messages, start)
+        return closing_the_tail(self._messages, head, closing_gaps(self._messages, head.chat_id, messages, start),
+                                start)
 
     def _message_frames(self, messages: list[Message], chat_id: str | None = None) -> list[dict]:
         """`messages` frames of at most MAX_REPLY_BYTES; with `chat_id` (the v1 form) all of that chat."""

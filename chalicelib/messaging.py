@@ -16,6 +16,7 @@ from chalicelib.model import (
     GROUP_SETTINGS,
     SEND_LEASE,
     Chat,
+    ChatHead,
     Member,
     Membership,
     Message,
@@ -60,6 +61,15 @@ def closing_gaps(store: MessageStore, chat_id: str, messages: list[Message], aft
         complete.append(message)
         expected = message.seq + 1
     return complete
+
+
+def closing_the_tail(store: MessageStore, head: ChatHead, newest: list[Message], after: int) -> list[Message]:
+    """Fill the seqs above the newest message read after `after` up to the chat's last, once that was taken a
+    lease ago: a sender that died holding the chat's newest seq leaves no later message for `closing_gaps`."""
+    top = newest[-1].seq if newest else after
+    if top >= head.last_seq or head.reserved_at is None or head.reserved_at >= clock.now() - SEND_LEASE:
+        return newest
+    return newest + [store.fill_gap(head.chat_id, seq) for seq in range(top + 1, head.last_seq + 1)]
 
 
 def with_media(media: MediaService, messages: list[Message]) -> list[dict]:

@@ -222,6 +222,7 @@ class ChatHead:
     members_version: int = 0
     direct: DirectState | None = None
     disappear_after: int | None = None
+    reserved_at: int | None = None  # when `last_seq` was taken (epoch seconds)
 
 
 @dataclass(frozen=True)

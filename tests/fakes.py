@@ -241,7 +241,8 @@ class InMemoryChatStore:
         with self.state.lock:
             return {chat_id: ChatHead(chat_id, head["kind"], head["last_seq"], head["name"],
                                       head["member_count"], head["members_version"],
-                                      copy.deepcopy(head.get("direct")), head.get("disappear_after"))
+                                      copy.deepcopy(head.get("direct")), head.get("disappear_after"),
+                                      head.get("reserved_at"))
                     for chat_id in chat_ids if (head := self.state.heads.get(chat_id))}
 
     def members(self, chat_id: str) -> tuple[int, list[Member]]:
@@ -346,6 +347,7 @@ class InMemoryMessageStore:
                 raise Forbidden("only admins may send in this group")
             before = copy.deepcopy(head.get("direct"))
             head["last_seq"] += 1
+            head["reserved_at"] = int(clock.now())
             seq = head["last_seq"]
             if direct and sender_id:
                 head["direct"].cursors[sender_id] = Cursors(seq, seq)

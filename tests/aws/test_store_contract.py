@@ -5,9 +5,10 @@ from dataclasses import replace
 import boto3
 import pytest
 
+from chalicelib import clock
 from chalicelib.config import settings
 from chalicelib.errors import BadRequest, Forbidden, NotFound
-from chalicelib.model import Chat, Connection, Cursors, Device, Member, Message, cursor_shard
+from chalicelib.model import CLAIM_TTL, Chat, Connection, Cursors, Device, Member, Message, cursor_shard
 from chalicelib.services import dynamodb_stores
 from chalicelib.storage import Stores
 from tests.fakes import InMemoryBlobs, in_memory_stores
@@ -89,6 +90,14 @@ def test_seqs_are_taken_once_each_under_concurrency(stores):
     [t.join() for t in threads]
     assert sorted(taken) == list(range(1, 21))
     assert stores.messages.reserve("direct:x:y", "x", True) is None
+
+
+def test_a_reservation_notes_when_the_last_seq_was_taken(stores, monkeypatch):
+    direct(stores)
+    assert stores.chats.head("direct:a:b").reserved_at is None
+    monkeypatch.setattr(clock, "now", lambda: 1_800_000_000.5)
+    stores.messages.reserve("direct:a:b", "a", direct=True)
+    assert stores.chats.heads(["direct:a:b"])["direct:a:b"].reserved_at == 1_800_000_000
 
 
 def test_a_direct_send_moves_the_senders_cursors_in_the_same_update(stores):
@@ -297,8 +306,6 @@ def test_shared_media_is_released_only_when_no_message_uses_it(stores):
 
 
 def test_an_idempotency_claim_is_kept_for_its_ttl_and_no_longer(stores, monkeypatch):
-    from chalicelib import clock
-    from chalicelib.model import CLAIM_TTL
     moment = [1_800_000_000.0]
     monkeypatch.setattr(clock, "now", lambda: moment[0])
     assert stores.messages.claim("direct:a:b", "a", "k") is None

@@ -114,6 +114,17 @@ def test_a_v1_sync_too_large_for_one_frame_says_to_use_the_changes_form(world, c
     assert world.services.catch_up.sync("bob", chats, 5)[-1]["chats"][0]["chat_id"] == chat_id  # only the behind
 
 
+def test_a_hole_at_the_end_of_a_quiet_chat_is_closed_by_sync_once_its_lease_is_over(world, chat_id, now):
+    world.send("alice", chat_id, "one")
+    world.stores.messages.reserve(chat_id, "alice", direct=True)  # a sender that died holding seq 2, the last
+    assert [m["seq"] for m in world.services.catch_up.sync("bob", {}, 10)[0]["messages"]] == [1]
+    assert world.services.catch_up.sync("bob", {chat_id: 1}, 10)[-1]["chats"][0]["last_seq"] == 2
+    now[0] += SEND_LEASE + 1
+    (messages, synced) = world.services.catch_up.sync("bob", {chat_id: 1}, 10)
+    assert [(m["seq"], m["kind"]) for m in messages["messages"]] == [(2, "system")]
+    assert world.services.catch_up.sync("bob", {chat_id: 2}, 10) == [{"type": "synced", "chats": []}]
+
+
 def test_old_holes_are_closed_on_read(world, chat_id):
     state = world.stores.messages.state
     world.send("alice", chat_id, "one")

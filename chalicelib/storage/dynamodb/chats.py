@@ -11,7 +11,8 @@ META = "meta"
 ROSTER = "roster"
 MEMBER_PREFIX = "member#"
 MUTES_PREFIX = "mutes#"
-HEAD_PROJECTION = "chat_id, kind, last_seq, #name, member_count, members_version, cursors, last_sent, disappear_after"
+HEAD_PROJECTION = ("chat_id, kind, last_seq, #name, member_count, members_version, cursors, last_sent, "
+                   "disappear_after, reserved_at")
 
 
 def member_sk(user_id: str) -> str:
@@ -32,7 +33,8 @@ def head_from_item(item: dict) -> ChatHead:
     return ChatHead(chat_id=item["chat_id"], kind=item["kind"], last_seq=int(item["last_seq"]), name=item.get("name"),
                     member_count=as_int(item.get("member_count")), members_version=as_int(item.get("members_version")),
                     direct=direct_state(item) if item["kind"] == "direct" else None,
-                    disappear_after=_optional_int(item, "disappear_after"))
+                    disappear_after=_optional_int(item, "disappear_after"),
+                    reserved_at=_optional_int(item, "reserved_at"))
 
 
 class DynamoChatStore:

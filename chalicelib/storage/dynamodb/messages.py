@@ -99,9 +99,9 @@ class DynamoMessageStore:
 
     def reserve(self, chat_id: str, sender_id: str | None, direct: bool, sender_is_admin: bool = True) \
             -> Reservation | None:
-        update, condition = "SET last_seq = last_seq + :one", "attribute_exists(last_seq)"
+        update, condition = "SET last_seq = last_seq + :one, reserved_at = :now", "attribute_exists(last_seq)"
         names: dict[str, str] = {}
-        values: dict[str, object] = {":one": 1}
+        values: dict[str, object] = {":one": 1, ":now": int(clock.now())}
         if direct and sender_id:
             update += (", cursors.#me[0] = last_seq + :one, cursors.#me[1] = last_seq + :one, "
                        "last_sent.#me = last_seq + :one")
