@@ -3,6 +3,7 @@ since the client's last pass (chalicelib/news), in pages of PAGE_CHATS chats, me
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
 
@@ -68,10 +69,11 @@ class CatchUp:
         heads = self._chats.heads(m.chat_id for m in memberships)
         behind = [m for m in memberships if m.chat_id in heads and
                   (m.chat_id not in cursors or heads[m.chat_id].last_seq > cursors[m.chat_id])]
-        messages, summary = self._catch_up(user_id, behind, heads, cursors, limit)
+        summary, reads = self._plan(user_id, behind, heads, cursors, limit)
         if size_of(summary) > MAX_REPLY_BYTES:  # a socket could not carry it: the client would wait for nothing
             raise TooLarge(f"the {len(summary)} chats behind your cursors do not fit one synced frame; "
                            "sync with `since` (the changes form), which pages them")
+        messages = self._read(user_id, behind, reads)
         frames = [frame for chat_id in messages for frame in self._message_frames(messages[chat_id], chat_id)]
         return frames + [{"type": "synced", "chats": summary}]
 
@@ -94,17 +96,19 @@ class CatchUp:
         else:
             memberships = list(self._chats.memberships_in(user_id, chat_ids).values())
         heads = self._chats.heads(chat_ids)
-        messages, summary = self._catch_up(user_id, [m for m in memberships if m.chat_id in heads], heads, starts,
-                                           limit)
+        memberships = [m for m in memberships if m.chat_id in heads]
+        summary, reads = self._plan(user_id, memberships, heads, starts, limit)
+        messages = self._read(user_id, memberships, reads)
         frames = self._message_frames([message for chat in messages.values() for message in chat])
         end = {"next": step.after_chat(chat_ids[-1]).encode()} if more else {"since": str(step.token)}
         return frames + [{"type": "synced", "chats": summary, **end}]
 
-    def _catch_up(self, user_id: str, memberships: list[Membership], heads: dict[str, ChatHead],
-                  seen: dict[str, int], limit: int) -> tuple[dict[str, list[Message]], list[dict]]:
-        """Each chat's messages after the seq the device has seen (its newest `limit` where that is unknown or
-        more are missed), read in parallel, and the chat's `synced` entry."""
-        reads, entries = [], []
+    def _plan(self, user_id: str, memberships: list[Membership], heads: dict[str, ChatHead], seen: dict[str, int],
+              limit: int) -> tuple[list[dict], list[Callable[[], list[Message]]]]:
+        """Each chat's `synced` entry, and the read of its messages after the seq the device has seen (its newest
+        `limit` where that is unknown or more are missed)."""
+        reads: list[Callable[[], list[Message]]] = []
+        entries = []
         own = self._receipts.own_cursors(user_id, [m.chat_id for m in memberships if heads[m.chat_id].direct is None])
         for membership in memberships:
             head = heads[membership.chat_id]
@@ -117,17 +121,23 @@ class CatchUp:
             if head.name is not None:
                 entry["name"] = head.name
             entries.append(entry)
+        return entries, reads
+
+    def _read(self, user_id: str, memberships: list[Membership],
+              reads: list[Callable[[], list[Message]]]) -> dict[str, list[Message]]:
+        """The planned reads in parallel, less the messages the user hid; only the chats with some left."""
         hidden, *outcomes = gathered(partial(self._messages.hidden, user_id, [m.chat_id for m in memberships]),
                                      *reads)
         missed = {m.chat_id: [message for message in found if message.seq not in hidden.get(m.chat_id, ())]
                   for m, found in zip(memberships, outcomes, strict=True)}
-        return {chat_id: found for chat_id, found in missed.items() if found}, entries
+        return {chat_id: found for chat_id, found in missed.items() if found}
 
     def _missed(self, head: ChatHead, start: int, limited: bool, limit: int) -> list[Message]:
         if head.last_seq <= start:
             return []
-        if limited:
-            messages = self._messages.messages_before(head.chat_id, head.last_seq + 1, limit)
+        if limited:  # the newest `limit` stored reach below `start` when holes are among the newest seqs
+            messages = [m for m in self._messages.messages_before(head.chat_id, head.last_seq + 1, limit)
+                        if m.seq > start]
             start = messages[0].seq - 1 if messages else start
         else:  # not limited: at most `limit` seqs follow `start`, so this reads up to the last
             messages = self._messages.messages_after(head.chat_id, start, limit)

@@ -125,6 +125,15 @@ def test_a_hole_at_the_end_of_a_quiet_chat_is_closed_by_sync_once_its_lease_is_o
     assert world.services.catch_up.sync("bob", {chat_id: 2}, 10) == [{"type": "synced", "chats": []}]
 
 
+def test_a_limited_sync_never_goes_back_to_the_cursor_when_the_newest_seqs_are_holes(world, chat_id):
+    for _ in range(10):
+        world.send("alice", chat_id)
+    for _ in range(2):  # seqs 11 and 12, held by senders still within their lease
+        world.stores.messages.reserve(chat_id, "alice", direct=True)
+    frames = world.services.catch_up.sync("bob", {chat_id: 9}, 2)
+    assert [m["seq"] for m in frames[0]["messages"]] == [10] and frames[-1]["chats"][0]["limited"]
+
+
 def test_old_holes_are_closed_on_read(world, chat_id):
     state = world.stores.messages.state
     world.send("alice", chat_id, "one")
