@@ -79,10 +79,9 @@ class Receipts:
         last_sent, old = before.last_sent.get(peer, 0), before.cursors.get(user_id, Cursors())
         for status in reversed(STATUSES):  # the peer hears once, of the highest status reached
             low, high = old.of(status), after.of(status)
-            if status == "read" and low < high and not self._reads_shown(user_id, peer):
-                continue
-            if low < last_sent <= high or (last_sent > high > low and
-                                           peer in self._messages.senders_between(chat_id, low, high)):
+            covered = low < last_sent <= high or (last_sent > high > low and
+                                                  peer in self._messages.senders_between(chat_id, low, high))
+            if covered and (status != "read" or self._reads_shown(user_id, peer)):
                 self._delivery.to_users([peer], {"type": "receipt", "chat_id": chat_id, "user_id": user_id,
                                                  "status": status, "seq": seq})
                 return

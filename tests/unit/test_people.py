@@ -196,6 +196,19 @@ def test_read_receipts_off_shows_delivered_only_both_ways(people):
     assert frames(people, bob, "receipt")[-1]["seq"] == back["seq"]
 
 
+def test_a_send_that_tells_the_peer_nothing_reads_no_settings(people, monkeypatch):
+    """A cached setting may lag a change made elsewhere: it is read only where a receipt is about to be told."""
+    people.users("erin", "fred")
+    chat = people.services.messaging.create_direct("erin", "fred")[0].chat_id
+    looked_up = []
+    people_of = people.stores.users.people
+    monkeypatch.setattr(people.stores.users, "people", lambda ids: looked_up.append(list(ids)) or people_of(ids))
+    people.send("erin", chat, "fred has written nothing yet")
+    assert looked_up == []
+    people.send("fred", chat, "now I have")
+    assert ["erin", "fred"] in looked_up or ["fred", "erin"] in looked_up
+
+
 def test_groups_add_contacts_lets_only_contacts_add(people):
     people.services.settings.update("carol", {"groups_add": "contacts"})
     with pytest.raises(Forbidden, match="only their contacts may add carol"):
