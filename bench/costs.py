@@ -5,13 +5,13 @@ run it `cost_repeats` times one after the other, wait until the stack is quiet (
 the counters and divide. The bench adds what no hook sees: the frame each operation sends in.
 """
 import itertools
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
 
-from deploy.functions import FUNCTIONS
 from parley_sdk import ParleyClient
 
 from bench.world import World
+from deploy.functions import FUNCTIONS
 
 # us-east-1, on-demand, as quoted in /work/shared/AWS-LOCAL-NOTES.md ("verify before quoting"); the pages:
 PRICE_SOURCES = {
@@ -53,7 +53,8 @@ def lambda_usage(operations: dict[str, dict]) -> dict:
     local = sum(tally["seconds"] for tally in handlers.values())
     on_aws = (max(0.0, local - sum(tally["seconds"] for tally in dynamodb))
               + sum(tally["requests"] for tally in dynamodb) * DYNAMODB_ROUND_TRIP)
-    gigabytes = sum(tally["seconds"] * lambda_gb(handler) for handler, tally in handlers.items()) / local if local else 0
+    gigabytes = (sum(tally["seconds"] * lambda_gb(handler) for handler, tally in handlers.items()) / local
+                 if local else 0)
     return {"lambda_invocations": sum(tally["requests"] for tally in handlers.values()),
             "lambda_seconds_local": local, "lambda_seconds": on_aws, "lambda_gb_seconds": on_aws * gigabytes}
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from parley_sdk import ParleyClient
 
 from bench.people import Device
-from bench.stats import latency_summary, median_summary
 from bench.progress import note
+from bench.stats import latency_summary, median_summary
 from bench.world import World
 
 
@@ -28,7 +28,8 @@ async def open_pairs(world: World) -> Pairs:
     """The pairs' senders connected through the SDK, their receivers listening, a direct chat each."""
     await world.crowd.online([Device(receiver, 1) for receiver in world.cast.pair_receivers()])
     senders = [await world.actor(name) for name in world.cast.pair_senders()]
-    chats = [await sender.create_direct(receiver) for sender, receiver in zip(senders, world.cast.pair_receivers())]
+    chats = [await sender.create_direct(receiver)
+             for sender, receiver in zip(senders, world.cast.pair_receivers(), strict=True)]
     return Pairs(list(senders), [chat["chat_id"] for chat in chats])
 
 

@@ -55,7 +55,7 @@ def make_clip(path: Path, size: tuple[int, int], seconds: int) -> None:
 
 def timed_runs(source: Path, content_type: str, runs: int, queue) -> None:
     timings = []
-    for run in range(runs):
+    for _ in range(runs):
         with tempfile.TemporaryDirectory() as output:
             start = time.perf_counter()
             media_processing.process_upload(source, content_type, source.stat().st_size, output)

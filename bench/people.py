@@ -12,9 +12,10 @@ import asyncio
 import json
 import random
 import time
+from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Awaitable, Callable, NamedTuple
+from typing import NamedTuple
 from urllib.parse import urlencode
 
 import websockets
@@ -171,7 +172,7 @@ class Expected:
         try:
             await asyncio.wait_for(self._done.wait(), timeout)
             return True
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
 
 

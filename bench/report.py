@@ -126,8 +126,10 @@ def headline(results: dict) -> list[str]:
                      f" {number(direct['write_units'] + direct['index_write_units'])} WCU)")
     for run in results.get("crowds", {}).get("naive", [])[-1:]:
         naive = run["timings"]["naive"]
+        cost_ratio = ratio(run["naive_cost"]["dollars_per_million"]["total"],
+                           run["direct_cost"]["dollars_per_million"]["total"])
         lines.append(f"- naive baseline at {run['connected']:,} connected users: {ms(naive['to_last'])} to the last"
-                     f" socket, {ratio(run['naive_cost']['dollars_per_million']['total'], run['direct_cost']['dollars_per_million']['total'])}"
+                     f" socket, {cost_ratio}"
                      f" the cost of a Parley 1:1 message")
     return lines
 
@@ -141,14 +143,16 @@ def latency_section(results: dict) -> list[str]:
     return ["## 1:1 latency under offered load", "",
             f"Open-loop Poisson arrivals over {plan['pairs']} chat pairs; {plan['load_runs']} runs of"
             f" {number(plan['load_seconds'])} s per load after a {number(plan['warmup_seconds'])} s warm-up; each"
-            f" percentile is the median over the runs (n and late are totals; late: not at the recipient within {number(plan['drain_seconds'])} s of its `sent`). Send to receive: from just before"
+            f" percentile is the median over the runs (n and late are totals; late: not at the recipient within"
+            f" {number(plan['drain_seconds'])} s of its `sent`). Send to receive: from just before"
             " the send to the recipient's socket. `sent`: to the sender's own acknowledgement.", "",
             *table(["offered msg/s", "n", "late", "p50", "p95", "p99", "max", "`sent` p50", "`sent` p99"], rows), ""]
 
 
 def stack_cpu_ms(results: dict) -> float | None:
     """The median over the sustained-rate probes of the CPU the stack's process spent per message."""
-    probes = [probe["stack_cpu_ms"] for probe in results.get("sustained", {}).get("probes", []) if "stack_cpu_ms" in probe]
+    probes = [probe["stack_cpu_ms"] for probe in results.get("sustained", {}).get("probes", [])
+              if "stack_cpu_ms" in probe]
     return statistics.median(probes) if probes else None
 
 
@@ -176,7 +180,8 @@ def fanout_section(results: dict) -> list[str]:
     return ["## Group fan-out, every member online", "",
             "From just before the send to the first and the last recipient socket (medians over the runs, after a"
             " warm-up send); groups above 100 members fan out through SQS.", "",
-            *table(["members", "recipients", "to first", "to last", "slowest to last", "`sent`", "all arrived"], rows), ""]
+            *table(["members", "recipients", "to first", "to last", "slowest to last", "`sent`", "all arrived"],
+                   rows), ""]
 
 
 def sync_section(results: dict) -> list[str]:
@@ -201,7 +206,8 @@ def sync_section(results: dict) -> list[str]:
                      "bytes received", "pages", "WebSocket messages pushed"], rows), ""]
     v1 = sync.get("v1_heavy")
     if v1:
-        verdict = ("within the limit" if v1["fits"] else "over the limit, so it cannot be sent") + " (worked out, not run)"
+        verdict = (("within the limit" if v1["fits"] else "over the limit, so it cannot be sent")
+                   + " (worked out, not run)")
         lines += [f"- **{v1['label']}**: its cursor map makes a frame of {v1['frame_bytes']:,} bytes"
                   f" ({v1['chats']:,} chats x {number(v1['bytes_per_chat'])} bytes) against the"
                   f" {v1['limit_bytes']:,} bytes a client frame may have: {verdict}. A v1 frame fits about"
@@ -269,8 +275,8 @@ def naive_section(results: dict) -> list[str]:
         rows = [["naive broadcast", timings["naive"], naive], ["Parley 1:1", timings["direct"], run["direct_cost"]],
                 [f"Parley {run['group_size']}-member group", timings["group"], run["group_cost"]]]
         lines += [f"### {run['connected']:,} connected users", "",
-                  *table(["path", "recipient sockets", "to last", "DynamoDB requests", "RCU", "WCU", "@connections posts",
-                          "$ per million", "naive / this: time", "naive / this: $"],
+                  *table(["path", "recipient sockets", "to last", "DynamoDB requests", "RCU", "WCU",
+                          "@connections posts", "$ per million", "naive / this: time", "naive / this: $"],
                          [[name, f"{timing['recipients']:,}", ms(timing["to_last"]), number(cost["dynamodb_requests"]),
                            number(cost["read_units"]), number(cost["write_units"] + cost["index_write_units"]),
                            number(cost["requests"].get("apigatewaymanagementapi.PostToConnection", 0)),

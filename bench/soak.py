@@ -123,7 +123,7 @@ class LocalStack:
         self.moto_endpoint: str | None = None
         self._process: subprocess.Popen | None = None
 
-    def __enter__(self) -> "LocalStack":
+    def __enter__(self) -> LocalStack:
         log = open(self.log_path, "wb")
         self._process = subprocess.Popen([sys.executable, "-m", "devstack", "--port", str(self.port)], cwd=ROOT,
                                          stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -227,7 +227,7 @@ class Closed(Exception):
 class Device:
     """One device of a user: its socket (re-opened as often as it takes) and what it holds of each chat."""
 
-    def __init__(self, worker: "Worker", user_id: str, name: str, chats: list[str], quota: int, seed: int):
+    def __init__(self, worker: Worker, user_id: str, name: str, chats: list[str], quota: int, seed: int):
         self.worker, self.user_id, self.name, self.chats, self.quota = worker, user_id, name, chats, quota
         self.rng = random.Random(seed)
         self.held: dict[str, dict[int, str]] = {chat_id: {} for chat_id in chats}
@@ -265,7 +265,7 @@ class Device:
                     raise Closed()
                 await self.catch_up()
                 return
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self.stats["silent_sockets"] += 1
             except Closed:
                 pass
@@ -284,7 +284,7 @@ class Device:
             if error.response.status_code in (401, 403):  # ID tokens live an hour: log in again
                 await self.worker.log_in_again(self.user_id)
             raise Closed() from error
-        except (OSError, asyncio.TimeoutError, websockets.WebSocketException) as error:
+        except (TimeoutError, OSError, websockets.WebSocketException) as error:
             raise Closed() from error
         self.stats["connects"] += 1
         self._live_seen = set()
@@ -299,7 +299,7 @@ class Device:
                 return
             try:
                 await self.request("heartbeat", timeout=self.worker.config.heartbeat_timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self.stats["silent_sockets"] += 1
                 await ws.close()
                 return
@@ -360,7 +360,7 @@ class Device:
         if self._reader is not None:
             try:
                 await asyncio.wait_for(self._reader, 30)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self._reader.cancel()
         if self._beat is not None and self._beat is not asyncio.current_task():
             self._beat.cancel()
@@ -452,7 +452,7 @@ class Device:
                     self.stats["drops_mid_send"] += 1
                     await self.close(crash=True)
                 (reply,) = await pending
-            except (Closed, asyncio.TimeoutError) as error:
+            except (TimeoutError, Closed) as error:
                 if isinstance(error, asyncio.TimeoutError):
                     self.stats["timeouts"] += 1
                 await self.close()
@@ -515,7 +515,7 @@ class Device:
                 else:
                     await self.catch_up()
                 return
-            except (Closed, asyncio.TimeoutError):
+            except (TimeoutError, Closed):
                 self.stats["timeouts"] += 1
                 await self.close()
         raise RuntimeError(f"{self.label} could not catch up")
@@ -533,7 +533,8 @@ class Worker:
             for user_id in chat["members"]:
                 member_of.setdefault(user_id, []).append(chat_id)
         self.devices = [Device(self, user_id, f"{user_id}.{device}", sorted(member_of.get(user_id, [])), quota,
-                               seed * 100_003 + i) for i, ((user_id, device), quota) in enumerate(zip(devices, quotas))]
+                               seed * 100_003 + i)
+                        for i, ((user_id, device), quota) in enumerate(zip(devices, quotas, strict=True))]
 
     async def log_in_again(self, user_id: str) -> None:
         loop = asyncio.get_running_loop()
@@ -753,7 +754,8 @@ def drive(config: Config, plan: Plan, log) -> dict:
         time.sleep(0.5)
         try:
             if len(storms) < config.storms and time.monotonic() - started >= (len(storms) + 1) * config.storm_every:
-                http("POST", f"{plan.base}/_devstack/throttle", {"service": "dynamodb", "seconds": config.storm_seconds})
+                http("POST", f"{plan.base}/_devstack/throttle",
+                     {"service": "dynamodb", "seconds": config.storm_seconds})
                 storms.append({"start": time.time(), "end": time.time() + config.storm_seconds, "redriven": False})
                 log(f"  {time.monotonic() - started:5.0f} s: DynamoDB throttled for {config.storm_seconds:g} s")
             for storm in storms:
@@ -808,9 +810,11 @@ def storm_figures(storm: dict, slow_sends: list[list[float]]) -> dict:
 def summary(report: dict) -> str:
     lines = [
         f"{'OK' if report['ok'] else 'FAILED'}: {report['messages_sent']} messages sent, {report['messages_stored']} "
-        f"stored ({report['gaps_closed']} of them seqs closed as gaps) in {report['chats']} chats ({report['direct_chats']} direct, {report['groups']} groups, the largest "
+        f"stored ({report['gaps_closed']} of them seqs closed as gaps) in {report['chats']} chats "
+        f"({report['direct_chats']} direct, {report['groups']} groups, the largest "
         f"of {report['largest_group']})" + (f"; the deadline stopped sending with {report['unsent_at_deadline']} of "
-                                           f"{report['config']['messages']} unsent" if report["unsent_at_deadline"] else ""),
+                                           f"{report['config']['messages']} unsent"
+                                           if report["unsent_at_deadline"] else ""),
         f"{report['sockets']} sockets ({report['users']} users; peak {report['peak_open_sockets']} open) over "
         f"{report['client_processes']} client processes; sending took {report['send_seconds']} s "
         f"({report['messages_per_second']} messages/s), {report['total_seconds']} s in all",
@@ -830,7 +834,8 @@ def summary(report: dict) -> str:
         f"send latency ms: {report['send_latency_ms']}",
     ]
     lines += [f"storm {n}: DynamoDB throttled {storm['seconds']:g} s; {storm['sends_held_up']} sends held up, the last"
-              f" answered {storm['drained_after_end_s']:g} s after it ended" for n, storm in enumerate(report["storms"], 1)]
+              f" answered {storm['drained_after_end_s']:g} s after it ended"
+              for n, storm in enumerate(report["storms"], 1)]
     if report["storms"]:
         lines.append(f"fan-out tasks redriven from the dead-letter queue: {report['fanout_tasks_redriven']}")
     lines += [f"  problem: {problem}" for problem in report["problems"]]

@@ -91,7 +91,8 @@ class BenchStack:
     async def chat_stores(self) -> tuple[DynamoChatStore, DynamoMessageStore]:
         tables = (await self.aws())["tables"]
         dynamodb = await self._dynamodb()
-        return DynamoChatStore(dynamodb, tables["chats"]), DynamoMessageStore(dynamodb, tables["chats"], tables["messages"])
+        return (DynamoChatStore(dynamodb, tables["chats"]),
+                DynamoMessageStore(dynamodb, tables["chats"], tables["messages"]))
 
     async def news_store(self) -> DynamoNewsStore:
         return DynamoNewsStore(await self._dynamodb(), (await self.aws())["tables"]["chats"])

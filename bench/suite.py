@@ -5,8 +5,7 @@ import os
 import platform
 import time
 from dataclasses import asdict
-from datetime import datetime, timezone
-
+from datetime import UTC, datetime
 
 from bench.crowds import crowds
 from bench.direct import direct_costs
@@ -51,7 +50,7 @@ async def on_stack(plan: Plan, selected: set[str], stack: BenchStack) -> dict:
 
 def run(plan: Plan, selected: set[str]) -> dict:
     started = time.perf_counter()
-    results = {"started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "plan": asdict(plan),
+    results = {"started": datetime.now(UTC).isoformat(timespec="seconds"), "plan": asdict(plan),
                "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                            "load_average_before": os.getloadavg()}}
     if "coldstart" in selected:

@@ -18,7 +18,8 @@ import re
 import sys
 from pathlib import Path
 
-from deploy import chalice_config, iam, outputs as stack_outputs, project
+from deploy import chalice_config, iam, project
+from deploy import outputs as stack_outputs
 from deploy.template import ROOT
 
 

@@ -197,7 +197,8 @@ class Sizer:
     def key(self, write: Write) -> dict:
         if write.key is not None:
             return write.key
-        return {part["AttributeName"]: write.item[part["AttributeName"]] for part in self._table(write.table)["KeySchema"]}
+        return {part["AttributeName"]: write.item[part["AttributeName"]]
+                for part in self._table(write.table)["KeySchema"]}
 
     def partition(self, table: str, key: dict, index: str | None = None) -> str:
         """`table` (or `table/index`) and the value of its partition key in `key` (an item or a key)."""
@@ -484,7 +485,7 @@ class Accounting:
             self._load(writes, read=False)
             if after is not None:
                 tally.index_write_units = sum(index.write_units(old, new)
-                                              for write, old, new in zip(call.writes, call.before, after)
+                                              for write, old, new in zip(call.writes, call.before, after, strict=True)
                                               for index in self._sizer.indexes(write.table))
 
     # Routes ------------------------------------------------------------------------------------------------------

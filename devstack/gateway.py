@@ -112,8 +112,8 @@ class Gateway:
     # WebSocket ------------------------------------------------------------------------------------------
 
     def _event(self, route: str, connection_id: str, body: str | None = None, query: dict | None = None) -> dict:
-        event = {"requestContext": {"routeKey": route, "eventType": {"$connect": "CONNECT",
-                                                                        "$disconnect": "DISCONNECT"}.get(route, "MESSAGE"),
+        event_type = {"$connect": "CONNECT", "$disconnect": "DISCONNECT"}.get(route, "MESSAGE")
+        event = {"requestContext": {"routeKey": route, "eventType": event_type,
                                     "connectionId": connection_id, "apiId": API_ID, "stage": STAGE,
                                     "domainName": f"127.0.0.1:{self._port}", "requestId": uuid.uuid4().hex,
                                     "connectedAt": int(time.time() * 1000)},

@@ -19,7 +19,7 @@ import json
 import re
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from aiohttp import web
 from chalice.app import ScheduledEventConfig, SQSEventConfig
@@ -91,7 +91,7 @@ class Triggers:
             if not messages:
                 try:
                     await asyncio.wait_for(arrived.wait(), idle if timed else None)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     idle = min(idle * 2, IDLE_POLL_MAX)
                 continue
             idle = IDLE_POLL_FIRST
@@ -125,7 +125,7 @@ class Triggers:
     async def _run(self, source: ScheduledEventConfig):
         event = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
                  "account": "123456789012", "region": "us-east-1", "detail": {},
-                 "time": datetime.fromtimestamp(clock.now(), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                 "time": datetime.fromtimestamp(clock.now(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                  "resources": [f"arn:aws:events:us-east-1:123456789012:rule/{source.name}"]}
         return await self._invoke(source.name, event)
 

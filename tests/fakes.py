@@ -2,14 +2,33 @@
 import copy
 import shutil
 import threading
+from collections.abc import Iterable
 from dataclasses import replace
-from typing import Iterable
 
 from chalicelib import clock
 from chalicelib.errors import BadRequest, Forbidden, NotFound, Unauthorized
-from chalicelib.model import (CLAIM_TTL, CONNECTION_LIFETIME, Chat, ChatHead, Connection, Cursors, Deletion, Device, DirectState, Media,
-                              Member, Membership, Message, Person, Reach, Reservation, UserPresence, cursor_shard, epoch_from_iso,
-                              now_iso)
+from chalicelib.model import (
+    CLAIM_TTL,
+    CONNECTION_LIFETIME,
+    Chat,
+    ChatHead,
+    Connection,
+    Cursors,
+    Deletion,
+    Device,
+    DirectState,
+    Media,
+    Member,
+    Membership,
+    Message,
+    Person,
+    Reach,
+    Reservation,
+    UserPresence,
+    cursor_shard,
+    epoch_from_iso,
+    now_iso,
+)
 from chalicelib.sns_notifier import EndpointGone
 from chalicelib.storage import Stores
 from chalicelib.storage.dynamodb.users import ONLINE_SHARDS, online_shard
@@ -728,6 +747,7 @@ def in_memory_stores(folder) -> Stores:
     """Every store's in-memory twin; blobs as files under `folder`."""
     chats = InMemoryChats()
     return Stores(users=InMemoryUserStore(), chats=InMemoryChatStore(chats), messages=InMemoryMessageStore(chats),
-                  news=InMemoryNewsStore(), exports=InMemoryExportStore(), reports=InMemoryReportStore(), receipts=InMemoryReceiptStore(chats), counters=InMemoryCounters(), media=InMemoryMediaStore(),
+                  news=InMemoryNewsStore(), exports=InMemoryExportStore(), reports=InMemoryReportStore(),
+                  receipts=InMemoryReceiptStore(chats), counters=InMemoryCounters(), media=InMemoryMediaStore(),
                   blobs=InMemoryBlobs(folder))
 

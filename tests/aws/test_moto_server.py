@@ -64,7 +64,7 @@ def every_page(client, query: dict) -> list:
 
 def change(client, rng: random.Random) -> None:
     """Index attributes set, moved and removed in place, items overwritten and deleted, a transaction undone."""
-    for n in range(150):
+    for _ in range(150):
         chat = {"pk": {"S": f"chat#{rng.randrange(12)}"}, "sk": {"S": f"msg#{rng.randrange(10_000):05d}"}}
         user = {"user_id": {"S": f"user#{rng.randrange(400)}"}}
         roll = rng.random()

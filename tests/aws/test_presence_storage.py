@@ -5,9 +5,9 @@ import boto3
 import pytest
 
 from chalicelib import clock
+from chalicelib.config import settings
 from chalicelib.model import QUIET_WINDOW, Chat, Connection, Member, UserPresence, direct_chat_id
 from chalicelib.presence import ANNOUNCE_PAGE
-from chalicelib.config import settings
 from chalicelib.services import build, dynamodb_stores
 from chalicelib.storage.dynamodb.chats import DynamoChatStore
 from chalicelib.storage.dynamodb.counters import DynamoCounters

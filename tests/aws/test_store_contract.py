@@ -150,7 +150,7 @@ def test_a_page_of_messages_is_whole_past_dynamodbs_one_megabyte_cut(stores):
 
 def test_direct_cursors_move_up_only_and_never_past_the_last_seq(stores):
     direct(stores)
-    for seq in (1, 2, 3):
+    for _ in (1, 2, 3):
         stores.messages.reserve("direct:a:b", "b", True)
     before = stores.receipts.raise_direct("direct:a:b", "a", "delivered", 2)
     assert before.cursors["a"] == Cursors() and before.last_sent["b"] == 3

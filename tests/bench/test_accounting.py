@@ -19,7 +19,8 @@ def session(monkeypatch):
             TableName="t", BillingMode="PAY_PER_REQUEST",
             AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "owner")],
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            GlobalSecondaryIndexes=[{"IndexName": "by_owner", "KeySchema": [{"AttributeName": "owner", "KeyType": "HASH"}],
+            GlobalSecondaryIndexes=[{"IndexName": "by_owner",
+                                     "KeySchema": [{"AttributeName": "owner", "KeyType": "HASH"}],
                                      "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["score"]}}])
         yield session
 
@@ -27,7 +28,8 @@ def session(monkeypatch):
 def test_item_sizes_follow_the_aws_formula():
     assert item_size({"a": {"S": "abc"}}) == 4
     assert item_size({"n": {"N": "12345"}, "z": {"N": "-0.00120"}}) == (1 + 4) + (1 + 2)
-    assert item_size({"m": {"M": {"k": {"S": "v"}}}, "l": {"L": [{"N": "1"}, {"BOOL": True}]}}) == (1 + 3 + 1 + 1 + 1) + (1 + 3 + 3 + 2)
+    assert (item_size({"m": {"M": {"k": {"S": "v"}}}, "l": {"L": [{"N": "1"}, {"BOOL": True}]}})
+            == (1 + 3 + 1 + 1 + 1) + (1 + 3 + 3 + 2))
 
 
 def test_requests_and_capacity_units_of_a_known_sequence(session):

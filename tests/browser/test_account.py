@@ -8,7 +8,7 @@ import json
 import re
 import time
 import urllib.request
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from playwright.sync_api import expect
@@ -186,8 +186,10 @@ def test_disappearing_messages_setting_shows_in_both_members_tabs(pair):
     for message in (sent, bob_copy):
         expect(message.get_by_test_id("message-expires")).to_be_visible()
         expect(message).to_have_attribute("data-expires-at", re.compile(r"^\d{4}-\d\d-\d\dT"))
-    expires = [datetime.fromisoformat(m.get_attribute("data-expires-at").replace("Z", "+00:00")) for m in (sent, bob_copy)]
-    sent_at = datetime.fromisoformat(bob_copy.get_by_test_id("message-time").get_attribute("datetime").replace("Z", "+00:00"))
+    expires = [datetime.fromisoformat(m.get_attribute("data-expires-at").replace("Z", "+00:00"))
+               for m in (sent, bob_copy)]
+    sent_iso = bob_copy.get_by_test_id("message-time").get_attribute("datetime")
+    sent_at = datetime.fromisoformat(sent_iso.replace("Z", "+00:00"))
     assert all(abs((e - sent_at).total_seconds() - DAY) < 2 for e in expires), (expires, sent_at)
     alice.shot("account-09-disappearing-24h-alice")
     bob.shot("account-10-disappearing-24h-bob")
@@ -225,7 +227,7 @@ def test_a_message_past_its_time_shows_as_disappeared(pair):
     expect(doomed.get_by_test_id("message-expires")).to_be_visible()
     seq = doomed.get_attribute("data-seq")
 
-    bob.page.clock.set_system_time(datetime.now(timezone.utc).timestamp() + DAY + 60)
+    bob.page.clock.set_system_time(datetime.now(UTC).timestamp() + DAY + 60)
     gone = bob.messages().and_(bob.page.locator(f'[data-seq="{seq}"]'))
     expect(gone).to_have_attribute("data-disappeared", "true")
     expect(gone).to_have_attribute("data-deleted", "true")

@@ -13,7 +13,7 @@ recorded, the notifications a page created); screenshots go to test-artifacts/sc
 """
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.sync_api import expect
@@ -34,7 +34,8 @@ tabs, pair = web.tabs, web.pair  # the fixtures: users in browser tabs, and two 
 NOTIFY_SCRIPT = """
 ((mode) => {
   let hidden = false;
-  Object.defineProperty(Document.prototype, 'visibilityState', { configurable: true, get: () => (hidden ? 'hidden' : 'visible') });
+  Object.defineProperty(Document.prototype, 'visibilityState',
+                        { configurable: true, get: () => (hidden ? 'hidden' : 'visible') });
   Object.defineProperty(Document.prototype, 'hidden', { configurable: true, get: () => hidden });
   window.__setHidden = (value) => { hidden = value; document.dispatchEvent(new Event('visibilitychange')); };
   window.__notes = [];
@@ -42,7 +43,8 @@ NOTIFY_SCRIPT = """
   window.__focused = 0;
   const focus = window.focus.bind(window);
   window.focus = () => { window.__focused++; focus(); };
-  const record = (n, title, options) => window.__notes.push({ n, title, body: options && options.body, tag: options && options.tag });
+  const record = (n, title, options) =>
+    window.__notes.push({ n, title, body: options && options.body, tag: options && options.tag });
   if (mode === 'missing') { delete window.Notification; return; }
   if (mode === 'granted') {
     const Real = window.Notification;
@@ -109,7 +111,8 @@ def expect_muted(tab: Tab, chat_id: str, title):
     if tab.by("chat-pane").get_attribute("data-chat-id") == chat_id:
         expect(tab.by("mute-status")).to_be_visible()
         expect(tab.by("mute-status")).to_have_attribute("title", title)
-        expect(tab.by("chat-pane")).to_have_attribute("data-muted-until", re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"))
+        expect(tab.by("chat-pane")).to_have_attribute("data-muted-until",
+                                                      re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"))
 
 
 def expect_unmuted(tab: Tab, chat_id: str):
@@ -140,19 +143,19 @@ def test_mute_shows_marks_survives_a_reload_and_unmutes(pair):
     expect_unmuted(bob, chat_id)
 
     # an error reply shows and changes nothing: with the tab's clock two days behind, "8 hours from now" is past
-    real_now = datetime.now(timezone.utc).timestamp()
+    real_now = datetime.now(UTC).timestamp()
     bob.page.clock.set_system_time(real_now - 2 * 86400)
     mute(bob, "mute-for-8h")
     expect(bob.by("action-error")).to_contain_text("Could not mute the chat")
     expect_unmuted(bob, chat_id)
     bob.shot("mute-00-mute-refused")
-    bob.page.clock.set_system_time(datetime.now(timezone.utc).timestamp())
+    bob.page.clock.set_system_time(datetime.now(UTC).timestamp())
 
     mute(bob, "mute-for-8h", shot="mute-01-menu")
     muted = re.compile(r"^Muted until ")
     expect_muted(bob, chat_id, muted)
     until = bob.by("chat-pane").get_attribute("data-muted-until")
-    eight_hours = parse(until) - datetime.now(timezone.utc)
+    eight_hours = parse(until) - datetime.now(UTC)
     assert timedelta(hours=7, minutes=55) < eight_hours <= timedelta(hours=8), until
     bob.shot("mute-02-muted-for-8-hours")
     # the server keeps it, for Bob only
@@ -193,14 +196,14 @@ def test_mute_shows_marks_survives_a_reload_and_unmutes(pair):
     mute(bob, "mute-forever")
     expect_muted(bob, chat_id, "Muted until you turn it back on")
     forever = bob.by("chat-pane").get_attribute("data-muted-until")
-    assert parse(forever).year >= datetime.now(timezone.utc).year + 99, forever
+    assert parse(forever).year >= datetime.now(UTC).year + 99, forever
     assert rest_chat(bob, chat_id)["muted_until"] == forever
     bob.shot("mute-04-muted-until-turned-back-on")
 
     # a mute whose time has passed shows as ended, by the client's clock (the server pushes nothing then)
     mute(bob, "mute-for-8h")
     expect_muted(bob, chat_id, muted)
-    bob.page.clock.set_system_time(datetime.now(timezone.utc).timestamp() + 8 * 3600 + 60)
+    bob.page.clock.set_system_time(datetime.now(UTC).timestamp() + 8 * 3600 + 60)
     expect_unmuted(bob, chat_id)
     bob.shot("mute-05-mute-ended")
 
@@ -236,7 +239,8 @@ def test_a_muted_chat_pushes_nothing_to_the_phone_but_a_mention_while_another_ch
 
     eventually(lambda: len(pushed()) >= 2, "the pushes of the mention and of the unmuted chat", seconds=60)
     assert sorted(pushed()) == sorted([(chat_id, mention), (group_id, loud)]), (pushed(), quiet)
-    assert all(p["device"] == "phone" for p in http("GET", f"{stack.base}/_devstack/pushes?user_id={bob.name}")[1]["pushes"])
+    assert all(p["device"] == "phone"
+               for p in http("GET", f"{stack.base}/_devstack/pushes?user_id={bob.name}")[1]["pushes"])
 
 
 def test_a_hidden_tab_notifies_of_new_messages_except_in_a_muted_chat(tabs):
@@ -295,7 +299,8 @@ def test_a_hidden_tab_notifies_of_new_messages_except_in_a_muted_chat(tabs):
 
 def test_notifications_are_asked_for_only_from_a_click(tabs):
     alice = tabs("alice")
-    bob, carol, dave = notifying(tabs("bob"), "ask"), notifying(tabs("carol"), "denied"), notifying(tabs("dave"), "missing")
+    bob, carol, dave = (notifying(tabs("bob"), "ask"), notifying(tabs("carol"), "denied"),
+                        notifying(tabs("dave"), "missing"))
     for tab in (alice, bob, carol, dave):
         tab.signup()
 

@@ -95,7 +95,8 @@ def reports_of(stack, reporter: str) -> list[dict]:
     import json
 
     from boto3.dynamodb.conditions import Key
-    items = chats_table(stack).query(KeyConditionExpression=Key("chat_id").eq("reports"), ScanIndexForward=False)["Items"]
+    items = chats_table(stack).query(KeyConditionExpression=Key("chat_id").eq("reports"),
+                                     ScanIndexForward=False)["Items"]
     return [r for r in (json.loads(item["report"]) for item in items) if r["reporter_id"] == reporter]
 
 
@@ -129,7 +130,8 @@ def test_profile_name_about_and_picture_show_in_the_other_users_list_and_header(
             .observe(node, {attributes: true, attributeFilter: ['data-state']});
     }""")
     alice.by("profile-avatar-input").set_input_files(str(web._png(tmp_path / "alice.png", 400, 300)))
-    expect(alice.by("profile-avatar-status")).to_have_attribute("data-state", re.compile("uploading|processing|saving|done"))
+    expect(alice.by("profile-avatar-status")).to_have_attribute("data-state",
+                                                                re.compile("uploading|processing|saving|done"))
     alice.shot("people-02-picture-processing")
     expect(alice.by("profile-avatar-status")).to_have_attribute("data-state", "done", timeout=PROCESSING_MS)
     states = alice.page.evaluate("window.avatarStates")

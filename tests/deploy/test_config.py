@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from deploy import chalice_config, iam, project as chalice_project
+from deploy import chalice_config, iam
+from deploy import project as chalice_project
 from deploy.__main__ import main as deploy_main
 from deploy.functions import FUNCTIONS
 from deploy.outputs import REQUIRED_OUTPUTS, env_name

@@ -71,7 +71,8 @@ def test_the_lambda_zip_is_under_50_mb(packaged, record_property):
     _, out = packaged
     report = lambda_zip.inspect(out / "deployment.zip", RUNTIME)
     record_property("lambda_zip_bytes", report["zipped"])
-    print(f"\nLambda deployment.zip: {report['zipped'] / 1e6:.1f} MB zipped, {report['unzipped'] / 1e6:.1f} MB unzipped")
+    print(f"\nLambda deployment.zip: {report['zipped'] / 1e6:.1f} MB zipped,"
+          f" {report['unzipped'] / 1e6:.1f} MB unzipped")
     assert report["zipped"] < lambda_zip.ZIP_LIMIT
     assert report["unzipped"] < lambda_zip.UNZIPPED_LIMIT
 

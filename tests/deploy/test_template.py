@@ -87,6 +87,7 @@ def test_queue_names_follow_the_stage_as_app_py_expects(monkeypatch):
     """app.py names the fan-out queue when it loads: FANOUT_QUEUE_NAME (an output, so a stage variable that
     Chalice sets while it loads the app for `chalice deploy`), else the dev stage's name."""
     import pytest
+
     from chalicelib import config
 
     assert RESOURCES["FanoutQueue"]["Properties"]["QueueName"] == "parley-${Stage}-fanout"

@@ -220,7 +220,7 @@ class Socket:
         while (left := deadline - asyncio.get_running_loop().time()) > 0:
             try:
                 frame = await asyncio.wait_for(self.events.get(), left)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return
             if kind is None or frame["type"] == kind:
                 raise AssertionError(f"unexpected event {frame}")

@@ -12,7 +12,8 @@ def test_an_offline_user_catches_up_on_200_messages_over_5_chats_exactly_once(st
     async def scenario():
         sockets = [await friend.connect() for friend in friends]
         await asyncio.gather(*(socket.call("send", chat_id=chat, client_msg_id=str(i), kind="text", text=f"{i}",
-                                           timeout=90) for socket, chat in zip(sockets, chats) for i in range(40)))
+                                           timeout=90)
+                               for socket, chat in zip(sockets, chats, strict=True) for i in range(40)))
         phone = await bob.connect()
         missed, synced = await phone.sync({chat: 0 for chat in chats})
         assert {chat: [m["seq"] for m in messages] for chat, messages in missed.items()} == \

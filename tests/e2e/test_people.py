@@ -1,6 +1,5 @@
 """Issue 22 end to end: profiles with a processed picture, privacy settings, a blocked user and a non-admin trying
 every way in, invite links expired, revoked and into a full group, and reports read by a moderator's command."""
-import asyncio
 import json
 import subprocess
 import sys
@@ -36,7 +35,8 @@ def test_a_profile_with_a_processed_picture_reaches_those_who_share_a_chat(stack
         assert event["user"]["display_name"] == "Alice"
         await s.no_event(0.5, kind="profile")  # shares no chat with alice
         (seen,) = call(bob, "GET", f"/users?ids={alice.user_id}")[1]["users"]
-        assert seen["about"] == "climbs" and (await fetch(seen["avatar"]["variants"]["thumb"]["url"]))[:2] == b"\xff\xd8"
+        assert (seen["about"] == "climbs"
+                and (await fetch(seen["avatar"]["variants"]["thumb"]["url"]))[:2] == b"\xff\xd8")
         assert call(bob, "GET", f"/media/{slot['media_id']}")[0] == 403  # served with the profile only
         assert call(alice, "PUT", "/me/profile", {"display_name": "x" * 65})[0] == 400
         for socket in (a, b, s):

@@ -20,7 +20,7 @@ async def drain(socket, quiet: float = 1.0) -> list[dict]:
     while True:
         try:
             events.append(await socket.next_event(quiet))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return events
 
 
@@ -128,7 +128,7 @@ def test_flooding_typing_gets_rate_limited(stack):
             for socket, kind, found in ((a, "error", errors), (b, "typing", typing)):
                 try:
                     event = await socket.next_event(0.05)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     continue
                 if event["type"] == kind:
                     found.append(event)

@@ -361,9 +361,9 @@ def pool_claims(moto_world) -> dict:
 @pytest.fixture
 def parley(moto_world, pool_claims, monkeypatch, request):
     """The app on moto, its AWS clients under a seeded fault injector, @connections recorded."""
-    import app as parley_app
     from chalice.test import Client
 
+    import app as parley_app
     from chalicelib import clock, connections_api
     from chalicelib.services import services
 

@@ -18,8 +18,8 @@ import json
 import random
 import threading
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 from urllib.parse import unquote, urlsplit
 
 from botocore.awsrequest import AWSResponse

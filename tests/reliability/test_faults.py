@@ -83,10 +83,12 @@ def test_dynamodb_throttling_is_absorbed_or_fails_cleanly_and_resends_store_once
     for chat_id, members in ((direct, (alice, bob)), (group, (alice, bob, carol))):
         assert_everyone_has_everything(parley, chat_id, [sockets[user] for user in members])
         texts = [item.get("text") for item in parley.stored(chat_id) if item["kind"] == "text"]
-        assert len(texts) == len(set(texts)) == len([i for i in range(24) if ((i % 3 == 2 or i % 2) == (chat_id == group))])
+        assert len(texts) == len(set(texts)) == len([i for i in range(24)
+                                                     if ((i % 3 == 2 or i % 2) == (chat_id == group))])
     for socket in sockets.values():  # pushed again only by a resend (at least once), never more often
         for chat_id in (direct, group):
-            pushes = Counter(f["message"]["seq"] for f in socket.of_type("message") if f["message"]["chat_id"] == chat_id)
+            pushes = Counter(f["message"]["seq"] for f in socket.of_type("message")
+                             if f["message"]["chat_id"] == chat_id)
             assert all(count <= tries[seq_of[chat_id, seq]] for seq, count in pushes.items()), (pushes, tries)
 
 
@@ -156,7 +158,8 @@ def test_lost_answers_to_the_send_path_writes_store_one_message(parley):
 def test_a_lost_answer_to_the_message_write_does_not_store_it_twice(parley):
     alice, bob = parley.user("alice"), parley.user("bob")
     chat_id = parley.direct(alice, bob)
-    a, b = parley.connect(alice), parley.connect(bob)
+    a = parley.connect(alice)
+    parley.connect(bob)  # online, so the send pushes too
     messages_table = parley.env["MESSAGES_TABLE"]
     parley.faults.add("dynamodb", "lost", SERVER_ERROR, operations={"PutItem"}, nth=0,
                       match=lambda op, payload: payload["TableName"] == messages_table)
@@ -214,7 +217,8 @@ def test_a_socket_whose_handshake_raced_a_push_is_answered_or_closed(parley):
 def test_a_socket_whose_record_is_gone_is_closed_so_that_its_client_reconnects(parley):
     alice = parley.user("alice")
     socket = parley.connect(alice)
-    parley.services.stores.users.remove_connection(parley.services.stores.users.connection(socket.connection_id))  # swept
+    users = parley.services.stores.users
+    users.remove_connection(users.connection(socket.connection_id))  # swept
     assert socket.raw(json.dumps({"action": "heartbeat", "req": "alive?"})) == []
     assert parley.api.deleted == [socket.connection_id]
 

@@ -32,9 +32,9 @@ FUZZ = settings(deadline=None, database=None, derandomize=not LONG, print_blob=T
 
 ANSWERS: Counter = Counter()  # what the fuzzers got back, printed at the end of each (pytest -s shows it)
 
-ACTIONS = ["create_chat", "update_chat", "send", "hide", "history", "heartbeat", "presence", "typing", "receipt", "sync",
-           "add_members", "remove_members", "leave", "upload", "media_url", "mute", "set_role", "create_invite",
-           "join", "revoke_invite"]
+ACTIONS = ["create_chat", "update_chat", "send", "hide", "history", "heartbeat", "presence", "typing", "receipt",
+           "sync", "add_members", "remove_members", "leave", "upload", "media_url", "mute", "set_role",
+           "create_invite", "join", "revoke_invite"]
 
 # Values -------------------------------------------------------------------------------------------------
 
@@ -98,7 +98,8 @@ def field_values(pools: Pools) -> dict:
         "size": st.integers(-1, 2**40) | json_values,
         "relates_to": seqs(), "emoji": st.sampled_from(["👍", "", "ab", "🎉" * 9, "👨‍👩‍👧‍👦"]) | strings | json_values,
         "forward_of": st.fixed_dictionaries({"chat_id": pools.chat(), "seq": seqs()}) | json_values,
-        "mentions": st.lists(pools.user(), max_size=6) | json_values, "seqs": st.lists(seqs(), max_size=5) | json_values,
+        "mentions": st.lists(pools.user(), max_size=6) | json_values,
+        "seqs": st.lists(seqs(), max_size=5) | json_values,
         "since": st.sampled_from(["", "0", "1800000000", "yesterday"]) | strings | json_values,
         "page": strings | json_values, "quiet": st.booleans() | json_values,
         "disappear_after": st.sampled_from([86400, 604800, 7776000, None, 60, 0]) | json_values,
@@ -410,7 +411,7 @@ def test_rest_bodies_paths_and_queries_on_moto(parley, moto_pools):
 # Known bugs, one input each ----------------------------------------------------------------------------
 
 def test_deeply_nested_json_is_a_bad_request(parley):
-    user_id, token = parley.user("deep"), None
+    user_id = parley.user("deep")
     socket = parley.connect(user_id)
     deep = "[" * 5000 + "]" * 5000
     (reply,) = socket.raw('{"action": "heartbeat", "req": "d", "x": ' + deep + "}")

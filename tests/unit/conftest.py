@@ -8,7 +8,6 @@ from chalicelib.rate_limits import RateLimits
 from chalicelib.services import build
 from tests.fakes import RecordingNotifier, RecordingPusher, RecordingQueue, in_memory_stores
 
-
 # Tests here send (and fuzz every frame) in bursts to set a scene; the limits are tested in test_rate_limits.py.
 SETUP_RATE_LIMITS = replace(RateLimits(), **{name: replace(getattr(RateLimits(), name), events=10_000)
                                              for name in ("send", "receipt", "presence", "history", "sync",
@@ -36,7 +35,8 @@ class World:
 
     def connect(self, user_id: str, device: str = "phone") -> str:
         connection_id = f"c{next(self._ids)}"
-        self.services.stores.users.add_connection(Connection(connection_id, user_id, device, "https://x/api", 10**10, 0))
+        self.services.stores.users.add_connection(Connection(connection_id, user_id, device, "https://x/api",
+                                                             10**10, 0))
         return connection_id
 
     def send(self, sender: str, chat_id: str, text: str = "hi", client_msg_id: str | None = None,

@@ -1,4 +1,5 @@
 import base64
+import json
 from urllib.parse import parse_qs, urlparse
 
 from cryptography.hazmat.primitives import hashes, serialization
@@ -25,6 +26,6 @@ def test_signed_urls_verify_with_the_public_key_and_expire(monkeypatch):
     assert query["Key-Pair-Id"] == ["K2ABC"] and query["Expires"] == ["1800000900"]
     assert query["response-content-disposition"] == ['attachment; filename="a b.pdf"']
     signed = url.split("&Expires=")[0]
-    policy = ('{"Statement":[{"Resource":"%s","Condition":{"DateLessThan":{"AWS:EpochTime":1800000900}}}]}'
-              % signed).encode()
+    expiry = {"DateLessThan": {"AWS:EpochTime": 1800000900}}
+    policy = json.dumps({"Statement": [{"Resource": signed, "Condition": expiry}]}, separators=(",", ":")).encode()
     key.public_key().verify(cloudfront_b64decode(query["Signature"][0]), policy, padding.PKCS1v15(), hashes.SHA1())

@@ -7,7 +7,6 @@ from chalicelib.relations import Forward
 from tests.unit.test_media import jpeg_with_gps, upload
 
 
-
 @pytest.fixture
 def chat(world, now) -> str:
     world.users("ann", "ben", "eve")

@@ -77,7 +77,7 @@ def test_a_gap_closed_inside_a_page_of_history_leaves_more_to_page_to(world, cha
 
 
 def test_history_stays_under_the_frame_limit(world, chat_id):
-    for i in range(60):
+    for _ in range(60):
         world.send("alice", chat_id, "x" * 4096)
     page = world.services.messaging.history("bob", chat_id, None, 100)
     assert size_of(page["messages"]) <= MAX_REPLY_BYTES and page["has_more"]
@@ -97,7 +97,7 @@ def test_sync_sends_what_was_missed_in_order(world, chat_id):
 
 
 def test_sync_limits_and_reports_chats_missing_from_the_cursors(world, chat_id):
-    for i in range(12):
+    for _ in range(12):
         world.send("alice", chat_id)
     frames = world.services.catch_up.sync("bob", {}, 5)
     assert [m["seq"] for m in frames[0]["messages"]] == [8, 9, 10, 11, 12]

@@ -117,7 +117,8 @@ def test_strangers_read_offline_null_at_no_cost(people, monkeypatch):
 def test_groups_are_read_only_when_a_question_needs_them(people, monkeypatch):
     reads = []
     original = people.services.stores.chats.members
-    monkeypatch.setattr(people.services.stores.chats, "members", lambda chat_id: reads.append(chat_id) or original(chat_id))
+    monkeypatch.setattr(people.services.stores.chats, "members",
+                        lambda chat_id: reads.append(chat_id) or original(chat_id))
     ask(people, "alice", "bob")
     assert reads == []  # a direct chat's id names its members
     assert ask(people, "bob", "carol") == {"carol": ("offline", None)} and reads == ["g1"]

@@ -22,7 +22,8 @@ def now(monkeypatch) -> list[float]:
 
 @pytest.fixture
 def services(tmp_path, now):
-    built = build(in_memory_stores(tmp_path), RecordingPusher(), tokens=None, accounts=None, notifier=RecordingNotifier())
+    built = build(in_memory_stores(tmp_path), RecordingPusher(), tokens=None, accounts=None,
+                  notifier=RecordingNotifier())
     for user in ("alice", "bob"):
         built.stores.users.register(user)
     built.messaging.create_direct("alice", "bob")
@@ -79,8 +80,8 @@ def test_deployments_set_the_counts_from_the_environment():
 
 def test_a_groups_own_send_limit_holds_whoever_sends(tmp_path, now):
     limits = replace(LIMITS, chat_send=replace(LIMITS.chat_send, events=3))
-    built = build(in_memory_stores(tmp_path), RecordingPusher(), tokens=None, accounts=None, notifier=RecordingNotifier(),
-                  rate_limits=limits)
+    built = build(in_memory_stores(tmp_path), RecordingPusher(), tokens=None, accounts=None,
+                  notifier=RecordingNotifier(), rate_limits=limits)
     for user in ("alice", "bob", "carol"):
         built.stores.users.register(user)
     group = built.groups.create("alice", "g", ["bob", "carol"])[0].chat_id

@@ -9,7 +9,6 @@ from chalicelib.socket_api import SocketApi
 from tests.unit.conftest import START
 
 
-
 @pytest.fixture
 def people(world, now):
     world.users("alice", "bob", "carol")
@@ -101,7 +100,7 @@ def test_many_small_chats_share_frames(people, now):
     _, _, token, _ = sync_pass(people, "bob", "")
     now[0] += 120
     for i, chat in enumerate(chats):
-        for n in range(50):
+        for _ in range(50):
             people.send(f"u{i}", chat, "x" * 100)
     frames = people.services.catch_up.sync_changes("bob", token, None, 100)
     assert len(frames) <= 15

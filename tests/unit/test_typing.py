@@ -4,9 +4,9 @@ import json
 import pytest
 
 from chalicelib import clock
+from chalicelib.access import Access
 from chalicelib.errors import Forbidden, NotFound, RateLimited
 from chalicelib.model import Connection
-from chalicelib.access import Access
 from chalicelib.rate_limits import RateLimiter, RateLimits
 from chalicelib.socket_api import SocketApi
 from chalicelib.typing_indicators import RELAYED_GROUP_SIZE, TypingIndicators
@@ -83,7 +83,8 @@ def test_a_flood_is_rate_limited_per_member_and_chat_until_the_window_ends(chat,
 
 def test_the_limit_holds_across_lambda_containers(chat, now):
     now[0] = 1_700_000_000 // TYPING_WINDOW * TYPING_WINDOW
-    containers = [TypingIndicators(Access(chat.services.stores.chats), chat.services.delivery, RateLimiter(chat.counters))
+    containers = [TypingIndicators(Access(chat.services.stores.chats), chat.services.delivery,
+                                   RateLimiter(chat.counters))
                   for _ in range(2)]
     for turn in range(TYPING_LIMIT):
         containers[turn % 2].relay("alice", CHAT, "start")
