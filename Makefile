@@ -18,9 +18,9 @@ run: $(INSTALLED)
 	$(BIN)/python -m devstack --port $(PORT)
 
 test: $(INSTALLED)
-	$(BIN)/ruff check chalicelib app.py
-	$(BIN)/mypy chalicelib app.py
-	cd sdk && ../$(BIN)/python -m pytest
+	$(BIN)/ruff check .
+	$(BIN)/mypy chalicelib app.py deploy
+	cd sdk && ../$(BIN)/mypy parley_sdk && ../$(BIN)/python -m pytest
 	$(BIN)/python -m pytest
 
 bench: $(INSTALLED)

@@ -61,21 +61,25 @@ def chalice_view(project_dir: Path, stage: str) -> dict[str, dict]:
     """What `chalice deploy --stage` would make of each function, read through Chalice's own config loader
     and application graph, as its CLI does (the stage's variables are set while app.py loads, so run this
     in a process of its own): policy file, environment, timeout, memory, handler, SQS queue."""
-    from chalice.deploy.models import LambdaFunction, SQSEventSource
+    from chalice.deploy.models import LambdaFunction, ManagedIAMRole, QueueARN, SQSEventSource
 
     view: dict[str, dict] = {}
     queues: dict[str, str] = {}
     for resource in _graph(project_dir, stage, os.environ):
         if isinstance(resource, LambdaFunction):
+            role = resource.role
+            if not isinstance(role, ManagedIAMRole):
+                raise SystemExit(f"{resource.resource_name}: the deploy gives each function a role of its own; "
+                                 "remove iam_role_arn and manage_iam_role from .chalice/config.json")
             view[resource.resource_name] = {
                 "function_name": resource.function_name, "handler": resource.handler,
-                "policy_file": getattr(resource.role.policy, "filename", None),
-                "autogen_policy": type(resource.role.policy).__name__ == "AutoGenIAMPolicy",
-                "role_name": resource.role.role_name, "environment": resource.environment_variables,
+                "policy_file": getattr(role.policy, "filename", None),
+                "autogen_policy": type(role.policy).__name__ == "AutoGenIAMPolicy",
+                "role_name": role.role_name, "environment": resource.environment_variables,
                 "timeout": resource.timeout, "memory": resource.memory_size}
         elif isinstance(resource, SQSEventSource):
             queue = resource.queue
-            queues[resource.lambda_function.resource_name] = getattr(queue, "arn", queue)
+            queues[resource.lambda_function.resource_name] = queue.arn if isinstance(queue, QueueARN) else queue
     for name, queue in queues.items():
         view[name]["sqs_queue"] = queue
     return view

@@ -77,7 +77,7 @@ class Stack:
         except Exception as error:
             self._report_failures(started)
             raise SystemExit(f"{self.name}: {error}") from None
-        self.say(f"  {self.name} is {self.describe()['StackStatus']}")
+        self.say(f"  {self.name} is {(self.describe() or {}).get('StackStatus')}")
         return self.outputs()
 
     def _report_failures(self, since: float) -> None:

@@ -329,6 +329,7 @@ def _client_for(args: argparse.Namespace) -> ParleyClient:
 
 async def _log_in(client: ParleyClient, username: str, password: str) -> None:
     user_id = await client.login(username, password)
+    assert client.tokens is not None  # a login sets them
     save_config({"rest_url": client.rest_url, "ws_url": client.ws_url, "tokens": asdict(client.tokens)})
     print(f"logged in as {user_id}")
 
@@ -345,7 +346,7 @@ async def _logged_in() -> AsyncIterator[ParleyClient]:
         yield client
     finally:
         await client.close()
-        if client.tokens != tokens:
+        if client.tokens is not None and client.tokens != tokens:
             save_config({**config, "tokens": asdict(client.tokens)})
 
 
@@ -511,17 +512,18 @@ async def _profile(args: argparse.Namespace) -> None:
         changes["about"] = None if args.clear_about else args.about
     if args.clear_avatar:
         changes["avatar_media_id"] = None
-    content_type = None
+    avatar: tuple[str, str] | None = None
     if args.avatar is not None:
         content_type = mimetypes.guess_type(args.avatar)[0]
         if content_type is None or not content_type.startswith("image/"):
             raise UsageError(f"--avatar: {args.avatar} is not named as an image (.jpg, .png, .gif or .webp)")
+        avatar = (args.avatar, content_type)
     async with _logged_in() as client:
-        if args.avatar is not None:
+        if avatar is not None:
             await client.connect()
             progress_bar = ProgressBar(sys.stderr)
             changes["avatar_media_id"] = await client.upload(
-                PROFILE, args.avatar, content_type, progress=progress_bar
+                PROFILE, *avatar, progress=progress_bar
             )
             progress_bar.finish()
         profile = await client.update_profile(**changes) if changes else await client.profile()

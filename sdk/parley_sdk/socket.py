@@ -7,6 +7,7 @@ import logging
 import random
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import aiohttp
 from websockets.asyncio.client import ClientConnection, connect
@@ -139,8 +140,8 @@ class ReconnectingSocket:
         except ConnectionClosed as closed:
             raise ConnectionLost("the connection dropped while sending") from closed
 
-    async def incoming(self) -> AsyncIterator[object]:
-        """Pushed frames and ``CONNECTED`` markers; ends when the socket is closed, raises if it gave up."""
+    async def incoming(self) -> AsyncIterator[Any]:
+        """Frames (dicts) and ``CONNECTED`` markers; ends when the socket closes, raises if it gave up."""
         while True:
             item = await self._incoming.get()
             if item is _CLOSED:
@@ -175,6 +176,7 @@ class ReconnectingSocket:
             await self._state.wait_for(lambda: self._ws is not None or self._failure is not None)
             if self._failure is not None:
                 raise self._failure
+            assert self._ws is not None  # what the wait was for
             return self._ws
 
     async def _handshake(self) -> ClientConnection:

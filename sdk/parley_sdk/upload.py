@@ -25,6 +25,8 @@ async def post_presigned(
         form.add_field(name, value)
     form.add_field("file", file, filename=filename, content_type=content_type)
     body = form()
+    total = body.size
+    assert total is not None  # fields and a file: a form aiohttp can measure
 
     tracing = aiohttp.TraceConfig()
     if progress is not None:
@@ -33,7 +35,7 @@ async def post_presigned(
         async def report_chunk(session, context, chunk_sent: aiohttp.TraceRequestChunkSentParams) -> None:
             nonlocal sent
             sent += len(chunk_sent.chunk)
-            progress(sent, body.size)
+            progress(sent, total)
 
         tracing.on_request_chunk_sent.append(report_chunk)
 
