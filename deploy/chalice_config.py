@@ -12,7 +12,7 @@ from pathlib import Path
 from deploy import template
 from deploy.functions import API_GATEWAY_STAGE, APP_NAME, FUNCTIONS
 from deploy.iam import policy_file_name
-from deploy.outputs import REQUIRED_OUTPUTS, env_name, environment
+from deploy.outputs import env_name, environment
 
 CONFIG_NAME = "config.json"
 BASE = {
@@ -65,12 +65,3 @@ def stage_config(config: dict, stage: str, outputs: dict[str, str]) -> dict:
 def write_stage(chalice_dir: Path, stage: str, outputs: dict[str, str]) -> Path:
     return write(chalice_dir, stage_config(read(chalice_dir), stage, outputs))
 
-
-def placeholder_outputs(stage: str) -> dict[str, str]:
-    """What a stage holds before its first deploy: the names the template fixes (tables, queues), and for
-    what depends on the account (ARNs, URLs, ids) a value that says where the real one comes from."""
-    fixed = {"ConnectionsTable": "connections", "UsersTable": "users", "ChatsTable": "chats",
-             "MessagesTable": "messages", "MediaTable": "media", "FanoutQueueName": "fanout",
-             "MediaEventsQueueName": "media-events"}
-    return {key: f"parley-{stage}-{fixed[key]}" if key in fixed else f"set by `make deploy STAGE={stage}`"
-            for key in REQUIRED_OUTPUTS}
