@@ -1,8 +1,13 @@
 """The SDK's message actions and account calls against the local stack, with MessageView folding what comes."""
-from parley_sdk import MessageView, ParleyClient
+import asyncio
+import time
+
+import pytest
+from parley_sdk import MessageView, ParleyClient, ParleyError
 
 from tests.e2e.support import PASSWORD, http
 from tests.e2e.test_messaging import direct_chat, run
+from tests.e2e.test_sdk_people import WAIT, png
 
 
 async def client_of(stack, user) -> ParleyClient:
@@ -49,5 +54,34 @@ def test_the_sdk_edits_reacts_forwards_deletes_and_hides(stack):
         refused = http("POST", f"{stack.api}/auth/refresh", {"refresh_token": signed_out.refresh_token})
         assert refused[0] == 401
         await a.close()
+
+    run(scenario())
+
+
+def test_the_sdk_checks_health_fetches_media_urls_and_deletes_the_account(stack):
+    alice, bob, carol = stack.user("alice"), stack.user("bob"), stack.user("carol")
+    chat_id = direct_chat(alice, bob)
+
+    async def scenario():
+        a, b, c = await client_of(stack, alice), await client_of(stack, bob), await client_of(stack, carol)
+        assert await a.health() == {"status": "ok"}
+        media_id = await a.upload(chat_id, png(), "image/png", filename="p.png")
+        deadline = time.monotonic() + WAIT
+        while (media := await b.media_url(media_id))["status"] != "ready":
+            assert time.monotonic() < deadline, f"the image is still {media['status']}"
+            await asyncio.sleep(0.2)
+        assert media["media_id"] == media_id and media["url"].startswith("http")
+        with pytest.raises(ParleyError) as outsider:
+            await c.media_url(media_id)
+        assert outsider.value.code == "forbidden"
+        with pytest.raises(ParleyError) as wrong:
+            await a.delete_account("Wr0ng!pass")
+        assert wrong.value.code == "forbidden"
+        await a.delete_account(PASSWORD)
+        with pytest.raises(ParleyError) as gone:
+            await ParleyClient(stack.base).login(alice.user_id, PASSWORD)
+        assert gone.value.code == "unauthorized"
+        for client in (a, b, c):
+            await client.close()
 
     run(scenario())
