@@ -25,12 +25,11 @@ async def post_presigned(
         form.add_field(name, value)
     form.add_field("file", file, filename=filename, content_type=content_type)
     body = form()
-    total = body.size
-    assert total is not None  # fields and a file: a form aiohttp can measure
 
     tracing = aiohttp.TraceConfig()
     if progress is not None:
-        sent = 0
+        sent, total = 0, body.size
+        assert total is not None  # fields and a file: a form aiohttp can measure
 
         async def report_chunk(session, context, chunk_sent: aiohttp.TraceRequestChunkSentParams) -> None:
             nonlocal sent
