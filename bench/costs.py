@@ -101,6 +101,7 @@ class Operation:
     run: Callable[[], Awaitable]
     inbound_frames: float = 1.0  # WebSocket messages the client sends per operation
     about: dict = field(default_factory=dict)  # facts kept with the result, such as a group's size
+    undo: Callable[[], Awaitable] | None = None  # for one that cannot run twice: undone before a window is retried
 
 
 async def measure(world: World, operation: Operation, count: int | None = None, sizing: bool = True) -> dict:
@@ -109,7 +110,9 @@ async def measure(world: World, operation: Operation, count: int | None = None, 
     writes count 1 unit each (exact for items under 1 KB) and the stack runs about three times faster."""
     count = count or world.plan.cost_repeats
     async with world.heartbeats.paused():
-        for _ in range(WINDOW_ATTEMPTS):
+        for attempt in range(WINDOW_ATTEMPTS):
+            if attempt and operation.undo is not None:
+                await operation.undo()
             await world.stack.settled_accounting()
             await world.stack.reset_accounting(sizing=sizing)
             for _ in range(count):

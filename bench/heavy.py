@@ -72,8 +72,9 @@ async def presence_cases(world: World, stack: BenchStack) -> list[dict]:
 
     rows = []
     for _ in range(3):
-        connected = await measure(world, Operation("connect", connect, inbound_frames=0), count=1)
-        closed = await measure(world, Operation("disconnect", client.close, inbound_frames=0), count=1)
+        connected = await measure(world, Operation("connect", connect, inbound_frames=0, undo=client.close), count=1)
+        closed = await measure(world, Operation("disconnect", client.close, inbound_frames=0, undo=client.connect),
+                               count=1)
     for label, cost in (("connect", connected), ("disconnect", closed)):
         rows.append({"label": f"{label}, 10,000 direct contacts", "ms": statistics.median(handshakes) * 1000
                      if label == "connect" else None, "dynamodb_requests": cost["dynamodb_requests"],
